@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.errors import ExportError
+from zoo.export.session import session_load
 from zoo.export.signatures import CLASSIFY, REGRESS
 from zoo.export.warmup import LOG_TYPES, MAX_RECORDS, WARMUP_FILE, read_warmup, request_feeds
 
@@ -108,17 +109,6 @@ def _compare(name: str, output: str, served: np.ndarray, expected: np.ndarray, a
     return None, 0.0
 
 
-def _session_load(session, saved_model_dir: Path):
-    """TF Serving's loader path (``LoadSavedModel`` into a session), minus its deprecation notice."""
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    try:
-        return tf.compat.v1.saved_model.loader.load(session, ["serve"], str(saved_model_dir))
-    finally:
-        logger.setLevel(level)
-
-
 def validate(
     saved_model_dir: Path,
     reference: Mapping[str, Callable[..., Mapping[str, tf.Tensor]]],
@@ -165,7 +155,7 @@ def validate(
     graph = tf.Graph()
     with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
         try:
-            meta_graph = _session_load(session, saved_model_dir)
+            meta_graph = session_load(session, saved_model_dir)
         except Exception as exc:
             raise ExportError(f"validation gate: the session loader (TF Serving's path) cannot load it: {exc}") from None
         signatures = meta_graph.signature_def

@@ -1,0 +1,163 @@
+"""TF Serving's gRPC API: ``tensorflow.serving.PredictionService`` and ``tensorflow.serving.ModelService``.
+
+Servicers built on the stubs ``tensorflow-serving-api`` ships, so any TF Serving client works unchanged.
+
+Example:
+
+>>> server = grpc.server(ThreadPoolExecutor(8))                        # doctest: +SKIP
+>>> add_services(server, registry)                                     # doctest: +SKIP
+>>> server.add_insecure_port("127.0.0.1:8500"); server.start()         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import grpc
+import tensorflow as tf
+from tensorflow.core.protobuf import error_codes_pb2
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
+
+from zoo.export.signatures import CLASSIFY, REGRESS
+from zoo.serve import methods
+from zoo.serve.errors import ServingError, invalid
+from zoo.serve.registry import ModelRegistry
+
+log = logging.getLogger("zoo.serve")
+
+
+def _aborting(method):
+    """Turn a ServingError (or a bug) into the gRPC status TF Serving would send."""
+
+    @functools.wraps(method)
+    def wrapper(self, request, context):
+        try:
+            return method(self, request, context)
+        except ServingError as error:
+            context.abort(error.grpc_code, error.message)
+        except Exception as exc:
+            log.exception("internal error in %s", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+    return wrapper
+
+
+def _target(spec) -> tuple[str, int | None, str | None]:
+    choice = spec.WhichOneof("version_choice")
+    return (spec.name, spec.version.value if choice == "version" else None,
+            spec.version_label if choice == "version_label" else None)
+
+
+def _fill_spec(response_spec, model, signature_name: str) -> None:
+    response_spec.name = model.name
+    response_spec.version.value = model.version
+    response_spec.signature_name = signature_name or "serving_default"
+
+
+def _examples(request_input) -> tuple[list, tf.train.Example | None]:
+    kind = request_input.WhichOneof("kind")
+    if kind == "example_list":
+        return list(request_input.example_list.examples), None
+    if kind == "example_list_with_context":
+        with_context = request_input.example_list_with_context
+        return list(with_context.examples), with_context.context
+    raise invalid("Input is empty")
+
+
+class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """Predict, Classify, Regress and GetModelMetadata over the registry's loaded versions."""
+
+    def __init__(self, registry: ModelRegistry):
+        self.registry = registry
+
+    @_aborting
+    def Predict(self, request, context):
+        with self.registry.servable(*_target(request.model_spec)) as model:
+            signature = model.signature(request.model_spec.signature_name)
+            feeds = {}
+            for alias, proto in request.inputs.items():
+                if alias in signature.inputs and proto.dtype != signature.inputs[alias].dtype:
+                    raise invalid(f"Expects arg {alias!r} to be {tf.dtypes.as_dtype(signature.inputs[alias].dtype).name} "
+                                  f"but {tf.dtypes.as_dtype(proto.dtype).name} is provided")
+                try:
+                    feeds[alias] = tf.make_ndarray(proto)
+                except Exception as exc:  # a TensorProto whose content does not match its shape or dtype
+                    raise invalid(f"input {alias!r} is not a valid TensorProto: {exc}") from None
+            outputs = model.run(request.model_spec.signature_name, feeds, tuple(request.output_filter))
+            response = predict_pb2.PredictResponse()
+            _fill_spec(response.model_spec, model, request.model_spec.signature_name)
+            for alias, value in outputs.items():
+                response.outputs[alias].CopyFrom(tf.make_tensor_proto(value))
+            return response
+
+    @_aborting
+    def Classify(self, request, context):
+        examples, context_example = _examples(request.input)
+        with self.registry.servable(*_target(request.model_spec)) as model:
+            name = request.model_spec.signature_name
+            methods.example_signature(model, name, CLASSIFY)
+            outputs = model.run(name, {"inputs": methods.serialized_examples(examples, context_example)})
+            response = classification_pb2.ClassificationResponse()
+            _fill_spec(response.model_spec, model, name)
+        for pairs in methods.classification_results(outputs):
+            classification = response.result.classifications.add()
+            for label, score in pairs:
+                classification.classes.add(label=label, score=score)
+        return response
+
+    @_aborting
+    def Regress(self, request, context):
+        examples, context_example = _examples(request.input)
+        with self.registry.servable(*_target(request.model_spec)) as model:
+            name = request.model_spec.signature_name
+            methods.example_signature(model, name, REGRESS)
+            outputs = model.run(name, {"inputs": methods.serialized_examples(examples, context_example)})
+            response = regression_pb2.RegressionResponse()
+            _fill_spec(response.model_spec, model, name)
+        for value in methods.regression_results(outputs):
+            response.result.regressions.add(value=value)
+        return response
+
+    @_aborting
+    def GetModelMetadata(self, request, context):
+        fields = list(request.metadata_field)
+        if fields != ["signature_def"]:
+            raise invalid(f"Metadata field(s) not supported: {fields}; only 'signature_def' is")
+        with self.registry.servable(*_target(request.model_spec)) as model:
+            response = get_model_metadata_pb2.GetModelMetadataResponse()
+            _fill_spec(response.model_spec, model, "")
+            response.model_spec.signature_name = ""
+            response.metadata["signature_def"].Pack(methods.metadata(model))
+            return response
+
+
+class ModelStatusServicer(model_service_pb2_grpc.ModelServiceServicer):
+    """GetModelStatus (HandleReloadConfigRequest stays UNIMPLEMENTED: the base directory is the config)."""
+
+    def __init__(self, registry: ModelRegistry):
+        self.registry = registry
+
+    @_aborting
+    def GetModelStatus(self, request, context):
+        response = get_model_status_pb2.GetModelStatusResponse()
+        for state in self.registry.status(*_target(request.model_spec)):
+            status = response.model_version_status.add(version=state.version)
+            status.state = get_model_status_pb2.ModelVersionStatus.State.Value(state.state)
+            status.status.error_code = error_codes_pb2.Code.Value(state.error_code)
+            status.status.error_message = state.error_message
+        return response
+
+
+def add_services(server: grpc.Server, registry: ModelRegistry) -> None:
+    """Register both TF Serving services on ``server``."""
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(registry), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelStatusServicer(registry), server)

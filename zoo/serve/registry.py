@@ -1,0 +1,188 @@
+"""Which model versions are served: TF Serving's file-system poll over ``BASE/NAME/<integer>/``.
+
+Every non-hidden directory under the base is a model; its integer-named subdirectories holding a
+``saved_model.pb`` are versions (hidden ``.tmp-*`` export directories are ignored). The version policy and
+version labels come from ``BASE/models.config`` when it lists the model (``model_version_policy`` ``latest``,
+``all`` or ``specific``; ``version_labels``); by default the latest version is served. ``refresh`` loads new
+versions before unloading old ones, and an unloaded version finishes the requests it is running.
+
+Example:
+
+>>> registry = ModelRegistry("saved_models")          # doctest: +SKIP
+>>> registry.refresh()                                # doctest: +SKIP
+>>> with registry.servable("half_plus_two") as model: # doctest: +SKIP
+...     model.version
+1
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from zoo.errors import ExportError
+from zoo.export.models_config import CONFIG_FILE, parse_models_config
+from zoo.serve.batching import BatchingOptions
+from zoo.serve.errors import ServingError, invalid
+from zoo.serve.loader import LoadedVersion
+
+log = logging.getLogger("zoo.serve")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelPolicy:
+    """``latest`` versions to serve (``None`` with ``all_versions`` or ``specific``), and version labels."""
+
+    latest: int | None = 1
+    all_versions: bool = False
+    specific: frozenset[int] = frozenset()
+    labels: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def wanted(self, on_disk: list[int]) -> set[int]:
+        if self.all_versions:
+            return set(on_disk)
+        if self.specific:
+            return self.specific & set(on_disk)
+        return set(sorted(on_disk)[-self.latest:])
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionStatus:
+    version: int
+    state: str
+    error_code: str = "OK"
+    error_message: str = ""
+
+
+def read_policies(base: Path) -> dict[str, ModelPolicy]:
+    """Policies of the models ``BASE/models.config`` lists (empty if there is none or it does not parse)."""
+    path = base / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        config = parse_models_config(path.read_text(encoding="utf-8"))
+    except (ExportError, OSError, UnicodeDecodeError) as exc:
+        log.warning("ignoring %s: %s", path, exc)
+        return {}
+    policies = {}
+    for entry in config.model_config_list.config:
+        choice = entry.model_version_policy.WhichOneof("policy_choice")
+        policy = entry.model_version_policy
+        policies[entry.name] = ModelPolicy(
+            latest=(policy.latest.num_versions or 1) if choice in (None, "latest") else None,
+            all_versions=choice == "all",
+            specific=frozenset(policy.specific.versions) if choice == "specific" else frozenset(),
+            labels=dict(entry.version_labels),
+        )
+    return policies
+
+
+def versions_on_disk(model_dir: Path) -> list[int]:
+    """Integer subdirectories with a saved_model.pb, ascending."""
+    return sorted(
+        int(p.name) for p in model_dir.iterdir()
+        if p.name.isdigit() and (p / "saved_model.pb").is_file()
+    )
+
+
+class ModelRegistry:
+    """The loaded versions of every model under ``base``, kept in step with the disk by ``refresh``."""
+
+    def __init__(self, base: str | Path, batching: BatchingOptions | None = None):
+        self.base = Path(base)
+        self.batching = batching
+        self._lock = threading.Lock()
+        self._loaded: dict[str, dict[int, LoadedVersion]] = {}
+        self._failed: dict[str, dict[int, str]] = {}
+        self._policies: dict[str, ModelPolicy] = {}
+
+    def refresh(self) -> None:
+        """One poll: load versions that should be served, then unload those that should not."""
+        policies = read_policies(self.base)
+        models = sorted(p.name for p in self.base.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if self.base.is_dir() else []
+        wanted: dict[str, set[int]] = {}
+        for name in models:
+            try:
+                wanted[name] = policies.get(name, ModelPolicy()).wanted(versions_on_disk(self.base / name))
+            except OSError as exc:  # the directory went away mid-scan
+                log.warning("cannot list %s: %s", self.base / name, exc)
+        for name, versions in wanted.items():
+            for version in sorted(versions):
+                self._load(name, version)
+        with self._lock:
+            self._policies = policies
+            retiring = []
+            for name in list(self._loaded):
+                for version in list(self._loaded[name]):
+                    if version not in wanted.get(name, set()):
+                        retiring.append(self._loaded[name].pop(version))
+                if not self._loaded[name]:
+                    del self._loaded[name]
+        for model in retiring:
+            log.info("unloading %s version %d", model.name, model.version)
+            model.retire()
+
+    def _load(self, name: str, version: int) -> None:
+        if version in self._loaded.get(name, {}) or version in self._failed.get(name, {}):
+            return
+        log.info("loading %s version %d", name, version)
+        try:
+            model = LoadedVersion(name, version, self.base / name / str(version), self.batching)
+        except Exception as exc:  # a broken SavedModel must not stop the server: report it in the status
+            log.error("could not load %s version %d: %s", name, version, exc)
+            self._failed.setdefault(name, {})[version] = f"{type(exc).__name__}: {exc}"
+            return
+        with self._lock:
+            self._loaded.setdefault(name, {})[version] = model
+
+    def resolve_label(self, name: str, label: str) -> int:
+        with self._lock:
+            labels = self._policies.get(name, ModelPolicy()).labels
+        if label not in labels:
+            raise invalid(f"Unrecognized servable version label: {label}")
+        return labels[label]
+
+    @contextlib.contextmanager
+    def servable(self, name: str, version: int | None = None, label: str | None = None) -> Iterator[LoadedVersion]:
+        """Hold the requested version (latest when neither ``version`` nor ``label``) while the block runs."""
+        if label is not None:
+            version = self.resolve_label(name, label)
+        with self._lock:
+            versions = self._loaded.get(name, {})
+            model = versions.get(version) if version is not None else versions[max(versions)] if versions else None
+            if model is None:
+                request = f"Latest({name})" if version is None else f"Specific({name}, {version})"
+                raise ServingError("NOT_FOUND", f"Servable not found for request: {request}")
+            model.acquire()
+        try:
+            yield model
+        finally:
+            model.release()
+
+    def status(self, name: str, version: int | None = None, label: str | None = None) -> list[VersionStatus]:
+        """States of a model's versions (one version when given); NOT_FOUND as TF Serving words it."""
+        if label is not None:
+            version = self.resolve_label(name, label)
+        with self._lock:
+            states = {v: VersionStatus(v, "AVAILABLE") for v in self._loaded.get(name, {})}
+        states.update({v: VersionStatus(v, "END", "UNKNOWN", message) for v, message in self._failed.get(name, {}).items()})
+        if not states:
+            raise ServingError("NOT_FOUND", f"Could not find any versions of model {name}")
+        if version is not None:
+            if version not in states:
+                raise ServingError("NOT_FOUND", f"Could not find version {version} of model {name}")
+            return [states[version]]
+        return [states[v] for v in sorted(states, reverse=True)]
+
+    def close(self) -> None:
+        """Unload everything."""
+        with self._lock:
+            models = [m for versions in self._loaded.values() for m in versions.values()]
+            self._loaded.clear()
+        for model in models:
+            model.retire()

@@ -1,0 +1,164 @@
+"""TF Serving's REST API on aiohttp: ``/v1/models/NAME[/versions/N|/labels/L][:predict|:classify|:regress|/metadata]``.
+
+Routing uses TF Serving's own (case-insensitive, full-match) patterns on the raw path, so names are
+URL-decoded once and a ``%2F`` cannot change the route. Inference runs on a thread pool, off the event loop.
+Every failure is ``{"error": message}`` with the status TF Serving gives its canonical code; a body over
+``max_body_bytes`` is 413.
+
+Example:
+
+>>> app = create_app(registry, max_body_bytes=1 << 20)        # doctest: +SKIP
+>>> aiohttp.web.run_app(app, host="127.0.0.1", port=8501)     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from aiohttp import web
+from google.protobuf import json_format
+
+from zoo.export.signatures import CLASSIFY, REGRESS
+from zoo.serve import methods
+from zoo.serve.errors import ServingError, invalid
+from zoo.serve.examples import example_from_json
+from zoo.serve.json_codec import encode_tensor, parse_json
+from zoo.serve.predict_json import decode_predict_request, encode_predict_response
+from zoo.serve.registry import ModelRegistry
+
+_PREDICTION_PATH = re.compile(
+    r"(?i)/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)")
+_STATUS_PATH = re.compile(
+    r"(?i)/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?")
+_INT64_MAX = 2**63 - 1
+log = logging.getLogger("zoo.serve")
+
+
+def _json_response(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="application/json")
+
+
+def _error_response(error: ServingError, status: int | None = None) -> web.Response:
+    return _json_response(json.dumps({"error": error.message}), status or error.http_status)
+
+
+def _target(match: re.Match) -> tuple[str, int | None, str | None]:
+    name, version, label = match.group(1), match.group(2), match.group(3)
+    if version is not None and int(version) > _INT64_MAX:
+        raise invalid(f"Failed to convert version: {version} to numeric.")
+    return (urllib.parse.unquote(name) if name else name, int(version) if version is not None else None,
+            urllib.parse.unquote(label) if label is not None else None)
+
+
+def _proto_json(message) -> dict:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
+
+
+class RestApi:
+    """The request handlers, each a blocking function of the parsed route and body."""
+
+    def __init__(self, registry: ModelRegistry):
+        self.registry = registry
+
+    def predict(self, name: str, version: int | None, label: str | None, body: bytes) -> str:
+        request = parse_json(body)
+        with self.registry.servable(name, version, label) as model:
+            signature_name = _signature_name(request)
+            feeds, row = decode_predict_request(request, model.signature(signature_name))
+            return encode_predict_response(model.run(signature_name, feeds), row)
+
+    def classify(self, name: str, version: int | None, label: str | None, body: bytes) -> str:
+        results = self._run_examples(name, version, label, body, CLASSIFY, methods.classification_results)
+        return '{"results": [' + ", ".join(
+            "[" + ", ".join(f"[{json.dumps(c, ensure_ascii=False)}, {encode_tensor(s)}]" for c, s in example) + "]"
+            for example in results) + "]}"
+
+    def regress(self, name: str, version: int | None, label: str | None, body: bytes) -> str:
+        results = self._run_examples(name, version, label, body, REGRESS, methods.regression_results)
+        return '{"results": [' + ", ".join(encode_tensor(v) for v in results) + "]}"
+
+    def _run_examples(self, name, version, label, body, method: str, shape: Callable):
+        request = parse_json(body)
+        if not isinstance(request, dict):
+            raise invalid("Request must be a JSON object")
+        if not isinstance(request.get("examples"), list):
+            raise invalid("'examples' must be a list of objects")
+        examples = [example_from_json(e) for e in request["examples"]]
+        context = example_from_json(request["context"]) if "context" in request else None
+        with self.registry.servable(name, version, label) as model:
+            signature_name = _signature_name(request)
+            methods.example_signature(model, signature_name, method)
+            outputs = model.run(signature_name, {"inputs": methods.serialized_examples(examples, context)})
+        return shape(outputs)
+
+    def status(self, name: str, version: int | None, label: str | None) -> str:
+        states = self.registry.status(name, version, label)
+        return json.dumps({"model_version_status": [
+            {"version": str(s.version), "state": s.state,
+             "status": {"error_code": s.error_code, "error_message": s.error_message}} for s in states]})
+
+    def metadata(self, name: str, version: int | None, label: str | None) -> str:
+        with self.registry.servable(name, version, label) as model:
+            return json.dumps({
+                "model_spec": {"name": name, "signature_name": "", "version": str(model.version)},
+                "metadata": {"signature_def": _proto_json(methods.metadata(model))},
+            })
+
+
+def _signature_name(request: dict) -> str:
+    name = request.get("signature_name", "serving_default")
+    if not isinstance(name, str):
+        raise invalid("'signature_name' must be a string")
+    return name
+
+
+def create_app(registry: ModelRegistry, *, max_body_bytes: int = 64 << 20, threads: int = 16) -> web.Application:
+    """An aiohttp application serving ``registry`` with TF Serving's REST API."""
+    api = RestApi(registry)
+    executor = ThreadPoolExecutor(threads, thread_name_prefix="zoo-rest")
+
+    async def handle(request: web.Request) -> web.Response:
+        raw = request.raw_path
+        path = raw.split("?", 1)[0]
+        loop = asyncio.get_running_loop()
+        try:
+            prediction = _PREDICTION_PATH.fullmatch(path) if request.method == "POST" else None
+            status = _STATUS_PATH.fullmatch(path) if request.method == "GET" and not prediction else None
+            if prediction:
+                name, version, label = _target(prediction)
+                try:
+                    body = await request.read()
+                except web.HTTPRequestEntityTooLarge:
+                    return _error_response(ServingError(
+                        "RESOURCE_EXHAUSTED", f"Request body is larger than the limit of {max_body_bytes} bytes"), 413)
+                handler = getattr(api, prediction.group(4).lower())
+                text = await loop.run_in_executor(executor, handler, name, version, label, body)
+            elif status:
+                name, version, label = _target(status)
+                if not name:
+                    raise invalid("Missing model name in request.")
+                handler = api.metadata if status.group(4) else api.status
+                text = await loop.run_in_executor(executor, handler, name, version, label)
+            else:
+                raise invalid(f"Malformed request: {request.method} {raw}")
+        except ServingError as error:
+            return _error_response(error)
+        except Exception as exc:  # a bug, not bad input: report it as TF Serving reports INTERNAL
+            log.exception("internal error on %s %s", request.method, raw)
+            return _error_response(ServingError("INTERNAL", f"{type(exc).__name__}: {exc}"))
+        return _json_response(text)
+
+    async def shutdown(_app: web.Application) -> None:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    app = web.Application(client_max_size=max_body_bytes)
+    app.router.add_route("*", "/{tail:.*}", handle)
+    app.on_cleanup.append(shutdown)
+    return app

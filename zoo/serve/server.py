@@ -1,0 +1,122 @@
+"""``ModelServer``: the registry, its file-system poll, the REST server and the gRPC server, started together.
+
+Example (ports 0 pick free ones):
+
+>>> server = ModelServer("saved_models", rest_port=0, grpc_port=0).start()     # doctest: +SKIP
+>>> server.rest_port > 0                                                       # doctest: +SKIP
+True
+>>> server.stop()                                                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+from aiohttp import web
+
+from zoo.serve.batching import BatchingOptions
+from zoo.serve.grpc_service import add_services
+from zoo.serve.registry import ModelRegistry
+from zoo.serve.rest import create_app
+
+log = logging.getLogger("zoo.serve")
+
+
+class ModelServer:
+    """Serve every model under ``model_base`` over REST and gRPC on ``host``; poll for versions every ``poll_seconds``."""
+
+    def __init__(
+        self,
+        model_base: str | Path = "saved_models",
+        *,
+        rest_port: int = 8501,
+        grpc_port: int = 8500,
+        host: str = "127.0.0.1",
+        poll_seconds: float = 1.0,
+        batching: BatchingOptions | None = None,
+        max_body_bytes: int = 64 << 20,
+        threads: int = 16,
+    ):
+        self.registry = ModelRegistry(model_base, batching)
+        self.host = host
+        self.rest_port = rest_port
+        self.grpc_port = grpc_port
+        self.poll_seconds = poll_seconds
+        self.max_body_bytes = max_body_bytes
+        self.threads = threads
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._grpc: grpc.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+
+    def start(self) -> "ModelServer":
+        """Load what is on disk, then start serving (returns once both ports accept connections)."""
+        self.registry.refresh()
+        self._grpc = grpc.server(
+            ThreadPoolExecutor(self.threads, thread_name_prefix="zoo-grpc"),
+            options=[("grpc.max_receive_message_length", self.max_body_bytes),
+                     ("grpc.max_send_message_length", self.max_body_bytes)],
+        )
+        add_services(self._grpc, self.registry)
+        self.grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.grpc_port}")
+        if not self.grpc_port:
+            raise OSError(f"cannot bind gRPC to {self.host}:{self.grpc_port}")
+        self._grpc.start()
+        sock = socket.create_server((self.host, self.rest_port))
+        self.rest_port = sock.getsockname()[1]
+        ready = threading.Event()
+        self._spawn(self._serve_rest, sock, ready)
+        ready.wait()
+        self._spawn(self._poll)
+        log.info("serving %s: REST %s:%d, gRPC %s:%d", self.registry.base, self.host, self.rest_port,
+                 self.host, self.grpc_port)
+        return self
+
+    def _spawn(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name=f"zoo-serve-{target.__name__}")
+        thread.start()
+        self._threads.append(thread)
+
+    def _serve_rest(self, sock: socket.socket, ready: threading.Event) -> None:
+        self._loop = asyncio.new_event_loop()
+        app = create_app(self.registry, max_body_bytes=self.max_body_bytes, threads=self.threads)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        self._loop.run_until_complete(web.SockSite(self._runner, sock).start())
+        ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.close()
+
+    def _poll(self) -> None:
+        while not self._stopping.wait(self.poll_seconds):
+            try:
+                self.registry.refresh()
+            except Exception:  # keep polling: a bad moment on disk must not stop version pick-up for good
+                log.exception("polling %s failed", self.registry.base)
+
+    def request_stop(self) -> None:
+        """Ask ``wait`` to return (safe from a signal handler)."""
+        self._stopping.set()
+
+    def wait(self) -> None:
+        """Block until ``request_stop`` or ``stop`` is called."""
+        self._stopping.wait()
+
+    def stop(self) -> None:
+        """Stop both servers and the poll, then unload every model."""
+        self._stopping.set()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._grpc is not None:
+            self._grpc.stop(grace=1.0).wait()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.registry.close()
