@@ -68,7 +68,7 @@ class RestApi:
         self.registry = registry
 
     def predict(self, name: str, version: int | None, label: str | None, body: bytes) -> str:
-        request = parse_json(body)
+        request = _json_object(body)
         with self.registry.servable(name, version, label) as model:
             signature_name = _signature_name(request)
             feeds, row = decode_predict_request(request, model.signature(signature_name))
@@ -85,9 +85,7 @@ class RestApi:
         return '{"results": [' + ", ".join(encode_tensor(v) for v in results) + "]}"
 
     def _run_examples(self, name, version, label, body, method: str, shape: Callable):
-        request = parse_json(body)
-        if not isinstance(request, dict):
-            raise invalid("Request must be a JSON object")
+        request = _json_object(body)
         if not isinstance(request.get("examples"), list):
             raise invalid("'examples' must be a list of objects")
         examples = [example_from_json(e) for e in request["examples"]]
@@ -110,6 +108,13 @@ class RestApi:
                 "model_spec": {"name": name, "signature_name": "", "version": str(model.version)},
                 "metadata": {"signature_def": _proto_json(methods.metadata(model))},
             })
+
+
+def _json_object(body: bytes) -> dict:
+    request = parse_json(body)
+    if not isinstance(request, dict):
+        raise invalid("Request body must be a JSON object")
+    return request
 
 
 def _signature_name(request: dict) -> str:
