@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serve_support import export_half_plus_two, http, post_json, serving, wait_for
+from serve_support import export_half_plus_two, http, post_json, serving
 from zoo.serve.batching import Batcher, BatchingOptions
 
 MODEL = "/v1/models/half_plus_two"
