@@ -37,7 +37,7 @@ import tensorflow as tf
 
 from zoo.config import RecipeConfig
 from zoo.data.splits import Splits
-from zoo.distribute import is_chief
+from zoo.distribute import is_chief, worker_dir
 from zoo.export import ExportResult, Servable, export
 
 
@@ -116,7 +116,8 @@ class Recipe:
         if not isinstance(self.config, self.Config):
             raise TypeError(f"{type(self).__name__} takes a {self.Config.__name__}, got {type(self.config).__name__}")
         self.strategy = strategy or tf.distribute.get_strategy()
-        self.run_dir = Path(run_dir) if run_dir else Path("runs") / (self.name or type(self).__name__) / self.config_digest()
+        default_run_dir = Path("runs") / (self.name or type(self).__name__) / self.config_digest()
+        self.run_dir = worker_dir(run_dir or default_run_dir, self.strategy)
         self.verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
 
     # ----------------------------------------------------------------------------------------- hooks

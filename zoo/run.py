@@ -76,6 +76,26 @@ def recipe_help(cls) -> str:
     return "\n".join(lines)
 
 
+def resolve_config(args: argparse.Namespace):
+    """The recipe class and its final config (defaults → ``--config`` file → ``--set``) for parsed arguments.
+
+    Load the ``--recipes`` modules first (:func:`zoo.registry.load_module`). Raises UsageError for an unknown
+    recipe, key or value, before anything is written or trained.
+
+    >>> cls, config = resolve_config(build_parser().parse_args(["cnn_mnist", "--set", "epochs=2"]))
+    >>> cls.name, config.epochs
+    ('cnn_mnist', 2)
+    """
+    from zoo import registry
+    from zoo.config import apply_overrides, load_config_file, parse_set_options
+
+    cls = registry.get_recipe(args.recipe)
+    config = cls.Config()
+    if args.config:
+        config = apply_overrides(config, load_config_file(args.config))
+    return cls, apply_overrides(config, parse_set_options(args.overrides))
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from zoo import registry
@@ -90,17 +110,10 @@ def _main(argv: Sequence[str] | None) -> int:
             print(build_parser().format_help())
             return 0
         raise UsageError("name a recipe, or use --list")
-    cls = registry.get_recipe(args.recipe)
     if args.help:
-        print(recipe_help(cls))
+        print(recipe_help(registry.get_recipe(args.recipe)))
         return 0
-
-    from zoo.config import apply_overrides, load_config_file, parse_set_options
-
-    config = cls.Config()
-    if args.config:
-        config = apply_overrides(config, load_config_file(args.config))
-    config = apply_overrides(config, parse_set_options(args.overrides))
+    cls, config = resolve_config(args)
     if args.version is not None:
         from zoo.errors import ExportError
         from zoo.export.versions import check_version_free

@@ -1,0 +1,52 @@
+"""Helpers for the tests that run the zoo in real subprocesses: bounded runs, exports, the TF1 loader."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+TINY = ["--set", "epochs=1", "--set", "max_examples=256", "--set", "filters=8"]  # cnn_mnist smoke run
+
+
+def env_with(*paths: Path | str, **extra: str) -> dict[str, str]:
+    """This environment plus the repo and ``paths`` on PYTHONPATH, TensorFlow quiet, output unbuffered."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", **extra)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *map(str, paths), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def run_python(args: list[str], *, cwd: Path, timeout: float, paths: tuple = ()) -> subprocess.CompletedProcess:
+    """``python ARGS`` in ``cwd``; stdout and stderr captured as text; killed after ``timeout`` seconds."""
+    return subprocess.run([PYTHON, *args], cwd=cwd, env=env_with(*paths), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def only_version(export_dir: Path, model: str) -> Path:
+    """The single published version of ``model``; fails if there is none or more than one."""
+    versions = sorted(p.name for p in (export_dir / model).iterdir() if p.is_dir() and p.name.isdigit())
+    assert versions == ["1"], f"expected exactly version 1 of {model}, found {versions}"
+    return export_dir / model / "1"
+
+
+def predict_with_session_loader(version_dir: Path, images: np.ndarray) -> np.ndarray:
+    """``probabilities`` from ``serving_default``, loaded with the TF1 session loader as TF Serving does."""
+    import tensorflow as tf
+
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version_dir))
+        signature = meta_graph.signature_def["serving_default"]
+        return session.run(signature.outputs["probabilities"].name, {signature.inputs["images"].name: images})
+
+
+def assert_serves_digits(version_dir: Path) -> None:
+    """The export loads with the session loader and maps two uint8 images to two probability rows."""
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 28, 28), dtype=np.uint8)
+    probabilities = predict_with_session_loader(version_dir, images)
+    assert probabilities.shape == (2, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
