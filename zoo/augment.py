@@ -7,7 +7,7 @@ Example:
 
 >>> import tensorflow as tf
 >>> images = tf.zeros([4, 28, 28, 1])
->>> random_affine(images, max_degrees=10.0, max_shift=2.0).shape
+>>> random_affine(images, max_degrees=10.0, max_shift=2.0, seed=tf.constant([1, 2], tf.int64)).shape
 TensorShape([4, 28, 28, 1])
 """
 
@@ -18,10 +18,11 @@ import math
 import tensorflow as tf
 
 
-def random_affine(images: tf.Tensor, max_degrees: float, max_shift: float) -> tf.Tensor:
+def random_affine(images: tf.Tensor, max_degrees: float, max_shift: float, seed: tf.Tensor) -> tf.Tensor:
     """Rotate each image by U(-max_degrees, max_degrees) about its centre and shift it by U(-max_shift, max_shift) px.
 
-    ``images`` is float [batch, height, width, channels]; the border is filled with 0.
+    ``images`` is float [batch, height, width, channels]; the border is filled with 0. ``seed`` ([2] ints)
+    makes the draw reproducible (stateless random ops).
     """
     if max_degrees <= 0 and max_shift <= 0:
         return images
@@ -29,9 +30,9 @@ def random_affine(images: tf.Tensor, max_degrees: float, max_shift: float) -> tf
     batch = shape[0]
     height = tf.cast(shape[1], tf.float32)
     width = tf.cast(shape[2], tf.float32)
-    angle = tf.random.uniform([batch], -1.0, 1.0) * (max_degrees * math.pi / 180.0)
-    dx = tf.random.uniform([batch], -max_shift, max_shift)
-    dy = tf.random.uniform([batch], -max_shift, max_shift)
+    draws = tf.random.stateless_uniform([3, batch], seed=seed, minval=-1.0, maxval=1.0)
+    angle = draws[0] * (max_degrees * math.pi / 180.0)
+    dx, dy = draws[1] * max_shift, draws[2] * max_shift
     cos, sin = tf.cos(angle), tf.sin(angle)
     cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
     # Output pixel (x, y) samples the input at R(x - c) + c - d: rotation about the centre, then a shift.

@@ -41,6 +41,7 @@ class RecipeConfig:
     batch_size: int = field(128, "examples per training step (global, across replicas)")
     learning_rate: float = field(1e-3, "peak learning rate")
     seed: int = field(0, "seed for Python, NumPy and TensorFlow random numbers")
+    deterministic: bool = field(False, "bit-identical reruns (tf.config.experimental.enable_op_determinism; slower)")
     max_examples: int = field(0, "cap on training examples, 0 = all (for smoke runs)")
     data: str = field("package", "data source: 'package' (offline, installed by make install) or 'tfds:NAME'")
 

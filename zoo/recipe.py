@@ -133,8 +133,14 @@ class Recipe:
         """The serving signatures to export, with warmup inputs drawn from ``splits``. Override."""
         raise NotImplementedError(f"{type(self).__name__} must implement servable()")
 
-    def preprocess(self, features: tf.Tensor, labels: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
-        """Per-batch transformation inside the ``tf.data`` pipeline (augmentation when ``training``)."""
+    def preprocess(
+        self, features: tf.Tensor, labels: tf.Tensor, training: bool, seed: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Per-batch transformation inside the ``tf.data`` pipeline (augmentation when ``training``).
+
+        ``seed`` is a fresh int64 [2] seed per batch, derived from the config's seed: use it with
+        ``tf.random.stateless_*`` ops so augmentation is reproducible even with parallel map calls.
+        """
         return features, labels
 
     def loss(self) -> Any:
@@ -175,7 +181,10 @@ class Recipe:
         if training:
             ds = ds.shuffle(len(labels), seed=self.config.seed, reshuffle_each_iteration=True)
         ds = ds.batch(self.config.batch_size)
-        ds = ds.map(lambda x, y: self.preprocess(x, y, training), num_parallel_calls=tf.data.AUTOTUNE)
+        seeds = tf.data.Dataset.random(seed=self.config.seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            lambda batch, seed: self.preprocess(*batch, training, seed), num_parallel_calls=tf.data.AUTOTUNE
+        )
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         options.deterministic = True
@@ -187,6 +196,7 @@ class Recipe:
             self.dataset(*splits.train, training=True),
             validation_data=validation,
             epochs=self.config.epochs,
+            shuffle=False,  # the pipeline shuffles
             callbacks=self.callbacks(),
             verbose=self.verbose,
         )
@@ -200,6 +210,8 @@ class Recipe:
         """Train, evaluate and export; return the metrics and where the export went."""
         started = time.perf_counter()
         keras.utils.set_random_seed(self.config.seed)
+        if self.config.deterministic:
+            tf.config.experimental.enable_op_determinism()
         splits = self.prepare(self.load_data())
         steps_per_epoch = math.ceil(len(splits.train[1]) / self.config.batch_size)
         with self.strategy.scope():

@@ -2,7 +2,8 @@
 
 A pickle can name any importable callable and call it while loading. :class:`ArrayUnpickler` resolves
 only the three globals NumPy needs to rebuild arrays (``ndarray``, ``dtype`` and ``_reconstruct``) and
-refuses everything else before it is imported.
+refuses everything else before it is imported (``_codecs.encode`` is also allowed: protocol-2
+pickles written by Python 3 store raw bytes through it).
 
 Example:
 
@@ -15,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import codecs
 import pickle
 from typing import IO, Any
 
@@ -32,6 +34,8 @@ _ALLOWED = {
     ("numpy", "dtype"): np.dtype,
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    # Protocol-2 pickles written by Python 3 spell array bytes as _codecs.encode(text, "latin1").
+    ("_codecs", "encode"): codecs.encode,
 }
 
 

@@ -21,9 +21,7 @@ def load_image_classification(name: str, data_dir: str | None = None) -> Splits:
     except Exception as exc:  # tfds raises its own DatasetNotFoundError and friends
         raise DataError(f"tfds has no dataset {name!r}: {exc}") from None
     try:
-        arrays = tfds.as_numpy(
-            builder.as_dataset(split=["train", "test"], as_supervised=True, batch_size=-1)
-        )
+        arrays = [_to_arrays(builder.as_dataset(split=split, as_supervised=True)) for split in ("train", "test")]
     except Exception as exc:
         raise DataError(
             f"tfds dataset {name!r} is not prepared in {builder.data_dir!r} (no download is attempted): "
@@ -38,6 +36,18 @@ def load_image_classification(name: str, data_dir: str | None = None) -> Splits:
         label_names=label_names,
         provenance=Provenance(f"tensorflow-datasets {name} {builder.info.version}"),
     )
+
+
+def _to_arrays(dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate a supervised dataset into (images, labels), in batches (tfds' batch_size=-1 is not used:
+    it crashes on mocked data)."""
+    import tensorflow_datasets as tfds
+
+    xs, ys = [], []
+    for x, y in tfds.as_numpy(dataset.batch(4096)):
+        xs.append(x)
+        ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 def _images(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,89 @@
+import gzip
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+
+from zoo.data import mnist
+from zoo.errors import DataError
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_package_mnist_is_the_original_60k_10k_as_uint8(cache):
+    splits = mnist.load_mnist()
+    (x_train, y_train), (x_test, y_test) = splits.train, splits.test
+    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.int64
+    assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert x_train.max() == 255 and x_train.min() == 0
+    assert splits.provenance.sha256 == mnist.SHA256
+    cached = list(cache.glob("mnist-*.npz"))
+    assert len(cached) == 1
+    again = mnist.load_mnist()  # from the cache now
+    np.testing.assert_array_equal(again.train[0][:100], x_train[:100])
+
+
+def _fake_package(monkeypatch, path):
+    monkeypatch.setattr(mnist, "package_file", lambda *args: path)
+
+
+def test_tampered_file_is_refused(tmp_path, cache, monkeypatch):
+    original = mnist.package_file(mnist.PACKAGE, mnist.PACKAGE_PATH, "")
+    tampered = tmp_path / "mnist.pkl.gz"
+    shutil.copy(original, tampered)
+    with open(tampered, "r+b") as handle:
+        handle.seek(1000)
+        byte = handle.read(1)
+        handle.seek(1000)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    _fake_package(monkeypatch, tampered)
+    with pytest.raises(DataError, match="does not match its pinned sha256"):
+        mnist.load_mnist()
+    assert not cache.exists()
+
+
+def test_a_malicious_pickle_with_the_right_hash_is_still_refused(tmp_path, cache, monkeypatch):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pkl.gz"
+    with gzip.open(path, "wb") as handle:
+        pickle.dump(((np.zeros((1, 784)), np.zeros(1)), Evil(), None), handle, protocol=2)
+    _fake_package(monkeypatch, path)
+    from zoo.data.files import sha256_of
+
+    monkeypatch.setattr(mnist, "SHA256", sha256_of(path))
+    with pytest.raises(DataError, match=r"refusing to load pickle: it references \w+\.print"):
+        mnist.load_mnist()
+
+
+def test_unknown_source_is_a_usage_error():
+    from zoo.errors import UsageError
+
+    with pytest.raises(UsageError, match="tfds:mnist"):
+        mnist.load_mnist("kaggle")
+
+
+def test_tfds_path_with_mock_data():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=12):
+        splits = mnist.load_mnist("tfds:mnist")
+    assert splits.train[0].shape == (12, 28, 28) and splits.train[0].dtype == np.uint8
+    assert splits.label_names == tuple(str(d) for d in range(10))
+    assert splits.provenance.source.startswith("tensorflow-datasets mnist")
+
+
+def test_tfds_without_prepared_data_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    from zoo.data import tfds_source
+
+    with pytest.raises(DataError, match="not prepared"):
+        tfds_source.load_image_classification("mnist", data_dir=str(tmp_path))
