@@ -1,0 +1,90 @@
+"""cnn_mnist: the default run against its bar (≥ 0.994 test accuracy in ≤ 10 minutes), and the framework's cost.
+
+Speed ratio: images per second of steady-state training through the zoo (its tf.data pipeline, callbacks and
+``fit``) vs the same model trained by a bare Keras script (``model.fit`` on NumPy arrays), one epoch each,
+alternating, same machine, same run. Augmentation is off on both sides so the same work is timed.
+
+    python -m bench cnn_mnist          # or: python -m bench.cnn_mnist
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+
+import zoo
+from bench.common import RESULTS_DIR, recipe_result, run_recipe, write_result
+from zoo.data.mnist import load_mnist
+
+WALL_LIMIT_SECONDS = 600
+WARM_UP_STEPS = 20
+
+
+class StepClock(keras.callbacks.Callback):
+    """Records when each training batch ends, to time steady state (after the first WARM_UP_STEPS)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        self.times.append(time.perf_counter())
+
+    def images_per_second(self, batch_size: int) -> float:
+        steady = self.times[WARM_UP_STEPS:]
+        return (len(steady) - 1) * batch_size / (steady[-1] - steady[0])
+
+
+def _zoo_epoch(config) -> float:
+    cls = zoo.get_recipe("cnn_mnist")
+    recipe = cls(config, run_dir=tempfile.mkdtemp(prefix="zoo-bench-run-"), verbose=0)
+    splits = recipe.prepare(recipe.load_data())
+    clock = StepClock()
+    model = recipe.build_model()
+    recipe.compile_model(model, 10_000)
+    recipe.callbacks = lambda base=recipe.callbacks: [*base(), clock]
+    recipe.train(model, splits)
+    return clock.images_per_second(config.batch_size)
+
+
+def _bare_keras_epoch(config) -> float:
+    x, y = load_mnist().train
+    model = zoo.get_recipe("cnn_mnist")(config).build_model()
+    model.compile(keras.optimizers.Adam(config.learning_rate), "sparse_categorical_crossentropy", ["accuracy"])
+    clock = StepClock()
+    model.fit(x, y, batch_size=config.batch_size, epochs=1, shuffle=True, callbacks=[clock], verbose=0)
+    return clock.images_per_second(config.batch_size)
+
+
+def speed_ratio(rounds: int = 2) -> dict[str, Any]:
+    cls = zoo.get_recipe("cnn_mnist")
+    config = zoo.config.apply_overrides(cls.Config(), {"epochs": 1, "max_degrees": 0.0, "max_shift": 0.0})
+    zoo_rates, bare_rates = [], []
+    for _ in range(rounds):
+        bare_rates.append(_bare_keras_epoch(config))
+        zoo_rates.append(_zoo_epoch(config))
+    zoo_rate, bare_rate = statistics.median(zoo_rates), statistics.median(bare_rates)
+    return {
+        "zoo_images_per_second": [round(r, 1) for r in zoo_rates],
+        "bare_keras_images_per_second": [round(r, 1) for r in bare_rates],
+        "ratio": round(zoo_rate / bare_rate, 3),
+        "goal": ">= 0.95",
+    }
+
+
+def run(results_dir: Path = RESULTS_DIR) -> dict[str, Any]:
+    started = time.perf_counter()
+    result = run_recipe("cnn_mnist")
+    full = recipe_result(result)
+    full["total_wall_seconds"] = round(time.perf_counter() - started, 1)
+    full["within_wall_limit"] = full["total_wall_seconds"] <= WALL_LIMIT_SECONDS
+    return {**full, "speed": speed_ratio()}
+
+
+if __name__ == "__main__":
+    print(write_result("cnn_mnist", run()))
