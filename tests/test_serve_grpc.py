@@ -80,6 +80,14 @@ def test_predict_errors_carry_tf_serving_codes(stub, request_factory, code, mess
     assert (caught.value.code(), caught.value.details()) == (code, message)
 
 
+def test_predict_rejects_a_huge_shape_without_allocating_it(stub):
+    request = _predict_request([1.0])
+    request.inputs["x"].tensor_shape.dim[0].size = 2**40  # a few bytes on the wire, terabytes if filled
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Predict(request, timeout=30)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "more than" in caught.value.details()
+
+
 def _examples(*values):
     return [tf.train.Example(features=tf.train.Features(feature={
         "x": tf.train.Feature(float_list=tf.train.FloatList(value=[v]))})) for v in values]

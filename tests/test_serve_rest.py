@@ -98,10 +98,17 @@ def test_contract_case(url, method, path, body, status, expected):
     ({"signature_name": "mixed", "inputs": {"a": [1.0], "n": [1]}}, "missing ['text']"),
     ({"signature_name": "mixed", "instances": [1.0]}, "plain list"),
     ({"instances": []}, "non-empty"),
+    ({"instances": [10**400]}, "out of range for a double"),
 ])
 def test_bad_tensors_are_400_with_a_reason(url, body, fragment):
     status, payload = post_json(url + MODEL + ":predict", body)
     assert status == 400 and fragment in payload["error"], payload
+
+
+def test_out_of_range_numbers_in_examples_are_400(url):
+    status, payload = post_json(url + MODEL + ":classify", {"signature_name": "classify_x_to_y",
+                                                            "examples": [{"x": [1.5, 10**400]}]})
+    assert status == 400 and "out of range for a double" in payload["error"]
 
 
 def test_nan_and_infinity_tokens_round_trip(url):
@@ -164,3 +171,18 @@ def test_labels_and_version_policy_come_from_models_config(tmp_path):
         assert post_json(url + MODEL + "/labels/nope:predict", {"instances": [2.0]}) == (
             400, {"error": "Unrecognized servable version label: nope"})
         assert http("GET", url + MODEL + "/labels/stable")[0] == 200
+
+
+def test_a_version_that_fails_to_load_is_reported_and_the_old_one_keeps_serving(tmp_path):
+    export_half_plus_two(tmp_path)
+    with serving(tmp_path, poll_seconds=0.1) as server:
+        url = f"http://127.0.0.1:{server.rest_port}"
+        broken = tmp_path / "half_plus_two" / ".tmp-2-1"
+        broken.mkdir()
+        (broken / "saved_model.pb").write_bytes(b"not a SavedModel")
+        broken.rename(tmp_path / "half_plus_two" / "2")
+        wait_for(lambda: _status_versions(url) == ["2", "1"])
+        status = json.loads(http("GET", url + MODEL + "/versions/2")[1])["model_version_status"][0]
+        assert (status["state"], status["status"]["error_code"]) == ("END", "UNKNOWN")
+        assert status["status"]["error_message"]
+        assert post_json(url + MODEL + ":predict", {"instances": [2.0]}) == (200, {"predictions": [3.0]})

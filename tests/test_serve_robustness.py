@@ -33,7 +33,7 @@ def url(server):
 
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True) | st.text(max_size=8)
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.sampled_from([10**400, -(10**400)]) | st.floats(allow_nan=True) | st.text(max_size=8)
     | st.fixed_dictionaries({"b64": st.text(max_size=8)}),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(
         st.sampled_from(["x", "a", "n", "text", "b64", "instances", "inputs", "examples", "context"]), children,

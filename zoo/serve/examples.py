@@ -16,7 +16,7 @@ from typing import Any
 import tensorflow as tf
 
 from zoo.serve.errors import invalid
-from zoo.serve.json_codec import decode_b64, is_b64_object
+from zoo.serve.json_codec import as_float, decode_b64, is_b64_object
 
 
 def _kind(value: Any) -> str:
@@ -41,7 +41,7 @@ def feature_from_json(name: str, value: Any) -> tf.train.Feature:
         return tf.train.Feature(bytes_list=tf.train.BytesList(
             value=[decode_b64(v) if isinstance(v, dict) else v.encode("utf-8", "surrogatepass") for v in values]))
     if kind == "float":
-        return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in values]))
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[as_float(v) for v in values]))
     if any(not -(2**63) <= int(v) < 2**63 for v in values):
         raise invalid(f"feature {name!r}: a value is out of int64 range")
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))

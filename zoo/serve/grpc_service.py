@@ -15,6 +15,7 @@ import functools
 import logging
 
 import grpc
+import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import error_codes_pb2
 from tensorflow_serving.apis import (
@@ -76,8 +77,9 @@ def _examples(request_input) -> tuple[list, tf.train.Example | None]:
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     """Predict, Classify, Regress and GetModelMetadata over the registry's loaded versions."""
 
-    def __init__(self, registry: ModelRegistry):
+    def __init__(self, registry: ModelRegistry, max_elements: int = 64 << 20):
         self.registry = registry
+        self.max_elements = max_elements
 
     @_aborting
     def Predict(self, request, context):
@@ -88,6 +90,10 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 if alias in signature.inputs and proto.dtype != signature.inputs[alias].dtype:
                     raise invalid(f"Expects arg {alias!r} to be {tf.dtypes.as_dtype(signature.inputs[alias].dtype).name} "
                                   f"but {tf.dtypes.as_dtype(proto.dtype).name} is provided")
+                elements = int(np.prod([d.size for d in proto.tensor_shape.dim], dtype=object))
+                if any(d.size < 0 for d in proto.tensor_shape.dim) or elements > self.max_elements:
+                    raise invalid(f"input {alias!r}: shape {[d.size for d in proto.tensor_shape.dim]} is negative "
+                                  f"or holds more than {self.max_elements} elements")
                 try:
                     feeds[alias] = tf.make_ndarray(proto)
                 except Exception as exc:  # a TensorProto whose content does not match its shape or dtype
@@ -157,7 +163,8 @@ class ModelStatusServicer(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
-def add_services(server: grpc.Server, registry: ModelRegistry) -> None:
-    """Register both TF Serving services on ``server``."""
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(registry), server)
+def add_services(server: grpc.Server, registry: ModelRegistry, max_elements: int = 64 << 20) -> None:
+    """Register both TF Serving services on ``server`` (Predict inputs capped at ``max_elements`` each)."""
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        PredictionServicer(registry, max_elements), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelStatusServicer(registry), server)

@@ -63,7 +63,15 @@ def _string_leaf(value: Any) -> bytes:
 def _float_leaf(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise invalid(f"expected a number, got {json.dumps(value)[:64]}")
-    return float(value)
+    return as_float(value)
+
+
+def as_float(value: int | float) -> float:
+    """``float(value)``, INVALID_ARGUMENT for an integer beyond the double range."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise invalid(f"number {str(value)[:32]}... is out of range for a double") from None
 
 
 def _int_leaf(value: Any) -> int:

@@ -4,7 +4,8 @@ Every non-hidden directory under the base is a model; its integer-named subdirec
 ``saved_model.pb`` are versions (hidden ``.tmp-*`` export directories are ignored). The version policy and
 version labels come from ``BASE/models.config`` when it lists the model (``model_version_policy`` ``latest``,
 ``all`` or ``specific``; ``version_labels``); by default the latest version is served. ``refresh`` loads new
-versions before unloading old ones, and an unloaded version finishes the requests it is running.
+versions before unloading old ones (and keeps the old ones if no new one loads), and an unloaded version
+finishes the requests it is running.
 
 Example:
 
@@ -85,7 +86,7 @@ def versions_on_disk(model_dir: Path) -> list[int]:
     """Integer subdirectories with a saved_model.pb, ascending."""
     return sorted(
         int(p.name) for p in model_dir.iterdir()
-        if p.name.isdigit() and (p / "saved_model.pb").is_file()
+        if p.name.isascii() and p.name.isdigit() and (p / "saved_model.pb").is_file()
     )
 
 
@@ -114,12 +115,16 @@ class ModelRegistry:
         for name, versions in wanted.items():
             for version in sorted(versions):
                 self._load(name, version)
+            self._failed[name] = {v: m for v, m in self._failed.get(name, {}).items() if v in versions}
         with self._lock:
             self._policies = policies
             retiring = []
             for name in list(self._loaded):
+                keep = wanted.get(name, set())
+                if name in wanted and not keep & set(self._loaded[name]):
+                    continue  # no wanted version loaded (yet, or it failed): keep serving the old ones
                 for version in list(self._loaded[name]):
-                    if version not in wanted.get(name, set()):
+                    if version not in keep:
                         retiring.append(self._loaded[name].pop(version))
                 if not self._loaded[name]:
                     del self._loaded[name]

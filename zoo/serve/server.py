@@ -64,7 +64,7 @@ class ModelServer:
             options=[("grpc.max_receive_message_length", self.max_body_bytes),
                      ("grpc.max_send_message_length", self.max_body_bytes)],
         )
-        add_services(self._grpc, self.registry)
+        add_services(self._grpc, self.registry, max_elements=self.max_body_bytes)
         self.grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.grpc_port}")
         if not self.grpc_port:
             raise OSError(f"cannot bind gRPC to {self.host}:{self.grpc_port}")
