@@ -115,8 +115,9 @@ class ModelRegistry:
         for name, versions in wanted.items():
             for version in sorted(versions):
                 self._load(name, version)
-            self._failed[name] = {v: m for v, m in self._failed.get(name, {}).items() if v in versions}
         with self._lock:
+            self._failed = {name: {v: m for v, m in self._failed.get(name, {}).items() if v in versions}
+                            for name, versions in wanted.items()}
             self._policies = policies
             retiring = []
             for name in list(self._loaded):
@@ -133,14 +134,16 @@ class ModelRegistry:
             model.retire()
 
     def _load(self, name: str, version: int) -> None:
-        if version in self._loaded.get(name, {}) or version in self._failed.get(name, {}):
-            return
+        with self._lock:
+            if version in self._loaded.get(name, {}) or version in self._failed.get(name, {}):
+                return
         log.info("loading %s version %d", name, version)
         try:
             model = LoadedVersion(name, version, self.base / name / str(version), self.batching)
         except Exception as exc:  # a broken SavedModel must not stop the server: report it in the status
             log.error("could not load %s version %d: %s", name, version, exc)
-            self._failed.setdefault(name, {})[version] = f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                self._failed.setdefault(name, {})[version] = f"{type(exc).__name__}: {exc}"
             return
         with self._lock:
             self._loaded.setdefault(name, {})[version] = model
@@ -175,7 +178,8 @@ class ModelRegistry:
             version = self.resolve_label(name, label)
         with self._lock:
             states = {v: VersionStatus(v, "AVAILABLE") for v in self._loaded.get(name, {})}
-        states.update({v: VersionStatus(v, "END", "UNKNOWN", message) for v, message in self._failed.get(name, {}).items()})
+            states.update({v: VersionStatus(v, "END", "UNKNOWN", message)
+                           for v, message in self._failed.get(name, {}).items()})
         if not states:
             raise ServingError("NOT_FOUND", f"Could not find any versions of model {name}")
         if version is not None:
