@@ -1,0 +1,67 @@
+"""In-graph WordPiece tokenisation gives the ids the checkpoint's own tokenizer.json gives (through `tokenizers`)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tokenizers
+
+from zoo.hf.bert_checkpoint import minilm_directory
+from zoo.text.wordpiece import WordpieceTokenizer, read_vocabulary
+
+SEQUENCE_LENGTH = 32
+CASES = {
+    "accents": "Café naïve résumé — Ångström, Zürich; São Paulo! Ünïcödé ÉCOLE",
+    "punctuation": "Hello, world!!! (it's 3.14%) e-mail: a@b.com #tag don't stop-believing... $100 £50 €20",
+    "cjk": "東京は日本の首都です。北京欢迎你",
+    "empty": "",
+    "longer_than_sequence": "The quick brown fox jumps over the lazy dog, again and again. " * 12,
+    "non_latin_case": "Straße ΑΒΓ Привет мир İstanbul",
+    "compatibility_forms": "ﬁnance ＡＢＣ full-width ½ ²",
+    "control_and_format_chars": "tab\there\nnew\u00adsoft\u200bzero\x00null x\ufffdy",
+    "emoji_and_inverted_marks": "😀 emoji 🇬🇧 ¿qué? ¡sí!",
+    "over_long_word": "supercalifragilisticexpialidocious " + "x" * 120,
+    "whitespace_only": "   \t\n ",
+}
+
+
+@pytest.fixture(scope="module")
+def reference():
+    tok = tokenizers.Tokenizer.from_file(str(minilm_directory() / "tokenizer.json"))
+    tok.enable_truncation(SEQUENCE_LENGTH)
+    tok.no_padding()
+    return tok
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return WordpieceTokenizer.from_vocabulary_file(minilm_directory() / "vocab.txt", sequence_length=SEQUENCE_LENGTH)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ids_equal_tokenizer_json(case, tokenizer, reference):
+    expected = reference.encode(CASES[case]).ids
+    got = tokenizer(tf.constant([CASES[case]]))
+    assert got["token_ids"][0].numpy().tolist() == expected
+    assert got["padding_mask"].numpy().sum() == len(expected)
+
+
+def test_batch_pads_to_longest_with_mask_and_zero_segments(tokenizer, reference):
+    texts = list(CASES.values())
+    got = {k: v.numpy() for k, v in tokenizer(tf.constant(texts)).items()}
+    assert got["token_ids"].shape == (len(texts), SEQUENCE_LENGTH) and got["token_ids"].dtype == np.int32
+    for row, text in enumerate(texts):
+        expected = reference.encode(text).ids
+        assert got["token_ids"][row, : len(expected)].tolist() == expected
+        assert not got["token_ids"][row, len(expected):].any() and not got["padding_mask"][row, len(expected):].any()
+    assert not got["segment_ids"].any()
+
+
+def test_short_batch_is_not_padded_to_sequence_length(tokenizer):
+    assert tokenizer(tf.constant(["a b", "a"]))["token_ids"].shape == (2, 4)
+
+
+def test_vocabulary_without_special_tokens_is_refused(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("[PAD]\nhello\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"lacks \[UNK\], \[CLS\], \[SEP\], \[MASK\]"):
+        read_vocabulary(path)

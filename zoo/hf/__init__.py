@@ -1,0 +1,1 @@
+"""Hugging Face interop: importing local checkpoint directories (``config.json`` + ``model.safetensors``)."""

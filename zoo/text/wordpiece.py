@@ -1,0 +1,115 @@
+"""BERT WordPiece tokenisation inside the TensorFlow graph, matching Hugging Face's ``BertTokenizerFast``.
+
+:class:`WordpieceTokenizer` turns a batch of raw strings into the three int32 inputs a BERT/ELECTRA
+backbone takes (``token_ids``, ``segment_ids``, ``padding_mask``) with tensorflow-text's
+``FastBertTokenizer``, an op the stock ``tensorflow_model_server`` links, so exported models take raw text.
+
+tensorflow-text's own normaliser lower-cases with ``NFKC_Casefold`` (``ß`` → ``ss``, ``ﬁ`` → ``fi``, full
+width ``Ａ`` → ``a``), which differs from the ``BertNormalizer`` of a checkpoint's ``tokenizer.json``
+(drop control characters, NFD, drop combining marks, then a plain lower-case). So the normalisation is
+written here with core string ops in that order, and tensorflow-text only splits words and applies
+WordPiece. ``tests/test_wordpiece.py`` checks the ids against ``tokenizers`` on accents, punctuation, CJK,
+ligatures, control characters, the empty string and over-long text.
+
+Example:
+
+>>> tokenizer = WordpieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!"],
+...                                sequence_length=6)
+>>> inputs = tokenizer(tf.constant(["Hello, World!", ""]))
+>>> inputs["token_ids"].numpy().tolist()
+[[2, 5, 1, 6, 7, 3], [2, 3, 0, 0, 0, 0]]
+>>> inputs["padding_mask"].numpy().tolist()
+[[1, 1, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0]]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def read_vocabulary(path: str | Path) -> list[str]:
+    """The tokens of a BERT ``vocab.txt``, one per line, in id order."""
+    tokens = Path(path).read_text(encoding="utf-8").splitlines()
+    missing = [t for t in SPECIAL_TOKENS if t not in tokens]
+    if missing:
+        raise ValueError(f"{path} is not a BERT WordPiece vocabulary: it lacks {', '.join(missing)}")
+    return tokens
+
+
+def normalize_bert_text(text: tf.Tensor, lowercase: bool = True) -> tf.Tensor:
+    """Hugging Face's ``BertNormalizer`` with core string ops: clean control characters, strip accents, lower-case.
+
+    >>> normalize_bert_text(tf.constant(["Café\\tStraße\\x00!"])).numpy()[0].decode()
+    'cafe straße!'
+    """
+    text = tf.strings.regex_replace(text, r"[\t\n\r]", " ")
+    text = tf.strings.regex_replace(text, r"[\p{C}\x{FFFD}]", "")  # controls, format chars (soft hyphen, ZWSP), NUL
+    if not lowercase:
+        return text
+    text = tf_text.normalize_utf8(text, "NFD")
+    text = tf.strings.regex_replace(text, r"\p{Mn}", "")
+    return tf.strings.lower(text, encoding="utf-8")
+
+
+class WordpieceTokenizer(tf.Module):
+    """Raw strings → ``[CLS] pieces… [SEP]`` ids, padded to the longest text in the batch.
+
+    Texts longer than ``sequence_length - 2`` pieces are truncated, as ``tokenizer.json``'s
+    ``max_length`` truncation does. Outputs are int32 [batch, ≤ sequence_length]; ``segment_ids`` are 0.
+    The vocabulary is stored in the graph, so a SavedModel holding this module needs no files beside it.
+    """
+
+    def __init__(self, vocabulary: Sequence[str], sequence_length: int = 128, lowercase: bool = True,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        if sequence_length < 2:
+            raise ValueError(f"sequence_length must leave room for [CLS] and [SEP], got {sequence_length}")
+        self.vocabulary = list(vocabulary)
+        self.sequence_length = sequence_length
+        self.lowercase = lowercase
+        index = {token: i for i, token in enumerate(self.vocabulary)}
+        missing = [t for t in SPECIAL_TOKENS if t not in index]
+        if missing:
+            raise ValueError(f"the vocabulary lacks the special tokens {', '.join(missing)}")
+        self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (index[t] for t in SPECIAL_TOKENS)
+        self._tokenizer = tf_text.FastBertTokenizer(
+            vocab=self.vocabulary, token_out_type=tf.int64, unknown_token="[UNK]",
+            lower_case_nfd_strip_accents=False,  # normalize_bert_text does it the way tokenizer.json does
+        )
+
+    @classmethod
+    def from_vocabulary_file(cls, path: str | Path, **kwargs) -> "WordpieceTokenizer":
+        """Build from a ``vocab.txt`` (e.g. the one beside a Hugging Face BERT checkpoint)."""
+        return cls(read_vocabulary(path), **kwargs)
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self.vocabulary)
+
+    def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
+        """WordPiece ids of each string, without special tokens or truncation: int32 [batch, (pieces)]."""
+        pieces = self._tokenizer.tokenize(normalize_bert_text(tf.convert_to_tensor(text), self.lowercase))
+        return tf.cast(pieces, tf.int32)
+
+    def pack(self, pieces: tf.RaggedTensor) -> dict[str, tf.Tensor]:
+        """``[CLS] pieces[:sequence_length-2] [SEP]``, padded with [PAD]: the backbone's three inputs."""
+        pieces = pieces[:, : self.sequence_length - 2]
+        rows = pieces.nrows()
+        cls = tf.RaggedTensor.from_tensor(tf.fill([rows, 1], self.cls_id))
+        sep = tf.RaggedTensor.from_tensor(tf.fill([rows, 1], self.sep_id))
+        packed = tf.concat([cls, pieces, sep], axis=1)
+        token_ids = packed.to_tensor(self.pad_id)
+        return {
+            "token_ids": token_ids,
+            "segment_ids": tf.zeros_like(token_ids),
+            "padding_mask": tf.ones_like(packed).to_tensor(0),
+        }
+
+    def __call__(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
+        return self.pack(self.tokenize(text))
