@@ -1,7 +1,9 @@
 """The recipe registry: a name → class table, filled explicitly.
 
 Built-in recipes register when ``recipes`` is imported (its ``__init__`` imports each module by name).
-Third-party recipes come from the ``zoo.recipes`` entry-point group or from ``--recipes some.module``.
+Third-party recipes come from the ``zoo.recipes`` entry-point group or from ``--recipes some.module``. An entry
+point names a module that registers its recipes with ``@zoo.register``, or a class (``name = module:Class``),
+which is registered under the entry point's name.
 
 Example:
 
@@ -101,7 +103,9 @@ def load_plugins() -> None:
     importlib.import_module("recipes")
     for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
-            entry.load()
+            loaded = entry.load()
+            if isinstance(loaded, type) and loaded not in _REGISTRY.values():  # `name = module:Class`
+                register(entry.name)(loaded)
         except Exception as exc:
             _loaded_plugins = False
             raise UsageError(
