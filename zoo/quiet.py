@@ -1,4 +1,4 @@
-"""Importing TensorFlow without its native start-up lines on stderr (for one-line CLI errors)."""
+"""Importing TensorFlow without its native start-up lines on stderr (for one-line CLI errors and clean logs)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def native_stderr_silenced() -> Iterator[None]:
 
 
 def import_tensorflow_quietly() -> None:
-    """Import tensorflow (and tensorflow-text's ops) with the native start-up chatter suppressed."""
+    """Import tensorflow and probe its devices with the native start-up chatter suppressed.
+
+    Listing physical devices is where the GPU build looks for CUDA (and logs an error on a machine without
+    it); it does not initialise the runtime, so logical devices and distribution strategies can still be
+    configured afterwards.
+    """
     with native_stderr_silenced():
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()
