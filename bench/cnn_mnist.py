@@ -19,6 +19,7 @@ import keras
 
 import zoo
 from bench.common import RESULTS_DIR, recipe_result, run_recipe, write_result
+from bench.plots import plot_history
 from zoo.data.mnist import load_mnist
 
 WALL_LIMIT_SECONDS = 600
@@ -83,6 +84,8 @@ def run(results_dir: Path = RESULTS_DIR) -> dict[str, Any]:
     full = recipe_result(result)
     full["total_wall_seconds"] = round(time.perf_counter() - started, 1)
     full["within_wall_limit"] = full["total_wall_seconds"] <= WALL_LIMIT_SECONDS
+    full["history"] = result.history
+    full["curves"] = str(plot_history(result.history, results_dir / "cnn_mnist_training.png", "cnn_mnist (default run)"))
     return {**full, "speed": speed_ratio()}
 
 

@@ -79,6 +79,7 @@ class RunResult:
     train_examples: int
     wall_seconds: float
     export: ExportResult | None
+    history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
 
     def summary(self) -> str:
         """A one-screen summary of the run."""
@@ -217,8 +218,7 @@ class Recipe:
         with self.strategy.scope():
             model = self.build_model()
             self.compile_model(model, steps_per_epoch * self.config.epochs)
-        if self.config.epochs > 0:
-            self.train(model, splits)
+        history = self.train(model, splits) if self.config.epochs > 0 else None
         metrics = self.evaluate(model, splits)
         result = self._export(model, splits, metrics, export_dir, version)
         return RunResult(
@@ -229,6 +229,7 @@ class Recipe:
             train_examples=len(splits.train[1]),
             wall_seconds=time.perf_counter() - started,
             export=result,
+            history={k: [float(v) for v in values] for k, values in getattr(history, "history", {}).items()},
         )
 
     def _export(self, model, splits, metrics, export_dir, version) -> ExportResult | None:
