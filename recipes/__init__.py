@@ -1,4 +1,4 @@
 """Built-in recipes. Each module is imported here by name, so registration never hides behind an import."""
 
 from recipes import cnn_mnist  # noqa: F401
-
+from recipes import t5  # noqa: F401

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.text.greedy_decode import greedy_decode
+from zoo.text.greedy_decode import greedy_decode, keras_hub_greedy
 
 VOCAB, MAX_LENGTH = 60, 6
 
@@ -39,16 +39,6 @@ def encoder_batch(batch, seed=0, length=9):
     return rng.integers(3, VOCAB, (batch, length)).astype("int32") * mask, mask
 
 
-def keras_hub_greedy(lm, ids, mask, stop_token):
-    """``T5Seq2SeqLM.generate`` (greedy sampler), generated tokens only, positions after the stop token zeroed."""
-    prompt = np.zeros((len(ids), MAX_LENGTH + 1), "int32")
-    prompt_mask = np.zeros_like(prompt)
-    prompt_mask[:, 0] = 1  # the start token (pad, id 0)
-    out = lm.generate({"encoder_token_ids": ids, "encoder_padding_mask": mask, "decoder_token_ids": prompt,
-                       "decoder_padding_mask": prompt_mask}, stop_token_ids=(stop_token,))
-    return np.where(out["decoder_padding_mask"], out["decoder_token_ids"], 0)[:, 1:]
-
-
 @pytest.mark.parametrize("batch", [1, 7])
 def test_traced_decode_equals_keras_hub_generate_with_early_stopping_rows(lm, decode, batch):
     ids, mask = encoder_batch(batch)
@@ -56,7 +46,7 @@ def test_traced_decode_equals_keras_hub_generate_with_early_stopping_rows(lm, de
     assert len({tuple(row) for row in unstopped}) == batch  # the rows really differ
     stop = int(unstopped[0, 1])  # a token row 0 emits second: some rows stop early, others run to max_length
     ours = decode(ids, mask, stop).numpy()
-    np.testing.assert_array_equal(ours, keras_hub_greedy(lm, ids, mask, stop))
+    np.testing.assert_array_equal(ours, keras_hub_greedy(lm, ids, mask, MAX_LENGTH, stop))
     assert ours[0, 1] == stop and (ours[0, 2:] == 0).all()
 
 

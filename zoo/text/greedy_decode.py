@@ -1,11 +1,13 @@
-"""Greedy decoding for KerasHub's ``T5Seq2SeqLM`` that traces with an open batch dimension.
+"""Greedy decoding for KerasHub's ``T5Seq2SeqLM`` that traces with an open batch and serves with stock ops.
 
 ``T5Seq2SeqLM.generate`` cannot be exported with a ``None`` batch dimension (its sampler squeezes an axis
-whose static size is lost, "Cannot squeeze axis=1"). :func:`greedy_decode` is a ``tf.while_loop`` over
-decoder steps built on the model's own ``call_encoder`` and ``call_decoder_with_cache``: the encoder runs
-once, the cross-attention keys/values are computed at the first step and reused, and the self-attention
-key/value cache grows one position per step. The loop stops when every row has produced ``eos`` or after
-``max_length`` tokens. It computes the same thing as ``generate`` with a greedy sampler, token for token.
+whose static size is lost, "Cannot squeeze axis=1"), and its self-attention cache is updated with
+``XlaDynamicUpdateSlice``, an op the stock model server does not run. :func:`greedy_decode` is a
+``tf.while_loop`` over decoder steps built from the model's own layers: the encoder runs once, each decoder
+layer's cross-attention keys and values are projected once and passed to the layer as a static cache, and
+the decoder self-attention is recomputed over the prefix generated so far (outputs are short; correctness
+first). The loop stops when every row has produced ``eos`` or after ``max_length`` tokens. It picks the
+same tokens as ``generate`` with a greedy sampler (tested against :func:`keras_hub_greedy`).
 
 Example:
 
@@ -21,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from zoo.text.sentencepiece_vocab import EOS_ID, PAD_ID
@@ -37,39 +40,59 @@ def greedy_decode(lm, encoder_token_ids: tf.Tensor, encoder_padding_mask: tf.Ten
     backbone = lm.backbone
     batch = tf.shape(encoder_token_ids)[0]
     encoder_states = lm.call_encoder(encoder_token_ids, encoder_padding_mask)
-    head_dim = backbone.key_value_dim or backbone.hidden_dim // backbone.num_heads
-    cache_shape = [backbone.num_layers, 2, max_length, backbone.num_heads, head_dim]
-    self_cache = tf.zeros(tf.concat([[batch], cache_shape], 0), lm.compute_dtype)
-    cross_shape = [backbone.num_layers, 2, tf.shape(encoder_token_ids)[1], backbone.num_heads, head_dim]
-    cross_cache = tf.zeros(tf.concat([[batch], cross_shape], 0), lm.compute_dtype)
+    encoder_attention_mask = encoder_padding_mask[:, tf.newaxis, :]
+    cross_caches = [_cross_attention_cache(layer.cross_attention, encoder_states)
+                    for layer in backbone.decoder_transformer_layers]
 
-    def step(tokens, index, self_cache, cross_cache, cross_cache_index):
-        logits, _, self_cache, cross_cache = lm.call_decoder_with_cache(
-            encoder_hidden_states=encoder_states,
-            encoder_padding_mask=encoder_padding_mask,
-            decoder_token_ids=tokens[:, tf.newaxis],
-            self_attention_cache=self_cache,
-            self_attention_cache_update_index=index,
-            cross_attention_cache=cross_cache,
-            cross_attention_cache_update_index=cross_cache_index,
-        )
-        return tf.argmax(logits[:, 0, :], axis=-1, output_type=tf.int32), self_cache, cross_cache
+    def next_tokens(prefix):
+        x = backbone.decoder_embedding_dropout(backbone.token_embedding(prefix))
+        position_bias = None
+        for layer, cross_cache in zip(backbone.decoder_transformer_layers, cross_caches):
+            x, position_bias = layer(x, position_bias=position_bias, encoder_hidden_states=encoder_states,
+                                     encoder_attention_mask=encoder_attention_mask, use_causal_mask=True,
+                                     cross_attention_cache=cross_cache)
+        x = backbone.decoder_dropout(backbone.decoder_layer_norm(x[:, -1:, :]))
+        return tf.argmax(lm._logits(x)[:, 0, :], axis=-1, output_type=tf.int32)
 
-    # Step 0 fills the cross-attention cache; later steps only read it.
-    first, self_cache, cross_cache = step(tf.fill([batch], start_id), 0, self_cache, cross_cache, 0)
-    outputs = tf.TensorArray(tf.int32, size=max_length, element_shape=tf.TensorShape([None])).write(0, first)
+    start = tf.fill([batch, 1], start_id)
 
-    def body(index, previous, finished, outputs, self_cache):
-        tokens, self_cache, _ = step(previous, index, self_cache, cross_cache, None)
-        tokens = tf.where(finished, start_id, tokens)
-        return index + 1, tokens, finished | tf.equal(tokens, eos_id), outputs.write(index, tokens), self_cache
+    def body(generated, finished):
+        tokens = tf.where(finished, start_id, next_tokens(tf.concat([start, generated], axis=1)))
+        return tf.concat([generated, tokens[:, tf.newaxis]], axis=1), finished | tf.equal(tokens, eos_id)
 
-    def not_done(index, previous, finished, outputs, self_cache):
-        return (index < max_length) & ~tf.reduce_all(finished)
+    def not_done(generated, finished):
+        return (tf.shape(generated)[1] < max_length) & ~tf.reduce_all(finished)
 
-    last_index, _, _, outputs, _ = tf.while_loop(
-        not_done, body, (tf.constant(1), first, tf.equal(first, eos_id), outputs, self_cache)
+    generated, _ = tf.while_loop(
+        not_done, body, (tf.zeros([batch, 0], tf.int32), tf.zeros([batch], tf.bool)),
+        shape_invariants=(tf.TensorShape([None, None]), tf.TensorShape([None])),
     )
-    tokens = tf.transpose(outputs.gather(tf.range(last_index)))  # [batch, steps taken]
-    tokens = tf.pad(tokens, [[0, 0], [0, max_length - last_index]], constant_values=start_id)
+    tokens = tf.pad(generated, [[0, 0], [0, max_length - tf.shape(generated)[1]]], constant_values=start_id)
     return tf.ensure_shape(tokens, [None, max_length])
+
+
+def _cross_attention_cache(attention, encoder_states: tf.Tensor) -> tf.Tensor:
+    """[batch, 2, source_length, heads, head_dim]: a T5 attention layer's keys and values of the encoder output."""
+    batch = tf.shape(encoder_states)[0]
+
+    def heads(states):
+        return tf.reshape(states, [batch, -1, attention.num_heads, attention.key_value_dim])
+
+    return tf.stack([heads(attention.key_projector(encoder_states)), heads(attention.value_projector(encoder_states))], axis=1)
+
+def keras_hub_greedy(lm, encoder_token_ids, encoder_padding_mask, max_length: int, eos_id: int = EOS_ID) -> np.ndarray:
+    """The reference: ``lm.generate`` with a greedy sampler, laid out as :func:`greedy_decode`'s output.
+
+    ``lm`` must be compiled with ``sampler="greedy"``. Runs KerasHub's own (eager-called) generation on token
+    ids; positions after each row's ``eos`` are ``pad``.
+    """
+    batch = len(encoder_token_ids)
+    prompt = np.full((batch, max_length + 1), PAD_ID, np.int32)  # the start token, then room for the output
+    prompt_mask = np.zeros_like(prompt)
+    prompt_mask[:, 0] = 1
+    out = lm.generate(
+        {"encoder_token_ids": encoder_token_ids, "encoder_padding_mask": encoder_padding_mask,
+         "decoder_token_ids": prompt, "decoder_padding_mask": prompt_mask},
+        stop_token_ids=(int(eos_id),),
+    )
+    return np.where(out["decoder_padding_mask"], out["decoder_token_ids"], PAD_ID)[:, 1:].astype(np.int32)

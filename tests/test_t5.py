@@ -1,0 +1,72 @@
+"""t5: the CLI trains and exports a tiny T5 whose serving_default maps raw strings to as many strings, and the
+exported generation equals eager KerasHub generation token for token at batch sizes 1 and 7."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from test_cnn_mnist import session_predict
+from zoo.export import export
+from zoo.run import main
+from zoo.text.greedy_decode import keras_hub_greedy
+
+TINY = {"max_examples": 24, "vocab_size": 300, "num_sentinels": 20, "hidden_dim": 32, "num_layers": 1,
+        "num_heads": 2, "intermediate_dim": 64, "epochs": 1, "pretrain_epochs": 1, "batch_size": 8,
+        "max_input_length": 48, "max_decode_length": 5}
+
+
+def serve(version_dir, texts):
+    signature, out = session_predict(version_dir, "serving_default", {"text": np.array(texts, dtype=object)})
+    return signature, out["text"]
+
+
+@pytest.mark.slow
+def test_cli_trains_and_exports_string_to_string_generation(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    overrides = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={value}")]
+    assert main(["t5", *overrides, "--export-dir", str(tmp_path / "exports")]) == 0
+    summary = capsys.readouterr().out
+    assert "test_exact_match" in summary and "gate passed" in summary
+    version = tmp_path / "exports" / "t5" / "1"
+    for batch in (["classify: shares rose on monday"], ["classify: a new film", "", "tech news " * 50]):
+        signature, texts = serve(version, batch)
+        assert texts.shape == (len(batch),) and texts.dtype == object
+        assert signature.inputs["text"].dtype == signature.outputs["text"].dtype == tf.string.as_datatype_enum
+        assert [d.size for d in signature.inputs["text"].tensor_shape.dim] == [-1]
+        assert [d.size for d in signature.outputs["text"].tensor_shape.dim] == [-1]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny t5 export whose weights are scaled up so generation varies with the input, and its recipe/model."""
+    cls = zoo.get_recipe("t5")
+    recipe = cls(cls.Config(**TINY), run_dir=tmp_path_factory.mktemp("run"), verbose=0)
+    splits = recipe.prepare(recipe.load_data())
+    model = recipe.build_model()
+    rng = np.random.default_rng(0)
+    for weight in model.weights:
+        weight.assign(rng.normal(0.0, 1.0, weight.shape).astype("float32"))
+    model.compile(sampler="greedy")  # for the eager KerasHub reference
+    result = export(recipe.servable(model, splits), model_name="t5", export_root=tmp_path_factory.mktemp("exports"),
+                    card={"config": recipe.config.to_dict(), "metrics": {}, "data": {}})
+    return recipe, model, splits, result
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_exported_generation_equals_eager_keras_hub_generation(exported, batch):
+    recipe, model, splits, result = exported
+    texts = ["classify: " + str(t)[: 40 * (i + 1)] for i, t in enumerate(splits.test[0][:batch])]
+    _, served = serve(result.path, texts)
+    ids, mask = recipe.vocab.encode(tf.constant(texts), recipe.config.max_input_length)
+    eager_ids = keras_hub_greedy(model, ids.numpy(), mask.numpy(), recipe.config.max_decode_length)
+    assert len({tuple(row) for row in eager_ids}) > (batch > 1)  # not a constant output
+    eager = recipe.vocab.decode(eager_ids).numpy()
+    assert served.tolist() == eager.tolist()  # the detokenized eager tokens, row for row
+    assert result.gate.signatures_run == {"serving_default": 1}
+
+
+def test_gate_sees_only_stock_ops(exported):
+    ops = set(exported[3].gate.ops)
+    assert "SentencepieceOp" in ops and "SentencepieceDetokenizeOp" in ops and "While" in ops | {"StatelessWhile"}
+    assert not any(op.startswith("Xla") for op in ops)
