@@ -43,18 +43,18 @@ CLASSIFY_PREFIX = "classify: "
 @dataclasses.dataclass
 class T5Config(zoo.RecipeConfig):
     epochs: int = zoo.field(4, "fine-tuning passes over the training articles")
-    pretrain_epochs: int = zoo.field(6, "span-corruption passes over the training articles (fresh noise each pass)")
+    pretrain_epochs: int = zoo.field(2, "span-corruption passes over the training articles (fresh noise each pass)")
     batch_size: int = zoo.field(32, "sequences per step (pretraining and fine-tuning)")
     learning_rate: float = zoo.field(1e-3, "peak Adam learning rate for fine-tuning (cosine decay to 0)")
     pretrain_learning_rate: float = zoo.field(3e-3, "peak Adam learning rate for pretraining (cosine decay to 0)")
     vocab_size: int = zoo.field(8000, "SentencePiece pieces, sentinels included")
     num_sentinels: int = zoo.field(100, "T5 sentinel tokens <extra_id_0>… at the top of the vocabulary")
-    hidden_dim: int = zoo.field(256, "d_model")
-    num_layers: int = zoo.field(3, "encoder layers (and as many decoder layers)")
+    hidden_dim: int = zoo.field(128, "d_model")
+    num_layers: int = zoo.field(2, "encoder layers (and as many decoder layers)")
     num_heads: int = zoo.field(4, "attention heads")
-    intermediate_dim: int = zoo.field(512, "gated feed-forward width")
+    intermediate_dim: int = zoo.field(256, "gated feed-forward width")
     dropout: float = zoo.field(0.1, "dropout rate")
-    max_input_length: int = zoo.field(256, "encoder tokens (eos included); longer inputs are truncated")
+    max_input_length: int = zoo.field(128, "encoder tokens (eos included); longer inputs are truncated")
     max_decode_length: int = zoo.field(8, "tokens generated at most (eos included) by evaluation and serving")
 
     def validate(self) -> None:
@@ -80,14 +80,14 @@ def padded(rows: list[np.ndarray], length: int) -> np.ndarray:
 def seq2seq_examples(encoder_ids: np.ndarray, target_ids: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
     """Model inputs, labels and loss weights for teacher forcing: the decoder sees the targets shifted right."""
     decoder_ids = np.concatenate([np.full((len(target_ids), 1), PAD_ID, np.int32), target_ids[:, :-1]], axis=1)
-    weights = (target_ids != PAD_ID).astype(np.float32)
+    decoder_mask = np.concatenate([np.ones((len(target_ids), 1), np.int32), target_ids[:, :-1] != PAD_ID], axis=1)
     x = {
         "encoder_token_ids": encoder_ids,
         "encoder_padding_mask": (encoder_ids != PAD_ID).astype(np.int32),
         "decoder_token_ids": decoder_ids,
-        "decoder_padding_mask": np.concatenate([np.ones((len(target_ids), 1), np.int32), weights[:, :-1] > 0], 1).astype(np.int32),
+        "decoder_padding_mask": decoder_mask.astype(np.int32),  # the start token is pad, yet attended
     }
-    return x, target_ids, weights
+    return x, target_ids, (target_ids != PAD_ID).astype(np.float32)
 
 
 @zoo.register("t5")
@@ -124,7 +124,8 @@ class T5(zoo.Recipe):
 
     def compile_model(self, model: keras.Model, total_steps: int, learning_rate: float | None = None) -> None:
         """Adam with cosine decay, token-level cross-entropy weighted to ignore padding."""
-        schedule = keras.optimizers.schedules.CosineDecay(learning_rate or self.config.learning_rate, max(total_steps, 1))
+        peak = learning_rate or self.config.learning_rate
+        schedule = keras.optimizers.schedules.CosineDecay(peak, max(total_steps, 1))
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -214,7 +215,8 @@ class T5(zoo.Recipe):
         inputs, targets = classification_pairs(*splits.test, splits.label_names)
         generate = self.generator(model)
         batch = max(self.config.batch_size, 64)
-        outputs = [t.decode() for i in range(0, len(inputs), batch) for t in generate(tf.constant(inputs[i:i + batch])).numpy()]
+        outputs = [text.decode() for start in range(0, len(inputs), batch)
+                   for text in generate(tf.constant(inputs[start:start + batch])).numpy()]
         return {"test_exact_match": float(np.mean([o == t for o, t in zip(outputs, targets)]))}
 
     def servable(self, model: keras.Model, splits: Splits) -> Servable:

@@ -70,3 +70,14 @@ def test_gate_sees_only_stock_ops(exported):
     ops = set(exported[3].gate.ops)
     assert "SentencepieceOp" in ops and "SentencepieceDetokenizeOp" in ops and "While" in ops | {"StatelessWhile"}
     assert not any(op.startswith("Xla") for op in ops)
+
+
+def test_teacher_forcing_examples_shift_targets_right_and_weight_real_tokens():
+    from recipes.t5 import classification_pairs, seq2seq_examples
+
+    inputs, targets = classification_pairs(np.array(["Shares rose."]), np.array([1]), ("business", "entertainment"))
+    assert (inputs, targets) == (["classify: Shares rose."], ["entertainment"])
+    x, y, weights = seq2seq_examples(np.array([[5, 6, 1, 0]], np.int32), np.array([[7, 8, 1, 0, 0]], np.int32))
+    assert x["encoder_padding_mask"].tolist() == [[1, 1, 1, 0]]
+    assert x["decoder_token_ids"].tolist() == [[0, 7, 8, 1, 0]] and y.tolist() == [[7, 8, 1, 0, 0]]
+    assert x["decoder_padding_mask"].tolist() == [[1, 1, 1, 1, 0]] and weights.tolist() == [[1, 1, 1, 0, 0]]

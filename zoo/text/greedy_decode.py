@@ -52,7 +52,8 @@ def greedy_decode(lm, encoder_token_ids: tf.Tensor, encoder_padding_mask: tf.Ten
                                      encoder_attention_mask=encoder_attention_mask, use_causal_mask=True,
                                      cross_attention_cache=cross_cache)
         x = backbone.decoder_dropout(backbone.decoder_layer_norm(x[:, -1:, :]))
-        return tf.argmax(lm._logits(x)[:, 0, :], axis=-1, output_type=tf.int32)
+        logits = lm._logits(x)  # KerasHub's LM head (T5's rescaling, tied embedding), as generate() uses it
+        return tf.argmax(logits[:, 0, :], axis=-1, output_type=tf.int32)
 
     start = tf.fill([batch, 1], start_id)
 
@@ -78,7 +79,8 @@ def _cross_attention_cache(attention, encoder_states: tf.Tensor) -> tf.Tensor:
     def heads(states):
         return tf.reshape(states, [batch, -1, attention.num_heads, attention.key_value_dim])
 
-    return tf.stack([heads(attention.key_projector(encoder_states)), heads(attention.value_projector(encoder_states))], axis=1)
+    keys = heads(attention.key_projector(encoder_states))
+    return tf.stack([keys, heads(attention.value_projector(encoder_states))], axis=1)
 
 def keras_hub_greedy(lm, encoder_token_ids, encoder_padding_mask, max_length: int, eos_id: int = EOS_ID) -> np.ndarray:
     """The reference: ``lm.generate`` with a greedy sampler, laid out as :func:`greedy_decode`'s output.
