@@ -5,3 +5,5 @@ from recipes import lstm  # noqa: F401
 from recipes import autoencoder  # noqa: F401
 from recipes import kmeans  # noqa: F401
 from recipes import t5  # noqa: F401
+from recipes import bert  # noqa: F401
+from recipes import electra  # noqa: F401

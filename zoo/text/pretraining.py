@@ -1,0 +1,232 @@
+"""Pretraining KerasHub encoders from scratch: masked LM (BERT) and replaced-token detection (ELECTRA).
+
+Both objectives read the same batches from :func:`masked_lm_dataset` — ``token_ids`` with 15% of the real
+tokens selected (80% → ``[MASK]``, 10% random, 10% kept), ``mask_positions``, and the original ``mask_ids``
+with ``mask_weights`` as target and sample weight — so at equal steps and batch size they see the same data.
+
+- :class:`MaskedLM`: a backbone plus a ``MaskedLMHead`` tied to its token embedding; the loss is the
+  cross-entropy at the selected positions.
+- :class:`ElectraPretrainer` (Clark et al., 2020): a small generator (a masked LM that *shares the
+  discriminator's embedding layers*: token, position, segment, and their layer norm) fills the selected
+  positions with tokens *sampled* from its softmax; the discriminator labels every real token as original or
+  replaced (a sampled token equal to the original counts as original). Loss = generator MLM loss +
+  ``discriminator_weight`` (50) × discriminator loss; no gradient flows through the sampling.
+
+Example:
+
+>>> tokenizer = WordpieceTokenizer.from_vocabulary_file(minilm_directory() / "vocab.txt", sequence_length=64)  # doctest: +SKIP
+>>> discriminator = keras_hub.models.ElectraBackbone(tokenizer.vocabulary_size, 2, 2, 128, 128, 512, max_sequence_length=64)  # doctest: +SKIP
+>>> pretrainer = ElectraPretrainer(discriminator, generator_hidden_dim=32, generator_layers=2)  # doctest: +SKIP
+>>> pretrainer.compile(keras.optimizers.Adam(5e-4))                                        # doctest: +SKIP
+>>> pretrainer.fit(masked_lm_dataset(texts, tokenizer, batch_size=32, seed=0), steps_per_epoch=100)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from zoo.errors import DataError
+from zoo.text.wordpiece import WordpieceTokenizer
+
+BACKBONE_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+
+
+def read_text_folder(folder: str | Path) -> list[str]:
+    """Every ``*.txt`` file under ``folder`` (recursively), as one document each, in path order."""
+    folder = Path(folder)
+    files = sorted(folder.rglob("*.txt"))
+    if not files:
+        raise DataError(f"no .txt files under {folder} to pretrain on")
+    return [path.read_text(encoding="utf-8", errors="replace") for path in files]
+
+
+def masked_lm_dataset(
+    texts: Sequence[str], tokenizer: WordpieceTokenizer, batch_size: int, seed: int, mask_rate: float = 0.15,
+) -> tf.data.Dataset:
+    """An endless, shuffled ``(inputs, mask_ids, mask_weights)`` dataset of masked-LM batches over ``texts``."""
+    max_selections = max(1, int(round(tokenizer.sequence_length * mask_rate)))
+    masker = keras_hub.layers.MaskedLMMaskGenerator(
+        vocabulary_size=tokenizer.vocabulary_size, mask_selection_rate=mask_rate, mask_token_id=tokenizer.mask_id,
+        mask_selection_length=max_selections,
+        unselectable_token_ids=[tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id],
+    )
+
+    def mask(batch):
+        inputs = tokenizer(batch)
+        masked = masker(inputs["token_ids"])
+        features = {
+            "token_ids": masked["token_ids"],
+            "segment_ids": inputs["segment_ids"],
+            "padding_mask": inputs["padding_mask"],
+            "mask_positions": tf.cast(masked["mask_positions"], tf.int32),
+        }
+        return features, tf.cast(masked["mask_ids"], tf.int32), tf.cast(masked["mask_weights"], tf.float32)
+
+    documents = np.array(list(texts), dtype=object)
+    return (
+        tf.data.Dataset.from_tensor_slices(documents)
+        .shuffle(len(documents), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(batch_size, drop_remainder=True)
+        .map(mask, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def pretrain(model: keras.Model, dataset: tf.data.Dataset, steps: int, verbose: int | str = "auto") -> float:
+    """Fit a compiled pretrainer for ``steps`` batches of ``dataset``; return the wall-clock seconds it took."""
+    started = time.perf_counter()
+    if steps > 0:
+        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=verbose)
+    return time.perf_counter() - started
+
+
+def _backbone_inputs() -> dict[str, keras.KerasTensor]:
+    return {name: keras.Input((None,), dtype="int32", name=name) for name in BACKBONE_INPUTS}
+
+
+class MaskedLM(keras.Model):
+    """``encoder`` (inputs → ``sequence_output``) plus a masked-LM head whose output projection is ``token_embedding``.
+
+    Called on the backbone inputs and ``mask_positions`` [batch, selections], it returns vocabulary logits
+    [batch, selections, vocabulary]. Train it with ``fit(masked_lm_dataset(...))`` after :meth:`compile`.
+    """
+
+    def __init__(self, encoder: keras.Model, token_embedding: keras.layers.Layer, **kwargs) -> None:
+        inputs = {**_backbone_inputs(), "mask_positions": keras.Input((None,), dtype="int32", name="mask_positions")}
+        sequence = encoder({name: inputs[name] for name in BACKBONE_INPUTS})["sequence_output"]
+        head = keras_hub.layers.MaskedLMHead(
+            token_embedding=token_embedding, intermediate_activation="gelu", layer_norm_epsilon=1e-12,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02), name="mlm_head",
+        )
+        super().__init__(inputs, head(sequence, mask_positions=inputs["mask_positions"]), **kwargs)
+        self.encoder = encoder
+        self.token_embedding = token_embedding
+
+    def compile(self, optimizer, **kwargs) -> None:
+        super().compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")],
+            **kwargs,
+        )
+
+
+def shared_embedding_encoder(
+    backbone: keras.Model, hidden_dim: int, num_layers: int, num_heads: int, intermediate_dim: int, name: str,
+) -> keras.Model:
+    """A smaller encoder reading ``backbone``'s own embedding layers (the same variables), with its own layers.
+
+    This is the ELECTRA generator's body: embeddings shared with the discriminator, then a projection to
+    ``hidden_dim`` and ``num_layers`` KerasHub ``TransformerEncoder`` layers.
+    """
+    inputs = _backbone_inputs()
+    tokens = backbone.token_embedding(inputs["token_ids"])
+    x = backbone.embeddings_add(
+        (tokens, backbone.position_embedding(tokens), backbone.segment_embedding(inputs["segment_ids"]))
+    )
+    x = backbone.embeddings_dropout(backbone.embeddings_layer_norm(x))
+    initializer = keras.initializers.TruncatedNormal(stddev=0.02)
+    x = keras.layers.Dense(hidden_dim, kernel_initializer=initializer, name=f"{name}_projection")(x)
+    for i in range(num_layers):
+        x = keras_hub.layers.TransformerEncoder(
+            intermediate_dim=intermediate_dim, num_heads=num_heads, activation="gelu", dropout=0.1,
+            layer_norm_epsilon=1e-12, kernel_initializer=initializer, name=f"{name}_layer_{i}",
+        )(x, padding_mask=inputs["padding_mask"])
+    return keras.Model(inputs, {"sequence_output": x}, name=name)
+
+
+def replaced_token_head(hidden_dim: int) -> keras.Sequential:
+    """ELECTRA's discriminator head: dense + GELU, then one logit per token (replaced vs original)."""
+    initializer = keras.initializers.TruncatedNormal(stddev=0.02)
+    return keras.Sequential(
+        [keras.layers.Dense(hidden_dim, activation="gelu", kernel_initializer=initializer),
+         keras.layers.Dense(1, kernel_initializer=initializer)],
+        name="replaced_token_head",
+    )
+
+
+class ElectraPretrainer(keras.Model):
+    """Replaced-token detection: a shared-embedding generator and a discriminator trained jointly.
+
+    ``discriminator`` is a KerasHub ``ElectraBackbone`` (or any backbone with the same embedding layers);
+    after training, it and :attr:`head` (per-token replaced logits) are what fine-tuning and serving use.
+    """
+
+    def __init__(self, discriminator: keras.Model, generator_hidden_dim: int, generator_layers: int,
+                 generator_heads: int = 1, discriminator_weight: float = 50.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.discriminator = discriminator
+        self.discriminator_weight = discriminator_weight
+        encoder = shared_embedding_encoder(
+            discriminator, generator_hidden_dim, generator_layers, generator_heads, 4 * generator_hidden_dim,
+            name="generator",
+        )
+        self.generator = MaskedLM(encoder, discriminator.token_embedding, name="generator_mlm")
+        self.head = replaced_token_head(discriminator.hidden_dim)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in
+                         ("loss", "generator_loss", "discriminator_loss", "replaced_accuracy", "replaced_fraction")}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def replaced_logits(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        """Per-token logits that the token was replaced: [batch, length]."""
+        sequence = self.discriminator({k: inputs[k] for k in BACKBONE_INPUTS}, training=training)["sequence_output"]
+        return self.head(sequence, training=training)[..., 0]
+
+    def call(self, inputs, training=False):
+        return self.replaced_logits(inputs, training=training)
+
+    def losses_on(self, features, mask_ids, mask_weights, training: bool) -> dict[str, tf.Tensor]:
+        logits = self.generator(features, training=training)
+        generator_loss = _weighted_mean(
+            keras.losses.sparse_categorical_crossentropy(mask_ids, logits, from_logits=True), mask_weights
+        )
+        vocabulary = tf.shape(logits)[-1]
+        sampled = tf.random.categorical(tf.reshape(tf.stop_gradient(logits), [-1, vocabulary]), 1, dtype=tf.int32)
+        sampled = tf.reshape(sampled, tf.shape(mask_ids))
+        selected = mask_weights > 0
+        replacements = tf.where(selected, sampled, mask_ids)  # unused selection slots keep the original id
+        batch_index = tf.broadcast_to(tf.range(tf.shape(mask_ids)[0])[:, None], tf.shape(mask_ids))
+        scatter_at = tf.stack([batch_index, features["mask_positions"]], axis=-1)
+        originals = tf.tensor_scatter_nd_update(features["token_ids"], scatter_at, mask_ids)
+        corrupted = tf.tensor_scatter_nd_update(features["token_ids"], scatter_at, replacements)
+        labels = tf.cast(tf.not_equal(corrupted, originals), tf.float32)
+        real = tf.cast(features["padding_mask"], tf.float32)
+        corrupted_inputs = {**features, "token_ids": corrupted}
+        replaced = self.replaced_logits(corrupted_inputs, training=training)
+        discriminator_loss = _weighted_mean(
+            tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=replaced), real
+        )
+        correct = tf.cast(tf.equal(tf.cast(replaced > 0, tf.float32), labels), tf.float32)
+        return {
+            "loss": generator_loss + self.discriminator_weight * discriminator_loss,
+            "generator_loss": generator_loss,
+            "discriminator_loss": discriminator_loss,
+            "replaced_accuracy": _weighted_mean(correct, real),
+            "replaced_fraction": _weighted_mean(labels, real),
+        }
+
+    def train_step(self, data):
+        features, mask_ids, mask_weights = data
+        with tf.GradientTape() as tape:
+            values = self.losses_on(features, mask_ids, mask_weights, training=True)
+        variables = self.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(values["loss"], variables), variables))
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def _weighted_mean(values: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    weights = tf.cast(weights, values.dtype)
+    return tf.reduce_sum(values * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
