@@ -18,7 +18,7 @@ def zoo_run(*args, cwd):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["nope"], "unknown recipe 'nope'; known recipes: cnn_mnist"),
+        (["nope"], "unknown recipe 'nope'; known recipes: autoencoder, bert, cnn_mnist, electra, kmeans, lstm, t5"),
         (["cnn_mnist", "--set", "epochs=abc"], "bad value for 'epochs': 'abc' is not a valid int"),
         (["cnn_mnist", "--set", "epoch=3"], "unknown config key 'epoch'"),
         (["cnn_mnist", "--set", "epochs"], "--set takes KEY=VALUE"),
@@ -61,4 +61,4 @@ def test_list_and_recipe_help(capsys):
     help_text = capsys.readouterr().out
     for key in ("epochs", "batch_size", "learning_rate", "seed", "max_examples", "max_degrees"):
         assert f"  {key} " in help_text
-    assert "default 12" in help_text
+    assert "default 7" in help_text

@@ -42,6 +42,7 @@ class RecipeConfig:
     learning_rate: float = field(1e-3, "peak learning rate")
     seed: int = field(0, "seed for Python, NumPy and TensorFlow random numbers")
     deterministic: bool = field(False, "bit-identical reruns (tf.config.experimental.enable_op_determinism; slower)")
+    jit_compile: bool = field(False, "compile the training step with XLA (off under tf.distribute and with deterministic)")
     max_examples: int = field(0, "cap on training examples, 0 = all (for smoke runs)")
     data: str = field("package", "data source: 'package' (offline, installed by make install) or 'tfds:NAME'")
 

@@ -156,7 +156,14 @@ class Recipe:
         return keras.optimizers.Adam(schedule)
 
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
-        model.compile(optimizer=self.optimizer(total_steps), loss=self.loss(), metrics=self.metrics())
+        """Compile inside the strategy's scope (:meth:`run` calls it there).
+
+        ``jit_compile`` asks for XLA, which Keras never picks by itself on a CPU-only machine; for small
+        convnets it roughly doubles training throughput there. As in Keras, it stays off under a
+        distribution strategy and with op determinism.
+        """
+        xla = self.config.jit_compile and not self.config.deterministic and not tf.distribute.has_strategy()
+        model.compile(optimizer=self.optimizer(total_steps), loss=self.loss(), metrics=self.metrics(), jit_compile=xla)
 
     def callbacks(self) -> list[keras.callbacks.Callback]:
         """TerminateOnNaN, per-epoch backup for resuming a killed run, TensorBoard logs."""
