@@ -1,7 +1,7 @@
 """``lstm``: a bidirectional LSTM over pretrained WordPiece embeddings classifies BBC News from raw text.
 
-Tokenization is a layer of the model (tensorflow-text ``FastBertTokenizer`` with the uncased BERT vocabulary
-of the MiniLM package), so the export takes raw strings. Token embeddings start from MiniLM's word embedding
+Tokenization is a layer of the model (``zoo.text.wordpiece``, the in-graph WordPiece that bert uses too, with
+the uncased BERT vocabulary of the MiniLM package), so the export takes raw strings. Token embeddings start from MiniLM's word embedding
 matrix (and are fine-tuned); a BiLSTM reads the sequence, and max + mean pooling over its states feeds the
 classifier.
 
@@ -27,7 +27,7 @@ from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Servable
 from zoo.export.text_classifier import text_classifier_servable
-from zoo.text.wordpiece_layer import WordPieceTokenizer
+from zoo.text.wordpiece import WordpieceLayer
 
 EMBEDDING_DIM = 384  # MiniLM-L6-H384's hidden size
 
@@ -88,7 +88,7 @@ class Lstm(zoo.Recipe):
         vocabulary = load_vocab()
         matrix = load_word_embeddings() if cfg.pretrained_embeddings else None
         text = keras.Input((), dtype="string", name="text")
-        ids = WordPieceTokenizer(vocabulary, cfg.sequence_length, name="tokenizer")(text)
+        ids = WordpieceLayer(vocabulary, cfg.sequence_length, name="tokenizer")(text)
         embedding = keras.layers.Embedding(
             len(vocabulary), EMBEDDING_DIM, mask_zero=True, trainable=cfg.train_embeddings or not cfg.pretrained_embeddings,
             name="embeddings",

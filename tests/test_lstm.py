@@ -11,7 +11,6 @@ from signature_support import session_run
 from zoo.data.bbc_news import LABEL_NAMES
 from zoo.export.signatures import bytes_example
 from zoo.run import main
-from zoo.text.wordpiece_layer import WordPieceTokenizer
 
 SMOKE = {"epochs": 1, "max_examples": 64, "batch_size": 16, "sequence_length": 32, "lstm_units": 4}
 EDGE_CASES = [
@@ -62,20 +61,6 @@ def test_classify_signature_scores_tf_examples_like_predict(version):
     assert out["classes"].shape == (2, 5) and [c.decode() for c in out["classes"][0]] == list(LABEL_NAMES)
     _, predicted = session_run(version, "serving_default", {"text": np.array(texts, dtype=object)})
     np.testing.assert_allclose(out["scores"], predicted["probabilities"], atol=1e-6)
-
-
-def test_tokenizer_layer_bounds_and_repairs_any_input():
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "sat", "##s", "cafe"]
-    layer = WordPieceTokenizer(vocab, sequence_length=5)
-    ids = layer(tf.constant(["The cats sat on", "", "CAFÉ", b"\xffcat", "cat " * 100_000])).numpy()
-    assert ids.shape == (5, 5) and ids.dtype == np.int32
-    assert ids[0].tolist() == [2, 4, 5, 7, 3]            # [CLS] the cat ##s [SEP]: cut to the length
-    assert ids[1].tolist() == [2, 3, 0, 0, 0]            # empty → [CLS] [SEP], then padding
-    assert ids[2].tolist() == [2, 8, 3, 0, 0]            # lower-cased, accent stripped
-    assert ids[3].tolist() == [2, 1, 3, 0, 0]            # U+FFFD replaced the bad byte: one unknown word
-    assert ids[4].tolist() == [2, 5, 5, 5, 3]
-    with pytest.raises(ValueError, match="special tokens"):
-        WordPieceTokenizer(["[PAD]", "a"])
 
 
 def test_listed_with_its_bar(capsys):

@@ -6,7 +6,7 @@ import tensorflow as tf
 import tokenizers
 
 from zoo.hf.bert_checkpoint import minilm_directory
-from zoo.text.wordpiece import WordpieceTokenizer, read_vocabulary
+from zoo.text.wordpiece import WordpieceLayer, WordpieceTokenizer, read_vocabulary
 
 SEQUENCE_LENGTH = 32
 CASES = {
@@ -65,3 +65,19 @@ def test_vocabulary_without_special_tokens_is_refused(tmp_path):
     path.write_text("[PAD]\nhello\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"lacks \[UNK\], \[CLS\], \[SEP\], \[MASK\]"):
         read_vocabulary(path)
+
+
+def test_layer_bounds_and_repairs_any_input():
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "##s", "cafe"]
+    layer = WordpieceLayer(vocab, sequence_length=5)
+    ids = layer(tf.constant(["The cats sat on", "", "CAFÉ", b"\xffcat\xc3", "cat " * 100_000])).numpy()
+    assert ids.shape == (5, 5) and ids.dtype == np.int32
+    assert ids[0].tolist() == [2, 5, 6, 8, 3]            # [CLS] the cat ##s [SEP]: cut to the length
+    assert ids[1].tolist() == [2, 3, 0, 0, 0]            # empty → [CLS] [SEP], then padding
+    assert ids[2].tolist() == [2, 9, 3, 0, 0]            # lower-cased, accent stripped
+    assert ids[3].tolist() == [2, 6, 3, 0, 0]            # invalid UTF-8 bytes became U+FFFD, which is dropped
+    assert ids[4].tolist() == [2, 6, 6, 6, 3]            # 400 kB cut to max_input_bytes, then to the length
+    with pytest.raises(ValueError, match="special tokens"):
+        WordpieceLayer(["[PAD]", "a"])
+    with pytest.raises(ValueError, match="id 0"):
+        WordpieceLayer(["[UNK]", "[PAD]", "[CLS]", "[SEP]", "[MASK]", "a"])

@@ -107,13 +107,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     @_aborting
     def Classify(self, request, context):
-        examples, context_example = _examples(request.input)
-        with self.registry.servable(*_target(request.model_spec)) as model:
-            name = request.model_spec.signature_name
-            methods.example_signature(model, name, CLASSIFY)
-            outputs = model.run(name, {"inputs": methods.serialized_examples(examples, context_example)})
-            response = classification_pb2.ClassificationResponse()
-            _fill_spec(response.model_spec, model, name)
+        response, outputs = self._run_examples(request, CLASSIFY, classification_pb2.ClassificationResponse())
         for pairs in methods.classification_results(outputs):
             classification = response.result.classifications.add()
             for label, score in pairs:
@@ -122,16 +116,20 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     @_aborting
     def Regress(self, request, context):
-        examples, context_example = _examples(request.input)
-        with self.registry.servable(*_target(request.model_spec)) as model:
-            name = request.model_spec.signature_name
-            methods.example_signature(model, name, REGRESS)
-            outputs = model.run(name, {"inputs": methods.serialized_examples(examples, context_example)})
-            response = regression_pb2.RegressionResponse()
-            _fill_spec(response.model_spec, model, name)
+        response, outputs = self._run_examples(request, REGRESS, regression_pb2.RegressionResponse())
         for value in methods.regression_results(outputs):
             response.result.regressions.add(value=value)
         return response
+
+    def _run_examples(self, request, method: str, response):
+        """Run the request's tf.Examples through a ``method`` signature; the response gets its model spec."""
+        examples, context_example = _examples(request.input)
+        with self.registry.servable(*_target(request.model_spec)) as model:
+            name = request.model_spec.signature_name
+            methods.example_signature(model, name, method)
+            outputs = model.run(name, {"inputs": methods.serialized_examples(examples, context_example)})
+            _fill_spec(response.model_spec, model, name)
+        return response, outputs
 
     @_aborting
     def GetModelMetadata(self, request, context):

@@ -11,6 +11,10 @@ written here with core string ops in that order, and tensorflow-text only splits
 WordPiece. ``tests/test_wordpiece.py`` checks the ids against ``tokenizers`` on accents, punctuation, CJK,
 ligatures, control characters, the empty string and over-long text.
 
+Any input string is accepted: bytes that are not valid UTF-8 become U+FFFD (which the normaliser then drops),
+and each string is cut to ``max_input_bytes`` first, so a huge request costs bounded work. The ``recipes/lstm``
+model uses the same tokenizer as a Keras layer, :class:`WordpieceLayer`, padded to a fixed length.
+
 Example:
 
 >>> tokenizer = WordpieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!"],
@@ -27,6 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -66,13 +71,14 @@ class WordpieceTokenizer(tf.Module):
     """
 
     def __init__(self, vocabulary: Sequence[str], sequence_length: int = 128, lowercase: bool = True,
-                 name: str | None = None) -> None:
+                 max_input_bytes: int = 1 << 16, name: str | None = None) -> None:
         super().__init__(name=name)
         if sequence_length < 2:
             raise ValueError(f"sequence_length must leave room for [CLS] and [SEP], got {sequence_length}")
         self.vocabulary = list(vocabulary)
         self.sequence_length = sequence_length
         self.lowercase = lowercase
+        self.max_input_bytes = max_input_bytes
         index = {token: i for i, token in enumerate(self.vocabulary)}
         missing = [t for t in SPECIAL_TOKENS if t not in index]
         if missing:
@@ -94,7 +100,9 @@ class WordpieceTokenizer(tf.Module):
 
     def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
         """WordPiece ids of each string, without special tokens or truncation: int32 [batch, (pieces)]."""
-        pieces = self._tokenizer.tokenize(normalize_bert_text(tf.convert_to_tensor(text), self.lowercase))
+        text = tf.strings.substr(tf.convert_to_tensor(text, tf.string), 0, self.max_input_bytes)
+        text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+        pieces = self._tokenizer.tokenize(normalize_bert_text(text, self.lowercase))
         return tf.cast(pieces, tf.int32)
 
     def pack(self, pieces: tf.RaggedTensor) -> dict[str, tf.Tensor]:
@@ -113,3 +121,36 @@ class WordpieceTokenizer(tf.Module):
 
     def __call__(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
         return self.pack(self.tokenize(text))
+
+
+class WordpieceLayer(keras.layers.Layer):
+    """:class:`WordpieceTokenizer` as a Keras layer: strings [batch] → ``token_ids`` int32 [batch, sequence_length].
+
+    Rows are ``[CLS] pieces… [SEP]`` padded with ``[PAD]``, which must be id 0 so that ``mask_zero``
+    embeddings mask the padding.
+
+    >>> layer = WordpieceLayer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "##s"], sequence_length=6)
+    >>> layer(tf.constant(["The cats", ""])).numpy().tolist()
+    [[2, 5, 6, 7, 3, 0], [2, 3, 0, 0, 0, 0]]
+    """
+
+    def __init__(self, vocabulary: Sequence[str], sequence_length: int = 256, lowercase: bool = True,
+                 max_input_bytes: int = 1 << 16, **kwargs) -> None:
+        super().__init__(trainable=False, **kwargs)
+        self.tokenizer = WordpieceTokenizer(vocabulary, sequence_length, lowercase, max_input_bytes)
+        if self.tokenizer.pad_id != 0:
+            raise ValueError("[PAD] must be id 0 (padding doubles as the mask)")
+
+    def call(self, texts):
+        ids = self.tokenizer(tf.reshape(texts, [-1]))["token_ids"]
+        length = self.tokenizer.sequence_length
+        ids = tf.pad(ids, [[0, 0], [0, length - tf.shape(ids)[1]]])
+        return tf.ensure_shape(ids, [None, length])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.tokenizer.sequence_length)
+
+    def get_config(self):
+        t = self.tokenizer
+        return {**super().get_config(), "vocabulary": t.vocabulary, "sequence_length": t.sequence_length,
+                "lowercase": t.lowercase, "max_input_bytes": t.max_input_bytes}
