@@ -24,6 +24,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import keras
@@ -125,8 +126,8 @@ class Kmeans(zoo.Recipe):
             self.refined_centroids = dec.refine(
                 self.parts.encoder, self.parts.decoder, splits.train[0], initial.cluster_centers_,
                 epochs=cfg.refine_epochs, batch_size=cfg.batch_size, learning_rate=cfg.refine_learning_rate,
-                gamma=cfg.gamma, augment=lambda x, s: augment(x, cfg.max_degrees, cfg.max_shift, s),
-                seed=cfg.seed, verbose=self.verbose,
+                gamma=cfg.gamma, augment=functools.partial(augment, max_degrees=cfg.max_degrees, max_shift=cfg.max_shift),
+                seed=cfg.seed, jit_compile=cfg.jit_compile and not cfg.deterministic, verbose=self.verbose,
             )
         return history
 

@@ -190,9 +190,11 @@ class Recipe:
             ds = ds.shuffle(len(labels), seed=self.config.seed, reshuffle_each_iteration=True)
         ds = ds.batch(self.config.batch_size)
         seeds = tf.data.Dataset.random(seed=self.config.seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip(ds, seeds).map(
-            lambda batch, seed: self.preprocess(*batch, training, seed), num_parallel_calls=tf.data.AUTOTUNE
-        )
+
+        def preprocess(batch, seed):
+            return self.preprocess(*batch, training, seed)
+
+        ds = tf.data.Dataset.zip(ds, seeds).map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         options.deterministic = True

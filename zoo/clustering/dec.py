@@ -57,11 +57,12 @@ def refine(
     gamma: float,
     augment: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
     seed: int,
+    jit_compile: bool = False,
     verbose: int | str = 0,
 ) -> np.ndarray:
     """Train ``encoder`` (and ``decoder``) in place with IDEC's loss; return the refined centroids.
 
-    ``images`` are uint8 [N, 28, 28]; ``augment(images, seed)`` transforms a batch of them (identity is fine).
+    ``images`` are uint8 [N, 28, 28]; ``augment(images, seed=...)`` transforms a batch of them (identity is fine).
     The targets ``p`` come from the un-augmented images; the reconstruction target is the augmented input.
     """
     assign = SoftAssignment(centroids, name="soft_assignment")
@@ -72,8 +73,15 @@ def refine(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=[keras.losses.BinaryCrossentropy(), keras.losses.KLDivergence()],
         loss_weights=[1.0, gamma],
+        jit_compile=jit_compile,
     )
     seeds = tf.data.Dataset.random(seed=seed).batch(2)
+
+    def augmented(batch, batch_seed):
+        images, p = batch
+        images = augment(images, seed=batch_seed)
+        return images, (tf.cast(images, tf.float32) / 255.0, p)
+
     for epoch in range(epochs):
         q = keras.ops.convert_to_numpy(assign(encoder.predict(images, batch_size=1024, verbose=0)))
         p = target_distribution(q.astype(np.float64)).astype(np.float32)
@@ -82,14 +90,7 @@ def refine(
             .shuffle(len(images), seed=seed + epoch)
             .batch(batch_size)
         )
-        data = tf.data.Dataset.zip(data, seeds).map(
-            lambda batch, s: _augmented(batch, s, augment), num_parallel_calls=tf.data.AUTOTUNE
-        )
+        data = tf.data.Dataset.zip(data, seeds).map(augmented, num_parallel_calls=tf.data.AUTOTUNE)
         model.fit(data.prefetch(tf.data.AUTOTUNE), epochs=1, verbose=verbose)
     return keras.ops.convert_to_numpy(assign.centroids)
 
-
-def _augmented(batch, seed, augment):
-    images, p = batch
-    images = augment(images, seed)
-    return images, (tf.cast(images, tf.float32) / 255.0, p)
