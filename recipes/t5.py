@@ -42,11 +42,14 @@ CLASSIFY_PREFIX = "classify: "
 
 @dataclasses.dataclass
 class T5Config(zoo.RecipeConfig):
-    epochs: int = zoo.field(4, "fine-tuning passes over the training articles")
+    # Learning rates: KerasHub's T5 ties the output layer to token embeddings initialised with stddev 1.0, so
+    # the head moves slowly at Adam's usual 1e-3. On 300 articles, 80 fine-tuning steps from scratch took the
+    # loss from 8.7 to 7.7 at 1e-3, to 6.1 at 3e-3 and to 1.6 at 1e-2 (T5's own pretraining rate).
+    epochs: int = zoo.field(6, "fine-tuning passes over the training articles")
     pretrain_epochs: int = zoo.field(2, "span-corruption passes over the training articles (fresh noise each pass)")
     batch_size: int = zoo.field(32, "sequences per step (pretraining and fine-tuning)")
-    learning_rate: float = zoo.field(1e-3, "peak Adam learning rate for fine-tuning (cosine decay to 0)")
-    pretrain_learning_rate: float = zoo.field(3e-3, "peak Adam learning rate for pretraining (cosine decay to 0)")
+    learning_rate: float = zoo.field(1e-2, "peak Adam learning rate for fine-tuning (cosine decay to 0)")
+    pretrain_learning_rate: float = zoo.field(1e-2, "peak Adam learning rate for pretraining (cosine decay to 0)")
     vocab_size: int = zoo.field(8000, "SentencePiece pieces, sentinels included")
     num_sentinels: int = zoo.field(100, "T5 sentinel tokens <extra_id_0>… at the top of the vocabulary")
     hidden_dim: int = zoo.field(128, "d_model")
