@@ -66,12 +66,13 @@ class WordpieceTokenizer(tf.Module):
     """Raw strings → ``[CLS] pieces… [SEP]`` ids, padded to the longest text in the batch.
 
     Texts longer than ``sequence_length - 2`` pieces are truncated, as ``tokenizer.json``'s
-    ``max_length`` truncation does. Outputs are int32 [batch, ≤ sequence_length]; ``segment_ids`` are 0.
+    ``max_length`` truncation does. Outputs are int32 [batch, ≤ sequence_length] (exactly
+    ``sequence_length`` with ``pad_to_length``); ``segment_ids`` are 0.
     The vocabulary is stored in the graph, so a SavedModel holding this module needs no files beside it.
     """
 
     def __init__(self, vocabulary: Sequence[str], sequence_length: int = 128, lowercase: bool = True,
-                 max_input_bytes: int = 1 << 16, name: str | None = None) -> None:
+                 max_input_bytes: int = 1 << 16, pad_to_length: bool = False, name: str | None = None) -> None:
         super().__init__(name=name)
         if sequence_length < 2:
             raise ValueError(f"sequence_length must leave room for [CLS] and [SEP], got {sequence_length}")
@@ -79,6 +80,7 @@ class WordpieceTokenizer(tf.Module):
         self.sequence_length = sequence_length
         self.lowercase = lowercase
         self.max_input_bytes = max_input_bytes
+        self.pad_to_length = pad_to_length
         index = {token: i for i, token in enumerate(self.vocabulary)}
         missing = [t for t in SPECIAL_TOKENS if t not in index]
         if missing:
@@ -112,11 +114,12 @@ class WordpieceTokenizer(tf.Module):
         cls = tf.RaggedTensor.from_tensor(tf.fill([rows, 1], self.cls_id))
         sep = tf.RaggedTensor.from_tensor(tf.fill([rows, 1], self.sep_id))
         packed = tf.concat([cls, pieces, sep], axis=1)
-        token_ids = packed.to_tensor(self.pad_id)
+        shape = [None, self.sequence_length] if self.pad_to_length else None
+        token_ids = packed.to_tensor(self.pad_id, shape=shape)
         return {
             "token_ids": token_ids,
             "segment_ids": tf.zeros_like(token_ids),
-            "padding_mask": tf.ones_like(packed).to_tensor(0),
+            "padding_mask": tf.ones_like(packed).to_tensor(0, shape=shape),
         }
 
     def __call__(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -137,15 +140,12 @@ class WordpieceLayer(keras.layers.Layer):
     def __init__(self, vocabulary: Sequence[str], sequence_length: int = 256, lowercase: bool = True,
                  max_input_bytes: int = 1 << 16, **kwargs) -> None:
         super().__init__(trainable=False, **kwargs)
-        self.tokenizer = WordpieceTokenizer(vocabulary, sequence_length, lowercase, max_input_bytes)
+        self.tokenizer = WordpieceTokenizer(vocabulary, sequence_length, lowercase, max_input_bytes, pad_to_length=True)
         if self.tokenizer.pad_id != 0:
             raise ValueError("[PAD] must be id 0 (padding doubles as the mask)")
 
     def call(self, texts):
-        ids = self.tokenizer(tf.reshape(texts, [-1]))["token_ids"]
-        length = self.tokenizer.sequence_length
-        ids = tf.pad(ids, [[0, 0], [0, length - tf.shape(ids)[1]]])
-        return tf.ensure_shape(ids, [None, length])
+        return self.tokenizer(tf.reshape(texts, [-1]))["token_ids"]
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.tokenizer.sequence_length)
