@@ -128,7 +128,7 @@ class Kmeans(zoo.Recipe):
                 self.parts.encoder, self.parts.decoder, splits.train[0], initial.cluster_centers_,
                 epochs=cfg.refine_epochs, batch_size=cfg.batch_size, learning_rate=cfg.refine_learning_rate,
                 gamma=cfg.gamma, augment=functools.partial(augment, max_degrees=cfg.max_degrees, max_shift=cfg.max_shift),
-                seed=cfg.seed, jit_compile=cfg.jit_compile and not cfg.deterministic, verbose=self.verbose,
+                seed=cfg.seed, jit_compile=self.uses_xla(), verbose=self.verbose,
             )
         return history
 

@@ -156,14 +156,16 @@ class Recipe:
         return keras.optimizers.Adam(schedule)
 
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
-        """Compile inside the strategy's scope (:meth:`run` calls it there).
+        """Compile inside the strategy's scope (:meth:`run` calls it there), with XLA when :meth:`uses_xla`."""
+        model.compile(optimizer=self.optimizer(total_steps), loss=self.loss(), metrics=self.metrics(),
+                      jit_compile=self.uses_xla())
 
-        ``jit_compile`` asks for XLA, which Keras never picks by itself on a CPU-only machine; for small
-        convnets it roughly doubles training throughput there. As in Keras, it stays off under a
-        distribution strategy and with op determinism.
+    def uses_xla(self) -> bool:
+        """Whether training steps compile with XLA: the ``jit_compile`` config key, which asks for what Keras
+        never picks by itself on a CPU-only machine (for small convnets it roughly doubles training throughput
+        there). As in Keras, it stays off under a distribution strategy and with op determinism.
         """
-        xla = self.config.jit_compile and not self.config.deterministic and not tf.distribute.has_strategy()
-        model.compile(optimizer=self.optimizer(total_steps), loss=self.loss(), metrics=self.metrics(), jit_compile=xla)
+        return self.config.jit_compile and not self.config.deterministic and not tf.distribute.has_strategy()
 
     def callbacks(self) -> list[keras.callbacks.Callback]:
         """TerminateOnNaN, per-epoch backup for resuming a killed run, TensorBoard logs."""
