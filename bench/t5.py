@@ -10,6 +10,7 @@ inputs, then detokenized), on the same test articles, alternating, same run. Out
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import tempfile
 import time
@@ -58,22 +59,22 @@ def run(results_dir: Path = RESULTS_DIR) -> dict[str, Any]:
         return recipe.vocab.decode(tokens, recipe.tokenizer).numpy()
 
     graph = tf.Graph()
-    session = tf.compat.v1.Session(graph=graph)
-    with graph.as_default():  # only the loading builds graph ops; the eager side must run outside this context
-        signature = session_load(session, result.export.path).signature_def["serving_default"]
-    fetch, feed = signature.outputs["text"].name, signature.inputs["text"].name
+    # Not ``with Session(...)``: that also makes the graph the default, and the eager side must run outside it.
+    with contextlib.closing(tf.compat.v1.Session(graph=graph)) as session:
+        with graph.as_default():
+            signature = session_load(session, result.export.path).signature_def["serving_default"]
+        fetch, feed = signature.outputs["text"].name, signature.inputs["text"].name
 
-    def exported():
-        return session.run(fetch, {feed: batch})
+        def exported():
+            return session.run(fetch, {feed: batch})
 
-    eager(), exported()  # warm up both (tracing, first-run allocations)
-    eager_times, exported_times = [], []
-    for _ in range(ROUNDS):
-        seconds, eager_out = timed(eager)
-        eager_times.append(seconds)
-        seconds, exported_out = timed(exported)
-        exported_times.append(seconds)
-    session.close()
+        eager(), exported()  # warm up both (tracing, first-run allocations)
+        eager_times, exported_times = [], []
+        for _ in range(ROUNDS):
+            seconds, eager_out = timed(eager)
+            eager_times.append(seconds)
+            seconds, exported_out = timed(exported)
+            exported_times.append(seconds)
     eager_rate = BATCH / statistics.median(eager_times)
     exported_rate = BATCH / statistics.median(exported_times)
     return {

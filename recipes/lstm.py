@@ -1,9 +1,9 @@
 """``lstm``: a bidirectional LSTM over pretrained WordPiece embeddings classifies BBC News from raw text.
 
 Tokenization is a layer of the model (``zoo.text.wordpiece``, the in-graph WordPiece that bert uses too, with
-the uncased BERT vocabulary of the MiniLM package), so the export takes raw strings. Token embeddings start from MiniLM's word embedding
-matrix (and are fine-tuned); a BiLSTM reads the sequence, and max + mean pooling over its states feeds the
-classifier.
+the uncased BERT vocabulary of the MiniLM package), so the export takes raw strings. Token embeddings start
+from MiniLM's word embedding matrix (and are fine-tuned); a BiLSTM reads the sequence, and max + mean pooling
+over its states feeds the classifier.
 
 Example:
 
