@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo.text.pretraining import ElectraPretrainer
+from zoo.text.pretraining import ElectraPretrainer, write_selected
 
 
 def tiny_discriminator():
@@ -33,6 +33,14 @@ def test_loss_is_generator_mlm_plus_50_times_discriminator_and_labels_follow_sam
     np.testing.assert_allclose(values["loss"], values["generator_loss"] + 50 * values["discriminator_loss"], rtol=1e-6)
     # only the two selected positions can be replaced: at most 2 of the 5 real tokens
     assert 0.0 <= float(values["replaced_fraction"]) <= 2 / 5 + 1e-6
+
+
+def test_unused_selection_slots_leave_cls_in_place():
+    # MaskedLMMaskGenerator pads unused slots with position 0 and id 0; they must not overwrite [CLS] with [PAD]
+    token_ids = tf.constant([[2, 4, 5, 6, 3, 0], [2, 9, 3, 0, 0, 0]])
+    positions, selected = tf.constant([[1, 3, 0], [1, 0, 0]]), tf.constant([[True, True, False], [True, False, False]])
+    written = write_selected(token_ids, positions, tf.constant([[7, 8, 0], [11, 0, 0]]), selected)
+    assert written.numpy().tolist() == [[2, 7, 5, 8, 3, 0], [2, 11, 3, 0, 0, 0]]
 
 
 @pytest.mark.slow

@@ -194,12 +194,9 @@ class ElectraPretrainer(keras.Model):
         vocabulary = tf.shape(logits)[-1]
         sampled = tf.random.categorical(tf.reshape(tf.stop_gradient(logits), [-1, vocabulary]), 1, dtype=tf.int32)
         sampled = tf.reshape(sampled, tf.shape(mask_ids))
-        selected = mask_weights > 0
-        replacements = tf.where(selected, sampled, mask_ids)  # unused selection slots keep the original id
-        batch_index = tf.broadcast_to(tf.range(tf.shape(mask_ids)[0])[:, None], tf.shape(mask_ids))
-        scatter_at = tf.stack([batch_index, features["mask_positions"]], axis=-1)
-        originals = tf.tensor_scatter_nd_update(features["token_ids"], scatter_at, mask_ids)
-        corrupted = tf.tensor_scatter_nd_update(features["token_ids"], scatter_at, replacements)
+        selected, positions = mask_weights > 0, features["mask_positions"]
+        originals = write_selected(features["token_ids"], positions, mask_ids, selected)
+        corrupted = write_selected(features["token_ids"], positions, sampled, selected)
         labels = tf.cast(tf.not_equal(corrupted, originals), tf.float32)
         real = tf.cast(features["padding_mask"], tf.float32)
         corrupted_inputs = {**features, "token_ids": corrupted}
@@ -225,6 +222,23 @@ class ElectraPretrainer(keras.Model):
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def write_selected(token_ids: tf.Tensor, positions: tf.Tensor, values: tf.Tensor, selected: tf.Tensor) -> tf.Tensor:
+    """``token_ids`` [batch, length] with ``values`` written at ``positions`` [batch, slots] where ``selected``.
+
+    The masker pads unused selection slots with position 0 (the never-selected ``[CLS]``); those slots write
+    back what is already there, so ``[CLS]`` survives.
+
+    >>> write_selected(tf.constant([[2, 4, 5, 3]]), tf.constant([[1, 0]]), tf.constant([[7, 0]]),
+    ...                tf.constant([[True, False]])).numpy().tolist()
+    [[2, 7, 5, 3]]
+    """
+    current = tf.gather(token_ids, positions, batch_dims=1)
+    batch_index = tf.broadcast_to(tf.range(tf.shape(positions)[0])[:, None], tf.shape(positions))
+    return tf.tensor_scatter_nd_update(
+        token_ids, tf.stack([batch_index, positions], axis=-1), tf.where(selected, values, current)
+    )
 
 
 def _weighted_mean(values: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
