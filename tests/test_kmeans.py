@@ -1,4 +1,5 @@
-"""kmeans on smoke configurations: every feature source exports a TF graph whose clusters equal scikit-learn's."""
+"""kmeans on smoke configurations: every feature source, with or without the manifold step, exports a TF graph
+whose clusters equal scikit-learn's."""
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ def assert_export_equals_sklearn(recipe, result):
 
 @pytest.mark.slow
 def test_pixels_export_equals_sklearn_predict(tmp_path):
-    recipe, result = run_kmeans(tmp_path, features="pixels")
+    recipe, result = run_kmeans(tmp_path, features="pixels", manifold_components=0)
     assert_export_equals_sklearn(recipe, result)
     assert 0.3 < result.metrics["test_accuracy"] <= 1.0 and 0.2 < result.metrics["test_nmi"] < 1.0  # chance: 0.1 / 0
     assert result.metrics["test_inertia"] > 0 and result.export.gate.signatures_run == {"serving_default": 1}
@@ -40,7 +41,7 @@ def test_pixels_export_equals_sklearn_predict(tmp_path):
 @pytest.mark.slow
 def test_refined_autoencoder_codes_and_an_autoencoder_export_as_features(tmp_path):
     recipe, result = run_kmeans(
-        tmp_path / "ae", epochs=1, refine_epochs=1, filters="8,16", code_size=10, batch_size=64,
+        tmp_path / "ae", epochs=1, refine_epochs=1, filters="8,16", code_size=10, batch_size=64, manifold_components=0,
     )
     assert recipe.refined_centroids.shape == (10, 10)  # DEC ran and seeded the final KMeans
     assert recipe.features(np.zeros((2, 28, 28), np.uint8)).shape == (2, 10)
@@ -48,9 +49,25 @@ def test_refined_autoencoder_codes_and_an_autoencoder_export_as_features(tmp_pat
 
     assert main(["autoencoder", "--set", "epochs=0", "--set", "max_examples=64", "--set", "filters=4",
                  "--export-dir", str(tmp_path / "ae_export"), "--run-dir", str(tmp_path / "ae_run")]) == 0
-    recipe, result = run_kmeans(tmp_path / "path", features=str(tmp_path / "ae_export" / "autoencoder" / "1"))
+    recipe, result = run_kmeans(tmp_path / "path", features=str(tmp_path / "ae_export" / "autoencoder" / "1"),
+                                manifold_components=0)
     assert recipe.features(np.zeros((2, 28, 28), np.uint8)).shape == (2, 14 * 14 * 4)  # the export's codes, flat
     assert_export_equals_sklearn(recipe, result)
+
+
+@pytest.mark.slow
+def test_manifold_step_is_exported_and_clusters_equal_sklearn(tmp_path):
+    recipe, result = run_kmeans(tmp_path, features="pixels", manifold_components=4, manifold_neighbors=15,
+                                manifold_epochs=60)
+    assert recipe.features(np.zeros((2, 28, 28), np.uint8)).shape == (2, 4)  # pixels → UMAP-shaped coordinates
+    assert recipe.kmeans.cluster_centers_.shape == (10, 4)
+    assert_export_equals_sklearn(recipe, result)
+    assert 0.3 < result.metrics["test_accuracy"] <= 1.0  # chance is 0.1; 0.45-0.49 seen with seeds 0 and 1
+
+
+def test_manifold_needs_more_examples_than_neighbours(tmp_path, capsys):
+    assert main(["kmeans", "--set", "max_examples=20", "--export-dir", str(tmp_path / "x")]) == 2
+    assert "manifold_components=0" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
 def test_hungarian_accuracy_ignores_cluster_ids():
