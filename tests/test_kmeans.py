@@ -41,7 +41,8 @@ def test_pixels_export_equals_sklearn_predict(tmp_path):
 @pytest.mark.slow
 def test_refined_autoencoder_codes_and_an_autoencoder_export_as_features(tmp_path):
     recipe, result = run_kmeans(
-        tmp_path / "ae", epochs=1, refine_epochs=1, filters="8,16", code_size=10, batch_size=64, manifold_components=0,
+        tmp_path / "ae", epochs=1, refine_epochs=1, autoencoder="conv", filters="8,16", code_size=10, batch_size=64,
+        manifold_components=0,
     )
     assert recipe.refined_centroids.shape == (10, 10)  # DEC ran and seeded the final KMeans
     assert recipe.features(np.zeros((2, 28, 28), np.uint8)).shape == (2, 10)
@@ -56,13 +57,14 @@ def test_refined_autoencoder_codes_and_an_autoencoder_export_as_features(tmp_pat
 
 
 @pytest.mark.slow
-def test_manifold_step_is_exported_and_clusters_equal_sklearn(tmp_path):
-    recipe, result = run_kmeans(tmp_path, features="pixels", manifold_components=4, manifold_neighbors=15,
-                                manifold_epochs=60)
-    assert recipe.features(np.zeros((2, 28, 28), np.uint8)).shape == (2, 4)  # pixels → UMAP-shaped coordinates
+def test_dense_codes_on_the_manifold_are_exported_and_clusters_equal_sklearn(tmp_path):
+    recipe, result = run_kmeans(tmp_path, epochs=10, batch_size=32, units="128", code_size=8, manifold_components=4,
+                                manifold_neighbors=15, manifold_epochs=60)
+    assert recipe.parts.encoder.output.shape[-1] == 8  # the dense autoencoder's code
+    assert recipe.features(np.zeros((2, 28, 28), np.uint8)).shape == (2, 4)  # codes → UMAP-shaped coordinates
     assert recipe.kmeans.cluster_centers_.shape == (10, 4)
     assert_export_equals_sklearn(recipe, result)
-    assert 0.3 < result.metrics["test_accuracy"] <= 1.0  # chance is 0.1; 0.45-0.49 seen with seeds 0 and 1
+    assert 0.25 < result.metrics["test_accuracy"] <= 1.0  # chance is 0.1; 0.35-0.41 seen (seeds 0, 1)
 
 
 def test_manifold_needs_more_examples_than_neighbours(tmp_path, capsys):

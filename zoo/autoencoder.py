@@ -1,8 +1,9 @@
-"""A convolutional MNIST autoencoder (uint8 images in, pixel probabilities out) and its serving signatures.
+"""MNIST autoencoders (uint8 images in, pixel probabilities out) and their serving signatures.
 
-Shared by the ``autoencoder`` recipe and the ``kmeans`` recipe (which clusters the codes). The encoder
-is strided 3×3 convolutions (28→14→7 pixels), optionally flattened into a dense code of ``code_size``
-values; the decoder mirrors it with transposed convolutions and ends in a sigmoid.
+Shared by the ``autoencoder`` recipe and the ``kmeans`` recipe (which clusters the codes). The convolutional
+one's encoder is strided 3×3 convolutions (28→14→7 pixels), optionally flattened into a dense code of
+``code_size`` values; its decoder mirrors it with transposed convolutions and ends in a sigmoid. The dense one
+(:func:`build_dense_autoencoder`) is the fully connected stack clustering papers use.
 
 Example:
 
@@ -64,6 +65,30 @@ def build_conv_autoencoder(filters: Sequence[int] = (32, 64), code_size: int = 0
 
     autoencoder = keras.Model(images, decoder(encoder(images)), name="autoencoder")
     return AutoencoderParts(encoder, decoder, autoencoder)
+
+
+def build_dense_autoencoder(units: Sequence[int] = (500, 500, 2000), code_size: int = 10) -> AutoencoderParts:
+    """A fully connected autoencoder: 784 pixels → ReLU layers of ``units`` → a linear code of ``code_size``
+    values, and the mirror image back to sigmoid pixels (the DEC/N2D clustering autoencoder is (500, 500, 2000), 10).
+
+    >>> build_dense_autoencoder((16,), 3).encoder(np.zeros((2, 28, 28), np.uint8)).shape
+    TensorShape([2, 3])
+    """
+    if not units or code_size < 1:
+        raise ValueError("a dense autoencoder needs at least one hidden layer and a code of at least one value")
+    images = keras.Input((SIDE, SIDE), dtype="uint8", name="images")
+    x = keras.layers.Rescaling(1.0 / 255.0)(keras.layers.Flatten()(images))
+    for width in units:
+        x = keras.layers.Dense(width, activation="relu")(x)
+    encoder = keras.Model(images, keras.layers.Dense(code_size, name="code")(x), name="encoder")
+
+    codes = keras.Input((code_size,), name="codes")
+    y = codes
+    for width in reversed(units):
+        y = keras.layers.Dense(width, activation="relu")(y)
+    y = keras.layers.Dense(SIDE * SIDE, activation="sigmoid")(y)
+    decoder = keras.Model(codes, keras.layers.Reshape((SIDE, SIDE), name="reconstructions")(y), name="decoder")
+    return AutoencoderParts(encoder, decoder, keras.Model(images, decoder(encoder(images)), name="autoencoder"))
 
 
 def autoencoder_servable(encoder: keras.Model, decoder: keras.Model, warmup_images: np.ndarray) -> Servable:
