@@ -27,14 +27,16 @@ from zoo.errors import DataError
 HIDDEN_UNITS = (256, 256)
 
 
-def umap_embedding(features: np.ndarray, components: int, neighbors: int, seed: int) -> np.ndarray:
+def umap_embedding(features: np.ndarray, components: int, neighbors: int, seed: int, verbose: bool = False) -> np.ndarray:
     """UMAP coordinates [N, components] of ``features`` [N, D] (``min_dist=0``: tight clusters, as N2D uses).
 
-    Seeded, so single-threaded: UMAP runs in parallel only when unseeded.
+    Seeded, so single-threaded: UMAP runs in parallel only when unseeded. ``verbose`` prints UMAP's stages and a
+    progress bar over its optimisation epochs.
     """
-    import umap  # imported here: it compiles its numba kernels on first import, which the rest of the zoo skips
+    import umap  # imported here: its import takes seconds (numba, pynndescent), which the rest of the zoo skips
 
-    reducer = umap.UMAP(n_components=components, n_neighbors=neighbors, min_dist=0.0, random_state=seed, n_jobs=1)
+    reducer = umap.UMAP(n_components=components, n_neighbors=neighbors, min_dist=0.0, random_state=seed, n_jobs=1,
+                        verbose=verbose)
     return np.asarray(reducer.fit_transform(features), np.float32)
 
 
@@ -66,7 +68,7 @@ def fit_manifold(
     if len(features) <= neighbors:
         raise DataError(f"the manifold step needs more than {neighbors} (manifold_neighbors) training examples, "
                          f"got {len(features)}")
-    targets = umap_embedding(features, components, neighbors, seed)
+    targets = umap_embedding(features, components, neighbors, seed, verbose=bool(verbose))
     network = manifold_network(features.shape[1], components)
     steps = epochs * -(-len(features) // batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1))
