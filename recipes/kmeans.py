@@ -114,14 +114,14 @@ class Kmeans(zoo.Recipe):
         if cfg.features == "autoencoder":
             self.parts = (build_dense_autoencoder(cfg.units, cfg.code_size) if cfg.autoencoder == "dense"
                           else build_conv_autoencoder(cfg.filters, cfg.code_size))
-            self.encoder = self.parts.encoder
+            self.encoder = self.feature_model = self.parts.encoder
             return self.parts.autoencoder
         images = keras.Input((SIDE, SIDE), dtype="uint8", name="images")
         if cfg.features == "pixels":
             x = keras.layers.Rescaling(1.0 / 255.0)(images)
         else:
             x = keras.layers.TFSMLayer(cfg.features, call_endpoint="encode")(images)["codes"]
-        self.encoder = keras.Model(images, keras.layers.Flatten()(x), name="features")
+        self.encoder = self.feature_model = keras.Model(images, keras.layers.Flatten()(x), name="features")
         return self.encoder
 
     def preprocess(self, images, labels, training, seed):
@@ -151,9 +151,11 @@ class Kmeans(zoo.Recipe):
             )
         return history
 
-    def features(self, images: np.ndarray) -> np.ndarray:
-        """The encoder's features of uint8 images, float64 [N, D] (what KMeans is fitted on)."""
-        return np.asarray(self.encoder.predict(images, batch_size=FEATURE_BATCH, verbose=0), np.float64).reshape(len(images), -1)
+    def features(self, images: np.ndarray, model: keras.Model | None = None) -> np.ndarray:
+        """``model``'s outputs for uint8 images, float64 [N, D]; by default :attr:`feature_model` (the encoder, plus
+        the manifold network once :meth:`evaluate` fitted it): what KMeans is fitted on and the export computes."""
+        model = model or self.feature_model
+        return np.asarray(model.predict(images, batch_size=FEATURE_BATCH, verbose=0), np.float64).reshape(len(images), -1)
 
     # ------------------------------------------------------------------------- clustering, metrics
     def _fit_kmeans(self, features: np.ndarray, init: np.ndarray | None = None) -> SkKMeans:
@@ -168,16 +170,19 @@ class Kmeans(zoo.Recipe):
     def evaluate(self, model: keras.Model, splits: Splits) -> dict[str, float]:
         """Fit the manifold step (if any) and scikit-learn KMeans on the training features, then measure the test split."""
         cfg = self.config
+        train_features = self.features(splits.train[0], self.encoder)
         if cfg.manifold_components > 0:
             manifold = fit_manifold(
-                self.features(splits.train[0]), components=cfg.manifold_components, neighbors=cfg.manifold_neighbors,
+                train_features, components=cfg.manifold_components, neighbors=cfg.manifold_neighbors,
                 epochs=cfg.manifold_epochs, seed=cfg.seed, verbose=self.verbose,
             )
-            self.encoder = keras.Sequential([self.encoder, manifold], name="features_on_manifold")
+            self.feature_model = keras.Sequential([self.encoder, manifold], name="features_on_manifold")
+            train_features = self.features(splits.train[0])
             init = None  # DEC's centroids live in code space, not on the manifold
         else:
+            self.feature_model = self.encoder
             init = getattr(self, "refined_centroids", None)
-        self.kmeans = self._fit_kmeans(self.features(splits.train[0]), init)
+        self.kmeans = self._fit_kmeans(train_features, init)
         test_features = self.features(splits.test[0])
         clusters = self.kmeans.predict(test_features)
         metrics = {f"test_{k}": v for k, v in cluster_metrics(splits.test[1], clusters).items()}
@@ -187,13 +192,13 @@ class Kmeans(zoo.Recipe):
 
     def servable(self, model: keras.Model, splits: Splits) -> Servable:
         nearest = NearestCentroid(self.kmeans.cluster_centers_)
-        encoder = self.encoder
+        features = self.feature_model
 
         def assign(images):
-            return nearest(encoder(images, training=False))
+            return nearest(features(images, training=False))
 
         return Servable(
-            tracked=[encoder, nearest],
+            tracked=[features, nearest],
             endpoints={
                 "serving_default": Endpoint(
                     fn=assign,
