@@ -1,11 +1,11 @@
-"""``t5``: a small T5 (KerasHub) with its own SentencePiece vocabulary, trained on BBC News (optionally
-span-corruption pretrained first) and fine-tuned text-to-text (``classify: <article>`` → the topic word), exported as string → string generation.
+"""``t5``: a small T5 (KerasHub) with its own SentencePiece vocabulary, fine-tuned text-to-text on BBC News
+(``classify: <article>`` → the topic word, optionally after span-corruption pretraining), exported as
+string → string generation.
 
 No T5 weights or vocabulary install offline, so the recipe builds both at small scale: a unigram
 SentencePiece vocabulary in T5's layout (pad 0, eos 1, unk 2, sentinels at the top) trained on the training
 articles, then (with ``pretrain_epochs`` > 0) T5's span-corruption objective on the same articles, then
-fine-tuning. The exported
-``serving_default`` takes ``text`` (string [batch]) and returns generated ``text``: tokenization, greedy
+fine-tuning. The exported ``serving_default`` takes ``text`` (string [batch]) and returns generated ``text``: tokenization, greedy
 decoding (a ``tf.while_loop`` with key/value caches, :mod:`zoo.text.greedy_decode`) and detokenization all
 run inside the graph, with the batch dimension open.
 
