@@ -5,9 +5,9 @@ string → string generation.
 No T5 weights or vocabulary install offline, so the recipe builds both at small scale: a unigram
 SentencePiece vocabulary in T5's layout (pad 0, eos 1, unk 2, sentinels at the top) trained on the training
 articles, then (with ``pretrain_epochs`` > 0) T5's span-corruption objective on the same articles, then
-fine-tuning. The exported ``serving_default`` takes ``text`` (string [batch]) and returns generated ``text``: tokenization, greedy
-decoding (a ``tf.while_loop`` with key/value caches, :mod:`zoo.text.greedy_decode`) and detokenization all
-run inside the graph, with the batch dimension open.
+fine-tuning. The exported ``serving_default`` takes ``text`` (string [batch]) and returns generated
+``text``: tokenization, greedy decoding (a ``tf.while_loop`` with key/value caches,
+:mod:`zoo.text.greedy_decode`) and detokenization all run inside the graph, with the batch dimension open.
 
 Example:
 
