@@ -151,11 +151,12 @@ class Kmeans(zoo.Recipe):
             )
         return history
 
-    def features(self, images: np.ndarray, model: keras.Model | None = None) -> np.ndarray:
-        """``model``'s outputs for uint8 images, float64 [N, D]; by default :attr:`feature_model` (the encoder, plus
-        the manifold network once :meth:`evaluate` fitted it): what KMeans is fitted on and the export computes."""
+    def features(self, inputs: np.ndarray, model: keras.Model | None = None) -> np.ndarray:
+        """``model``'s outputs for ``inputs``, float64 [N, D]. The default model is :attr:`feature_model` (uint8
+        images → the encoder, plus the manifold network once :meth:`evaluate` fitted it): what KMeans is fitted on
+        and the export computes."""
         model = model or self.feature_model
-        return np.asarray(model.predict(images, batch_size=FEATURE_BATCH, verbose=0), np.float64).reshape(len(images), -1)
+        return np.asarray(model.predict(inputs, batch_size=FEATURE_BATCH, verbose=0), np.float64).reshape(len(inputs), -1)
 
     # ------------------------------------------------------------------------- clustering, metrics
     def _fit_kmeans(self, features: np.ndarray, init: np.ndarray | None = None) -> SkKMeans:
@@ -177,7 +178,7 @@ class Kmeans(zoo.Recipe):
                 epochs=cfg.manifold_epochs, seed=cfg.seed, verbose=self.verbose,
             )
             self.feature_model = keras.Sequential([self.encoder, manifold], name="features_on_manifold")
-            train_features = self.features(splits.train[0])
+            train_features = self.features(train_features, manifold)  # the codes are at hand: no second encoder pass
             init = None  # DEC's centroids live in code space, not on the manifold
         else:
             self.feature_model = self.encoder
