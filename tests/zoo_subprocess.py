@@ -50,3 +50,11 @@ def assert_serves_digits(version_dir: Path) -> None:
     probabilities = predict_with_session_loader(version_dir, images)
     assert probabilities.shape == (2, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+
+
+def set_options(overrides: dict) -> list[str]:
+    """``{"a": 1, "b": (2, 3)}`` → ``["--set", "a=1", "--set", "b=2,3"]`` (tuples as the CLI's comma lists)."""
+    def text(value):
+        return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+
+    return [arg for key, value in overrides.items() for arg in ("--set", f"{key}={text(value)}")]

@@ -104,6 +104,10 @@ class Recipe:
     data_summary: ClassVar[str] = ""
     bars: ClassVar[tuple[QualityBar, ...]] = ()
     Config: ClassVar[type[RecipeConfig]] = RecipeConfig
+    #: Config overrides for a seconds-long run that still passes through every step (data, fit, evaluate,
+    #: export, gate). The registry-wide test runs every registered recipe with it: set it, and a new recipe
+    #: is under test.
+    tiny: ClassVar[dict[str, Any]] = {"epochs": 1, "max_examples": 64}
 
     def __init__(
         self,
