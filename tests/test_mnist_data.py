@@ -15,7 +15,13 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-def test_package_mnist_is_the_original_60k_10k_as_uint8(cache):
+def test_package_mnist_is_the_original_60k_10k_as_uint8_and_a_forged_cache_is_rebuilt(cache, monkeypatch):
+    """A cache forged to make any model look perfect (all-black images, every label 3) is not used: the verified
+    source is decoded again and the cache rewritten; the rebuilt cache is then used as it is."""
+    cached = cache / f"mnist-{mnist.SHA256[:16]}.npz"
+    cache.mkdir()
+    np.savez(cached, x_train=np.zeros((60000, 28, 28), np.uint8), y_train=np.full(60000, 3, np.int64),
+             x_test=np.zeros((10000, 28, 28), np.uint8), y_test=np.full(10000, 3, np.int64))
     splits = mnist.load_mnist()
     (x_train, y_train), (x_test, y_test) = splits.train, splits.test
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
@@ -23,10 +29,16 @@ def test_package_mnist_is_the_original_60k_10k_as_uint8(cache):
     assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert x_train.max() == 255 and x_train.min() == 0
     assert splits.provenance.sha256 == mnist.SHA256
-    cached = list(cache.glob("mnist-*.npz"))
-    assert len(cached) == 1
+    assert [p.name for p in cache.iterdir()] == [cached.name]
+    assert cached.stat().st_mode & 0o777 == 0o644
+
+    def no_decoding(path):
+        raise AssertionError("the rebuilt cache should have been used")
+
+    monkeypatch.setattr(mnist, "_decode_pickle", no_decoding)
     again = mnist.load_mnist()  # from the cache now
     np.testing.assert_array_equal(again.train[0][:100], x_train[:100])
+    np.testing.assert_array_equal(again.test[1], y_test)
 
 
 def _fake_package(monkeypatch, path):

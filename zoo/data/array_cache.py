@@ -1,0 +1,85 @@
+"""Caches of decoded arrays (``.npz``) that are used only when their content matches a known digest.
+
+A cache is a convenience, not a source: anyone who can write the cache directory could otherwise swap the
+data a recipe trains and is judged on. :func:`arrays_digest` hashes each array's name, dtype, shape and
+bytes; :func:`read_cache` returns the arrays only when that digest equals the one the caller expects (for
+a pinned source, the digest of what the pinned file decodes to), and ``None`` when the cache is missing,
+unreadable or different, so the caller rebuilds it from the verified source. :func:`write_cache` replaces
+a cache atomically, readable by everyone (0644).
+
+Example:
+
+>>> import tempfile, pathlib, numpy as np
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "toy.npz"
+>>> arrays = {"x": np.arange(4, dtype=np.uint8)}
+>>> digest = write_cache(path, arrays)
+>>> read_cache(path, digest)["x"].tolist()
+[0, 1, 2, 3]
+>>> np.savez(path, x=np.zeros(4, np.uint8)); read_cache(path, digest) is None   # forged: not used
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+CACHE_MODE = 0o644
+
+
+def cache_dir() -> Path:
+    """Where the zoo keeps caches: ``$ZOO_CACHE_DIR``, default ``~/.cache/zoo``."""
+    return Path(os.environ.get("ZOO_CACHE_DIR", Path.home() / ".cache" / "zoo"))
+
+
+def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """Hex sha256 over every array's name, dtype, shape and C-order bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def read_cache(path: Path, expected_digest: str) -> dict[str, np.ndarray] | None:
+    """The cached arrays when ``path`` holds exactly the arrays of ``expected_digest``; otherwise ``None``.
+
+    A cache that exists but does not match is reported on stderr (it is rebuilt by the caller).
+    """
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        problem = f"is unreadable ({type(exc).__name__})"
+    else:
+        if arrays_digest(arrays) == expected_digest:
+            return arrays
+        problem = "does not match the digest of the data it caches"
+    print(f"zoo: cache {path} {problem}; rebuilding it from the verified source", file=sys.stderr)
+    return None
+
+
+def write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> str:
+    """Write ``arrays`` to ``path`` atomically with mode 0644; return their :func:`arrays_digest`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as handle:
+        try:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        except BaseException:
+            os.unlink(handle.name)
+            raise
+    os.chmod(handle.name, CACHE_MODE)
+    os.replace(handle.name, path)
+    return arrays_digest(arrays)
