@@ -1,4 +1,10 @@
-"""``python -m bench RECIPE [RECIPE ...] | all``: run benchmarks, write ``bench/results/RECIPE.json``."""
+"""``python -m bench NAME [NAME ...] | all [--seeds N]``: run benchmarks over seeds, write ``bench/results/NAME.json``.
+
+NAME is a registered recipe or ``serve`` (the serving bench); ``all`` is every recipe, then ``serve``. Each
+quality figure is recorded per seed and as mean ± sd (min, max) over the seeds; a bar is judged on the mean.
+Without ``--seeds`` each bench runs its own ``DEFAULT_SEEDS`` (3 for the quick recipes; see each module).
+Everything the named benches import from the ``bench`` extra is checked before anything trains.
+"""
 
 from __future__ import annotations
 
@@ -8,32 +14,67 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import zoo
-from bench.common import RESULTS_DIR, recipe_result, run_recipe, write_result
+from bench.common import RESULTS_DIR, BenchRecord, missing_modules, run_seeds, write_result
+
+DEFAULT_SEEDS = 3  # for a recipe without a bench module of its own
+SERVE = "serve"
+INSTALL_HINT = "run `make bench` or `pip install -e '.[bench]'`"
 
 
-def bench_one(name: str, results_dir: Path) -> Path:
-    if importlib.util.find_spec(f"bench.{name}") is not None:
-        payload = importlib.import_module(f"bench.{name}").run(results_dir)
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr, exit status 2 (argparse would print the usage block too)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def bench_module(name: str) -> ModuleType | None:
+    module = "bench.serve_bench" if name == SERVE else f"bench.{name}"
+    return importlib.import_module(module) if importlib.util.find_spec(module) is not None else None
+
+
+def bench_one(name: str, module: ModuleType | None, results_dir: Path, seeds: int | None) -> Path:
+    if name == SERVE:
+        record = BenchRecord(name, results_dir)
+        module.run(record)
+        return record.path
+    if module is not None and not hasattr(module, "DEFAULT_SEEDS"):  # a bench that picks its own seeds (electra)
+        return write_result(name, module.run(results_dir), results_dir)
+    count = seeds or getattr(module, "DEFAULT_SEEDS", DEFAULT_SEEDS)
+    bars = zoo.get_recipe(name).bars if name in zoo.list_recipes() else ()
+    record = BenchRecord(name, results_dir, bars)
+    if module is None:
+        run_seeds(record, range(count))
     else:
-        payload = recipe_result(run_recipe(name))
-    return write_result(name, payload, results_dir)
+        module.run(record, list(range(count)))
+    return record.path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("recipes", nargs="+", help="recipe names, or 'all'")
+    parser = OneLineParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="+", metavar="NAME", help=f"recipe names, '{SERVE}', or 'all'")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: each bench's DEFAULT_SEEDS)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
-    names = zoo.list_recipes() if args.recipes == ["all"] else args.recipes
-    unknown = sorted(set(names) - set(zoo.list_recipes()))
+    names = [*zoo.list_recipes(), SERVE] if args.names == ["all"] else args.names
+    unknown = sorted(set(names) - {*zoo.list_recipes(), SERVE})
     if unknown:
-        parser.error(f"unknown recipes {unknown}; known: {zoo.list_recipes()}")
-    for name in names:
-        path = bench_one(name, args.results_dir)
+        parser.error(f"unknown benchmarks {unknown}; known: {[*zoo.list_recipes(), SERVE]}")
+    if args.seeds is not None and args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    modules = {name: bench_module(name) for name in names}
+    for name, module in modules.items():
+        missing = missing_modules(getattr(module, "REQUIRES", ()))
+        if missing:
+            parser.exit(2, f"python -m bench: {name} needs {', '.join(missing)} (the bench extra): {INSTALL_HINT}\n")
+    for name, module in modules.items():
+        path = bench_one(name, module, args.results_dir, args.seeds)
+        saved = json.loads(path.read_text())
         print(f"{name}: {path}")
-        print(json.dumps({k: v for k, v in json.loads(path.read_text()).items() if k in ("metrics", "bars", "ratio")}, indent=2))
+        print(json.dumps({k: v for k, v in saved.items() if k in ("metrics", "bars")}, indent=2))
     return 0
 
 

@@ -1,8 +1,10 @@
 """bert: the default run (fine-tune MiniLM on BBC News) against its bar (test accuracy ≥ 0.97), and the speed of the
 exported ``embed`` signature against PyTorch ``transformers`` on the same sentences, batch and sequence length,
-both from raw text to mean-pooled embeddings, measured side by side in one run (goal: ratio ≥ 1.0).
+both from raw text to mean-pooled embeddings, measured side by side on the first seed's export (goal: ratio ≥ 1.0).
 
-    python -m bench bert          # or: python -m bench.bert   (needs the bench extra: torch)
+One seed by default: a fine-tuning run takes 8 to 30 minutes on 2 cores; ``--seeds 3`` when the cores allow.
+
+    python -m bench bert [--seeds N]         (needs the bench extra: torch, checked before training)
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from bench.common import RESULTS_DIR, recipe_result, run_recipe, write_result
+from bench.common import BenchRecord, run_seeds
 from zoo.data.bbc_news import load_bbc_news
 from zoo.hf.bert_checkpoint import minilm_directory
 
+DEFAULT_SEEDS = 1
+REQUIRES = ("torch", "transformers", "tokenizers")
 SPEED_SENTENCES = 256
 SPEED_BATCH = 32
 ROUNDS = 5
@@ -78,11 +82,6 @@ def speed(version_dir: Path, sequence_length: int) -> dict[str, Any]:
     }
 
 
-def run(results_dir: Path = RESULTS_DIR) -> dict[str, Any]:
-    result = run_recipe("bert")
-    payload = recipe_result(result)
-    return {**payload, "embed_speed_vs_pytorch": speed(result.export.path, result.config["sequence_length"])}
-
-
-if __name__ == "__main__":
-    print(write_result("bert", run()))
+def run(record: BenchRecord, seeds: Sequence[int]) -> None:
+    result = run_seeds(record, seeds)
+    record.add("embed_speed_vs_pytorch", speed(result.export.path, result.config["sequence_length"]))

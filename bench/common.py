@@ -1,18 +1,26 @@
-"""What every benchmark shares: the machine it ran on, running a recipe, writing results."""
+"""What every benchmark shares: the machine it ran on, running a recipe over seeds, writing results as they come.
+
+A benchmark module ``bench/<name>.py`` declares ``DEFAULT_SEEDS`` (how many seeds ``python -m bench NAME`` runs
+without ``--seeds``), optionally ``REQUIRES`` (modules of the ``bench`` extra it imports, checked before anything
+trains) and ``run(record, seeds)``, which adds each seed's run and each further part to ``record`` as soon as
+it exists.
+"""
 
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import json
 import os
 import platform
+import statistics
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import zoo
 from zoo.export.model_card import library_versions
-from zoo.recipe import RunResult
+from zoo.recipe import QualityBar, RunResult
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -44,19 +52,94 @@ def run_recipe(name: str, export_dir: str | Path | None = None, **overrides: Any
     return cls(config, run_dir=scratch / "run").run(export_dir=scratch / "exports")
 
 
-def bar_verdicts(result: RunResult) -> dict[str, bool | None]:
-    return {str(bar): bar.met(result.metrics) for bar in result.bars}
+def missing_modules(modules: Iterable[str]) -> list[str]:
+    """The modules of ``modules`` that cannot be imported here (checked without importing them).
+
+    >>> missing_modules(["json", "no_such_module_here"])
+    ['no_such_module_here']
+    """
+    def importable(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except ImportError:  # a finder that knows the module is absent may say so by raising
+            return False
+
+    return [name for name in modules if not importable(name)]
 
 
-def recipe_result(result: RunResult) -> dict[str, Any]:
-    """The JSON-able part of a RunResult that every bench records."""
+def seed_stats(values: Sequence[float]) -> dict[str, Any]:
+    """One metric over seeds: mean, sample standard deviation (0 for one seed), min, max, n and the values.
+
+    >>> seed_stats([0.9, 1.0, 0.95])
+    {'mean': 0.95, 'sd': 0.05, 'min': 0.9, 'max': 1.0, 'n': 3, 'values': [0.9, 1.0, 0.95]}
+    """
+    values = [float(v) for v in values]
     return {
-        "config": result.config,
-        "metrics": result.metrics,
-        "bars": bar_verdicts(result),
-        "train_examples": result.train_examples,
-        "wall_seconds": round(result.wall_seconds, 1),
+        "mean": round(statistics.fmean(values), 6),
+        "sd": round(statistics.stdev(values), 6) if len(values) > 1 else 0.0,
+        "min": min(values), "max": max(values), "n": len(values), "values": values,
     }
+
+
+class BenchRecord:
+    """One benchmark's ``RESULTS/NAME.json``, rewritten whenever a part is added, so a part that fails later
+    loses nothing measured before it.
+
+    Each seed's run goes in with :meth:`add_run`; ``metrics`` then holds every metric's :func:`seed_stats` over
+    the runs so far, and ``bars`` each bar judged on the mean. Anything else goes in with :meth:`add`.
+
+    >>> import tempfile, zoo
+    >>> record = BenchRecord("demo", Path(tempfile.mkdtemp()), bars=(zoo.QualityBar("test_accuracy", ">=", 0.9),))
+    >>> for seed, accuracy in enumerate([0.95, 0.87]):
+    ...     record.add_run(seed, {"metrics": {"test_accuracy": accuracy}})
+    >>> saved = json.loads(record.path.read_text())
+    >>> saved["metrics"]["test_accuracy"]["mean"], saved["bars"], saved["seeds"]
+    (0.91, {'test_accuracy >= 0.9': True}, [0, 1])
+    """
+
+    def __init__(self, name: str, results_dir: Path = RESULTS_DIR, bars: Sequence[QualityBar] = ()) -> None:
+        self.name = name
+        self.path = Path(results_dir) / f"{name}.json"
+        self.bars = tuple(bars)
+        self.payload: dict[str, Any] = {"benchmark": name, **environment()}
+
+    def add_run(self, seed: int, run: dict[str, Any]) -> None:
+        """One seed's figures (``metrics`` and anything else about that run); the summary is recomputed."""
+        runs = [*self.payload.get("runs", []), {"seed": seed, **run}]
+        names = [name for name in runs[0]["metrics"] if all(name in r["metrics"] for r in runs)]
+        metrics = {name: seed_stats([r["metrics"][name] for r in runs]) for name in names}
+        means = {name: stats["mean"] for name, stats in metrics.items()}
+        self.payload.update(seeds=[r["seed"] for r in runs], metrics=metrics,
+                            bars={str(bar): bar.met(means) for bar in self.bars}, runs=runs)
+        self.write()
+
+    def add(self, key: str, value: Any) -> None:
+        self.payload[key] = value
+        self.write()
+
+    def write(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.payload, indent=2) + "\n")
+        return self.path
+
+
+def run_entry(result: RunResult) -> dict[str, Any]:
+    """What a :class:`BenchRecord` keeps of one seed's run."""
+    return {"metrics": result.metrics, "train_examples": result.train_examples,
+            "wall_seconds": round(result.wall_seconds, 1)}
+
+
+def run_seeds(record: BenchRecord, seeds: Sequence[int], **overrides: Any) -> RunResult:
+    """Run the recipe ``record.name`` (default config plus ``overrides``) once per seed, recording each run as it
+    ends; returns the first seed's result, for the parts a bench measures on one trained model."""
+    first = None
+    for seed in seeds:
+        result = run_recipe(record.name, seed=seed, **overrides)
+        if first is None:
+            first = result
+            record.add("config", {k: v for k, v in result.config.items() if k != "seed"})
+        record.add_run(seed, run_entry(result))
+    return first
 
 
 def write_result(name: str, payload: dict[str, Any], results_dir: Path = RESULTS_DIR) -> Path:

@@ -5,7 +5,9 @@ Serving loads it; tokenization, greedy decoding and detokenization in the graph)
 generating eagerly through KerasHub (``T5Seq2SeqLM.generate`` with a greedy sampler on the same tokenized
 inputs, then detokenized), on the same test articles, alternating, same run. Outputs are compared too.
 
-    python -m bench t5          # or: python -m bench.t5
+Exact match over seeds (3 by default: a run takes about 10 minutes on 2 cores); speed on the first seed's model.
+
+    python -m bench t5 [--seeds N]
 """
 
 from __future__ import annotations
@@ -15,17 +17,18 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 import zoo
-from bench.common import RESULTS_DIR, recipe_result, write_result
+from bench.common import BenchRecord, run_entry
 from recipes.t5 import T5, classification_pairs
 from zoo.export.session import session_load
 from zoo.text.greedy_decode import keras_hub_greedy
 
+DEFAULT_SEEDS = 3
 BATCH = 32
 ROUNDS = 3
 
@@ -44,10 +47,19 @@ def timed(fn) -> tuple[float, Any]:
     return time.perf_counter() - started, out
 
 
-def run(results_dir: Path = RESULTS_DIR) -> dict[str, Any]:
-    scratch = Path(tempfile.mkdtemp(prefix="zoo-bench-t5-"))
-    recipe = KeptT5(T5.Config(), run_dir=scratch / "run")
-    result = recipe.run(export_dir=scratch / "exports")
+def run(record: BenchRecord, seeds: Sequence[int]) -> None:
+    for seed in seeds:
+        scratch = Path(tempfile.mkdtemp(prefix="zoo-bench-t5-"))
+        run_recipe = KeptT5(T5.Config(seed=seed), run_dir=scratch / "run")
+        run_result = run_recipe.run(export_dir=scratch / "exports")
+        if seed == seeds[0]:
+            recipe, result = run_recipe, run_result
+            record.add("config", {k: v for k, v in result.config.items() if k != "seed"})
+        record.add_run(seed, run_entry(run_result))
+    record.add("speed", speed(recipe, result))
+
+
+def speed(recipe: KeptT5, result) -> dict[str, Any]:
     texts, _ = classification_pairs(*recipe.splits.test, recipe.splits.label_names)
     batch = np.array(texts[:BATCH], dtype=object)
     model, cfg = recipe.model, recipe.config
@@ -78,17 +90,9 @@ def run(results_dir: Path = RESULTS_DIR) -> dict[str, Any]:
     eager_rate = BATCH / statistics.median(eager_times)
     exported_rate = BATCH / statistics.median(exported_times)
     return {
-        **recipe_result(result),
-        "speed": {
-            "batch": BATCH, "rounds": ROUNDS,
-            "exported_texts_per_second": round(exported_rate, 2),
-            "eager_keras_hub_texts_per_second": round(eager_rate, 2),
-            "outputs_equal": int(sum(a == b for a, b in zip(exported_out.tolist(), eager_out.tolist()))),
-        },
-        "ratio": {"exported_vs_eager_keras_hub_generation": round(exported_rate / eager_rate, 2)},
+        "batch": BATCH, "rounds": ROUNDS,
+        "exported_texts_per_second": round(exported_rate, 2),
+        "eager_keras_hub_texts_per_second": round(eager_rate, 2),
+        "outputs_equal": int(sum(a == b for a, b in zip(exported_out.tolist(), eager_out.tolist()))),
+        "exported_vs_eager_keras_hub_generation": round(exported_rate / eager_rate, 2),
     }
-
-
-if __name__ == "__main__":
-    path = write_result("t5", run(RESULTS_DIR))
-    print(path.read_text())

@@ -1,0 +1,94 @@
+"""``python -m bench``: figures over seeds (mean ± sd, bars on the mean), parts kept as they come, extras checked first."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+import zoo
+from bench.common import BenchRecord, run_seeds
+from zoo_subprocess import REPO, run_python
+
+BAR = zoo.QualityBar("test_accuracy", ">=", 0.96)
+
+
+def test_bar_is_judged_on_the_mean_with_per_seed_values_kept(tmp_path: Path) -> None:
+    record = BenchRecord("demo", tmp_path, bars=(BAR,))
+    for seed, accuracy in enumerate([0.97, 0.955, 0.965]):
+        record.add_run(seed, {"metrics": {"test_accuracy": accuracy, "test_loss": 0.1 * (seed + 1)}})
+    saved = json.loads((tmp_path / "demo.json").read_text())
+    accuracy = saved["metrics"]["test_accuracy"]
+    assert accuracy["values"] == [0.97, 0.955, 0.965]
+    assert accuracy["n"] == 3 and (accuracy["min"], accuracy["max"]) == (0.955, 0.97)
+    assert accuracy["mean"] == pytest.approx(0.963333, abs=1e-6)
+    assert accuracy["sd"] == pytest.approx(statistics.stdev([0.97, 0.955, 0.965]), abs=1e-6)
+    assert saved["bars"] == {"test_accuracy >= 0.96": True}  # one seed under the bar, the mean over it
+    assert saved["seeds"] == [0, 1, 2] and [r["seed"] for r in saved["runs"]] == [0, 1, 2]
+
+    record.add_run(3, {"metrics": {"test_accuracy": 0.90, "test_loss": 0.5}})
+    assert json.loads(record.path.read_text())["bars"] == {"test_accuracy >= 0.96": False}
+
+
+def test_a_part_that_fails_later_loses_nothing_written_before(tmp_path: Path) -> None:
+    record = BenchRecord("demo", tmp_path, bars=(BAR,))
+
+    def bench():
+        record.add_run(0, {"metrics": {"test_accuracy": 0.97}})
+        record.add("baseline", {"test_accuracy": 0.98})
+        raise ModuleNotFoundError("No module named 'torch'")
+
+    with pytest.raises(ModuleNotFoundError):
+        bench()
+    saved = json.loads(record.path.read_text())
+    assert saved["metrics"]["test_accuracy"]["values"] == [0.97]
+    assert saved["baseline"] == {"test_accuracy": 0.98}
+    assert {"date", "machine", "libraries"} <= saved.keys()
+
+
+@pytest.mark.slow
+def test_run_seeds_records_each_seed_of_a_real_recipe_run(tmp_path: Path) -> None:
+    record = BenchRecord("cnn_mnist", tmp_path, bars=zoo.get_recipe("cnn_mnist").bars)
+    first = run_seeds(record, [0, 1], **zoo.get_recipe("cnn_mnist").tiny)
+    saved = json.loads(record.path.read_text())
+    values = saved["metrics"]["test_accuracy"]["values"]
+    assert saved["seeds"] == [0, 1] and len(values) == 2
+    assert values[0] == pytest.approx(first.metrics["test_accuracy"])
+    assert values[0] != values[1]  # each seed is its own run
+    assert "seed" not in saved["config"] and saved["config"]["epochs"] == 1
+    assert saved["bars"] == {"test_accuracy >= 0.994": statistics.fmean(values) >= 0.994}
+
+
+# torch made unimportable in the child, as in a venv without the bench extra (imports of it raise)
+BLOCK_TORCH = """
+import sys
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, NoTorch())
+from bench.__main__ import main
+sys.exit(main(ARGV))
+"""
+
+
+def test_a_missing_bench_extra_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    argv = ["lstm", "bert", "--results-dir", str(tmp_path / "results")]
+    done = run_python(["-c", BLOCK_TORCH.replace("ARGV", repr(argv))], cwd=REPO, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == ("python -m bench: bert needs torch (the bench extra): run `make bench` or "
+                                   "`pip install -e '.[bench]'`")
+    assert not (tmp_path / "results").exists()  # lstm, named first, did not start either
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["nope"], "unknown benchmarks ['nope']"),
+    (["lstm", "--seeds", "0"], "--seeds must be at least 1"),
+])
+def test_usage_errors_exit_2_and_write_nothing(tmp_path: Path, argv: list[str], message: str) -> None:
+    done = run_python(["-m", "bench", *argv, "--results-dir", str(tmp_path / "results")], cwd=REPO, timeout=120)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "results").exists()
