@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from zoo.export.gate import GateReport, validate
 from zoo.export.model_card import write_model_card
-from zoo.export.models_config import exported_models, render_models_config, write_models_config
+from zoo.export.models_config import CONFIG_FILE, read_models_config, write_models_config
 from zoo.export.saved_model import describe_signatures, save_servable
 from zoo.export.signatures import Endpoint, Servable
 from zoo.export.versions import publish
@@ -47,7 +47,7 @@ def export(
     visible to TF Serving unless every step, the validation gate included, succeeds.
     """
     export_root = Path(export_root)
-    render_models_config([*exported_models(export_root), model_name])  # fails early if it would not parse
+    read_models_config(export_root / CONFIG_FILE)  # a models.config that would not parse fails before any work
     reports: list[GateReport] = []
 
     def write(tmp: Path, number: int) -> None:

@@ -3,9 +3,13 @@
 Base paths are written as they will be seen inside the serving container (``/models/NAME`` by default,
 matching ``docker run -v $PWD/saved_models:/models tensorflow/serving --model_config_file=/models/models.config``).
 
+The file is the operator's as much as the zoo's: ``version_labels``, ``model_version_policy`` or a
+``base_path`` a person wrote are kept. An export only adds an entry for a model the file does not name yet
+(and leaves the file untouched when there is nothing to add); it is replaced atomically, mode 0644.
+
 Example:
 
->>> print(render_models_config(["cnn_mnist"]), end="")
+>>> print(text_format.MessageToString(merge_models_config(None, ["cnn_mnist"])), end="")
 model_config_list {
   config {
     name: "cnn_mnist"
@@ -29,6 +33,7 @@ from zoo.errors import ExportError
 from zoo.export.versions import existing_versions
 
 CONFIG_FILE = "models.config"
+CONFIG_MODE = 0o644
 SERVING_ROOT = "/models"
 
 
@@ -43,19 +48,6 @@ def exported_models(export_root: Path) -> list[str]:
     )
 
 
-def render_models_config(names: Iterable[str], serving_root: str = SERVING_ROOT) -> str:
-    """The text of a ``ModelServerConfig`` serving every model in ``names``, checked by parsing it back."""
-    config = model_server_config_pb2.ModelServerConfig()
-    for name in sorted(set(names)):
-        entry = config.model_config_list.config.add()
-        entry.name = name
-        entry.base_path = f"{serving_root.rstrip('/')}/{name}"
-        entry.model_platform = "tensorflow"
-    text = text_format.MessageToString(config)
-    parse_models_config(text)
-    return text
-
-
 def parse_models_config(text: str) -> model_server_config_pb2.ModelServerConfig:
     """Parse a models.config text as TF Serving does; raise ExportError if it does not parse."""
     try:
@@ -64,12 +56,58 @@ def parse_models_config(text: str) -> model_server_config_pb2.ModelServerConfig:
         raise ExportError(f"models.config does not parse as a ModelServerConfig: {exc}") from None
 
 
-def write_models_config(export_root: Path, extra: Iterable[str] = (), serving_root: str = SERVING_ROOT) -> Path:
-    """(Re)write ``export_root/models.config`` covering every exported model (plus ``extra``), atomically."""
-    export_root = Path(export_root)
-    text = render_models_config([*exported_models(export_root), *extra], serving_root)
-    path = export_root / CONFIG_FILE
-    with tempfile.NamedTemporaryFile("w", dir=export_root, prefix=".models.config.", delete=False) as handle:
-        handle.write(text)
+def read_models_config(path: Path) -> model_server_config_pb2.ModelServerConfig | None:
+    """The config in ``path`` (None when there is no such file); ExportError if it cannot be read or parsed."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExportError(f"cannot read {path}: {exc}") from None
+    config = parse_models_config(text)
+    if config.WhichOneof("config") == "custom_model_config":
+        raise ExportError(f"{path} holds a custom_model_config; the zoo only adds to a model_config_list")
+    return config
+
+
+def merge_models_config(
+    existing: model_server_config_pb2.ModelServerConfig | None, names: Iterable[str], serving_root: str = SERVING_ROOT
+) -> model_server_config_pb2.ModelServerConfig:
+    """``existing`` (every entry and field kept) plus an entry for each of ``names`` it does not name yet."""
+    config = model_server_config_pb2.ModelServerConfig()
+    if existing is not None:
+        config.CopyFrom(existing)
+    entries = config.model_config_list.config
+    named = {entry.name for entry in entries}
+    for name in sorted(set(names) - named):
+        entry = entries.add()
+        entry.name = name
+        entry.base_path = f"{serving_root.rstrip('/')}/{name}"
+        entry.model_platform = "tensorflow"
+    return config
+
+
+def write_models_config(export_root: Path, serving_root: str = SERVING_ROOT) -> Path:
+    """Add every exported model to ``export_root/models.config``, keeping what it holds.
+
+    The file is rewritten only when a model is added: atomically (a temporary sibling renamed over it), mode 0644.
+    """
+    path = Path(export_root) / CONFIG_FILE
+    existing = read_models_config(path)
+    merged = merge_models_config(existing, exported_models(Path(export_root)), serving_root)
+    if existing is not None and merged == existing:
+        return path
+    text = text_format.MessageToString(merged)
+    parse_models_config(text)
+    with tempfile.NamedTemporaryFile("w", dir=export_root, prefix=".models.config.", delete=False,
+                                     encoding="utf-8") as handle:
+        try:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        except BaseException:
+            os.unlink(handle.name)
+            raise
+    os.chmod(handle.name, CONFIG_MODE)
     os.replace(handle.name, path)
     return path
