@@ -1,6 +1,7 @@
-"""Benchmarks: full-size recipe runs against their quality bars, and side-by-side speed ratios.
+"""Benchmarks: full-size recipe runs over seeds against their quality bars, and side-by-side speed ratios.
 
-Not tests: ``make bench`` (``python -m bench all``) runs them and writes ``bench/results/*.json``.
-A recipe with its own module ``bench/<recipe>.py`` exposing ``run(results_dir) -> dict`` gets that;
-any other recipe gets a full default run through :func:`bench.common.run_recipe`.
+Not tests: ``make bench`` (``python -m bench all``) runs them and writes ``bench/results/*.json``;
+``python -m bench.table --write`` puts the figures into the README. A recipe with its own module
+``bench/<recipe>.py`` gets that module's ``run(record, seeds)`` (see :mod:`bench.common`); any other recipe
+gets its default config run once per seed.
 """
