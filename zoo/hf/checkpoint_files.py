@@ -1,0 +1,147 @@
+"""Reading a local Hugging Face checkpoint directory: ``config.json``, ``model.safetensors`` and the WordPiece vocabulary.
+
+Everything a user points the zoo at is checked here, before any model is built, and every problem is a
+:class:`zoo.errors.UsageError` of one line naming the file: a missing directory or file, a ``config.json`` of
+another ``model_type``, a directory holding only ``pytorch_model.bin`` (the zoo reads weights with
+``safetensors``, never with torch), a tensor that is missing or whose shape disagrees with ``config.json``.
+
+Tensor names are looked up as the checkpoint spells them: with or without the architecture's prefix
+(``bert.``, ``electra.``), and with either layer-norm naming (``weight``/``bias`` or the older
+``gamma``/``beta`` of TF-converted checkpoints).
+
+Example:
+
+>>> config = read_config(directory, "electra")                                 # doctest: +SKIP
+>>> weights = CheckpointWeights(directory, prefix="electra.")                  # doctest: +SKIP
+>>> weights.get("embeddings.word_embeddings.weight", (config["vocab_size"], config["embedding_size"])).shape  # doctest: +SKIP
+(30522, 128)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from zoo.errors import UsageError
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+TORCH_WEIGHTS = "pytorch_model.bin"
+VOCABULARY = "vocab.txt"
+TOKENIZER = "tokenizer.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+_LAYER_NORM_ALIASES = {"LayerNorm.weight": "LayerNorm.gamma", "LayerNorm.bias": "LayerNorm.beta"}
+
+
+def checkpoint_directory(directory: str | Path) -> Path:
+    """``directory`` as a Path, or a UsageError when it is not an existing directory."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise UsageError(f"{path}: no such checkpoint directory")
+    return path
+
+
+def read_config(directory: str | Path, model_type: str) -> dict[str, Any]:
+    """``config.json`` of ``directory``, which must declare ``model_type``."""
+    path = checkpoint_directory(directory) / CONFIG
+    if not path.is_file():
+        raise UsageError(f"{path}: missing (a Hugging Face checkpoint directory has config.json)")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UsageError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(config, dict) or config.get("model_type") != model_type:
+        found = config.get("model_type") if isinstance(config, dict) else None
+        raise UsageError(f"{path}: model_type is {found!r}, expected {model_type!r}")
+    return config
+
+
+def refuse(directory: Path, what: str, problems: Sequence[str]) -> None:
+    """Raise one UsageError listing ``problems`` (settings the import cannot express), if there are any."""
+    if problems:
+        raise UsageError(f"{directory / CONFIG}: cannot import as {what}: " + "; ".join(problems))
+
+
+class CheckpointWeights:
+    """The tensors of ``model.safetensors``, read as numpy with their shapes checked.
+
+    ``prefix`` is the architecture's module name (``"bert."``): names are tried with it first, then without.
+    """
+
+    def __init__(self, directory: str | Path, prefix: str = "") -> None:
+        directory = checkpoint_directory(directory)
+        self.path = directory / WEIGHTS
+        if not self.path.is_file():
+            if (directory / TORCH_WEIGHTS).is_file():
+                raise UsageError(f"{self.path}: missing; only {TORCH_WEIGHTS} is there, which the zoo does not read "
+                                 "(it needs torch): save the model with safe_serialization=True")
+            raise UsageError(f"{self.path}: missing")
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(self.path), framework="np") as handle:
+                self._names = set(handle.keys())
+        except (SafetensorError, OSError) as error:
+            raise UsageError(f"{self.path}: not a readable safetensors file ({error})") from None
+        self.prefix = prefix
+
+    def _resolve(self, name: str) -> str | None:
+        candidates = [name]
+        for new, old in _LAYER_NORM_ALIASES.items():
+            if name.endswith(new):
+                candidates.append(name[: -len(new)] + old)
+        for candidate in candidates:
+            for full in (self.prefix + candidate, candidate):
+                if full in self._names:
+                    return full
+        return None
+
+    def has(self, name: str) -> bool:
+        return self._resolve(name) is not None
+
+    def get(self, name: str, shape: Sequence[int]) -> np.ndarray:
+        """Tensor ``name`` as float32, which must have ``shape`` (what ``config.json`` implies)."""
+        full = self._resolve(name)
+        if full is None:
+            raise UsageError(f"{self.path}: no tensor {self.prefix + name!r}")
+        from safetensors import safe_open
+
+        with safe_open(str(self.path), framework="np") as handle:
+            array = handle.get_tensor(full)
+        if tuple(array.shape) != tuple(shape):
+            raise UsageError(f"{self.path}: tensor {full!r} has shape {list(array.shape)}, "
+                             f"but {CONFIG} implies {list(shape)}")
+        return np.asarray(array, dtype=np.float32)
+
+
+def read_wordpiece_vocabulary(directory: str | Path, vocabulary_size: int | None = None) -> tuple[list[str], bool]:
+    """The checkpoint's WordPiece tokens in id order, and whether its tokenizer lower-cases.
+
+    With ``vocabulary_size`` (``config.json``'s ``vocab_size``), a vocabulary with more tokens than the model
+    has embeddings is refused.
+
+    Tokens come from ``vocab.txt``, or from ``tokenizer.json``'s WordPiece model when that is the only file.
+    Lower-casing is ``tokenizer_config.json``'s ``do_lower_case`` (true when absent, as for BERT uncased).
+    """
+    directory = checkpoint_directory(directory)
+    vocab_file, tokenizer_file = directory / VOCABULARY, directory / TOKENIZER
+    if vocab_file.is_file():
+        tokens = vocab_file.read_text(encoding="utf-8").splitlines()
+    elif tokenizer_file.is_file():
+        model = json.loads(tokenizer_file.read_text(encoding="utf-8")).get("model", {})
+        if model.get("type") != "WordPiece":
+            raise UsageError(f"{tokenizer_file}: not a WordPiece tokenizer (model type {model.get('type')!r})")
+        ids = model["vocab"]
+        tokens = sorted(ids, key=ids.get)
+    else:
+        raise UsageError(f"{vocab_file}: missing (and no {TOKENIZER} beside it): the checkpoint's tokenizer is needed")
+    if vocabulary_size is not None and len(tokens) > vocabulary_size:
+        source = vocab_file if vocab_file.is_file() else tokenizer_file
+        raise UsageError(f"{source}: {len(tokens)} tokens, more than {CONFIG}'s vocab_size {vocabulary_size}")
+    lowercase = True
+    if (directory / TOKENIZER_CONFIG).is_file():
+        lowercase = bool(json.loads((directory / TOKENIZER_CONFIG).read_text(encoding="utf-8")).get("do_lower_case", True))
+    return tokens, lowercase

@@ -1,0 +1,111 @@
+"""The ``fill_mask`` serving signature: ``text`` with ``[MASK]`` → the top ``k`` tokens for its first ``[MASK]``.
+
+What Hugging Face's ``fill-mask`` pipeline answers, as a graph of stock TF ops (tensorflow-text's WordPiece
+included) that TF Serving runs:
+
+- ``text`` DT_STRING [batch] → ``tokens`` DT_STRING [batch, k] (vocabulary entries, e.g. ``"paris"``,
+  ``"##s"``) and ``scores`` DT_FLOAT [batch, k] (softmax probabilities over the whole vocabulary, highest
+  first) at the *first* ``[MASK]`` of each text.
+- ``[MASK]`` is matched in the raw text exactly as the checkpoint's ``tokenizer.json`` matches it (an added
+  special token: case-sensitive, before normalisation, so ``[mask]`` is ordinary text); the rest of the text is
+  tokenised by :class:`zoo.text.wordpiece.WordpieceTokenizer`, so the ids equal the Hugging Face tokenizer's.
+- A text with no ``[MASK]`` — or whose first ``[MASK]`` falls beyond ``sequence_length`` tokens and is cut
+  off — gets ``k`` empty strings with score 0 (the pipeline raises an error there; a served batch must not
+  fail because of one row). Later ``[MASK]`` tokens stay masked in the input, as in the pipeline.
+
+Example:
+
+>>> model = load_bert_masked_lm("bert-base-uncased/")                             # doctest: +SKIP
+>>> fill = FillMask(model, WordpieceTokenizer(vocabulary, sequence_length=128), top_k=2)  # doctest: +SKIP
+>>> fill(tf.constant(["The capital of France is [MASK].", "no mask"]))            # doctest: +SKIP
+{'tokens': [[b'paris', b'lille'], [b'', b'']], 'scores': [[0.42, 0.07], [0.0, 0.0]]}
+
+The in-graph tokenisation around masks runs without a model:
+
+>>> tokenizer = WordpieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"], sequence_length=8)
+>>> tokenize_with_masks(tokenizer, tf.constant(["a [MASK] b [MASK]", "[mask]", ""]))["token_ids"].numpy().tolist()
+[[2, 5, 4, 6, 4, 3], [2, 1, 1, 1, 3, 0], [2, 3, 0, 0, 0, 0]]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.export import Endpoint
+from zoo.text.wordpiece import WordpieceTokenizer
+
+MASK_TOKEN = "[MASK]"
+BACKBONE_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+
+
+@dataclasses.dataclass
+class MaskedLanguageModel:
+    """An encoder ``backbone`` and a KerasHub ``MaskedLMHead`` over its ``sequence_output``."""
+
+    backbone: keras.Model
+    head: keras.layers.Layer
+
+    def logits(self, inputs: dict[str, tf.Tensor], mask_positions: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Vocabulary logits [batch, positions, vocabulary] at ``mask_positions`` [batch, positions]."""
+        sequence = self.backbone({k: inputs[k] for k in BACKBONE_INPUTS}, training=training)["sequence_output"]
+        return self.head(sequence, mask_positions=mask_positions)
+
+
+def tokenize_with_masks(tokenizer: WordpieceTokenizer, text: tf.Tensor) -> dict[str, tf.Tensor]:
+    """The backbone inputs for ``text``, with each literal ``[MASK]`` as the mask id (as ``tokenizer.json`` does)."""
+    parts = tf.strings.split(tf.convert_to_tensor(text, tf.string), sep=MASK_TOKEN)  # [batch, (parts)]
+    pieces = tokenizer.tokenize(parts.flat_values)  # [all parts, (pieces)]
+    index = tf.ragged.range(parts.row_lengths())
+    followed = tf.cast(index < tf.expand_dims(parts.row_lengths() - 1, 1), tf.int64).flat_values  # a [MASK] follows
+    masks = tf.RaggedTensor.from_row_lengths(
+        tf.fill([tf.cast(tf.reduce_sum(followed), tf.int32)], tf.constant(tokenizer.mask_id, tf.int32)), followed
+    )
+    with_masks = tf.concat([pieces, masks], axis=1)
+    return tokenizer.pack(tf.RaggedTensor.from_row_splits(with_masks, parts.row_splits).merge_dims(1, 2))
+
+
+class FillMask(tf.Module):
+    """Raw text → ``tokens`` and ``scores`` of the ``top_k`` most probable fillers of each text's first ``[MASK]``."""
+
+    def __init__(self, model: MaskedLanguageModel, tokenizer: WordpieceTokenizer, top_k: int = 5,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        vocabulary_size = model.head.vocabulary_size
+        if tokenizer.vocabulary_size > vocabulary_size:
+            raise ValueError(f"the tokenizer has {tokenizer.vocabulary_size} tokens, more than the "
+                             f"model's {vocabulary_size}")
+        if not 1 <= top_k <= vocabulary_size:
+            raise ValueError(f"top_k must be between 1 and the vocabulary size {vocabulary_size}, got {top_k}")
+        self.model, self.tokenizer, self.top_k = model, tokenizer, top_k
+        names = list(tokenizer.vocabulary) + [""] * (vocabulary_size - tokenizer.vocabulary_size)
+        self.token_strings = tf.constant(names)
+
+    def __call__(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
+        inputs = tokenize_with_masks(self.tokenizer, text)
+        is_mask = tf.equal(inputs["token_ids"], self.tokenizer.mask_id)
+        has_mask = tf.reduce_any(is_mask, axis=1, keepdims=True)
+        first = tf.argmax(tf.cast(is_mask, tf.int32), axis=1, output_type=tf.int32)
+        logits = self.model.logits(inputs, first[:, tf.newaxis])[:, 0, :]
+        scores, ids = tf.math.top_k(tf.nn.softmax(tf.cast(logits, tf.float32)), k=self.top_k)
+        return {"tokens": tf.where(has_mask, tf.gather(self.token_strings, ids), ""),
+                "scores": tf.where(has_mask, scores, 0.0)}
+
+
+def masked_examples(texts: Sequence[str], words: int = 8) -> np.ndarray:
+    """Warmup texts with a ``[MASK]`` early enough to survive truncation: the first ``words`` words + `` [MASK].``
+
+    >>> masked_examples(["Shares rose sharply on Tuesday after the results"], words=3).tolist()
+    [b'Shares rose sharply [MASK].']
+    """
+    return np.array([(" ".join(t.split()[:words]) + f" {MASK_TOKEN}.").encode("utf-8") for t in texts], dtype=object)
+
+
+def fill_mask_endpoint(fill_mask: FillMask, warmup_texts: np.ndarray) -> Endpoint:
+    """The ``fill_mask`` signature (``text`` → ``tokens``, ``scores``) for an export, warmed up on ``warmup_texts``."""
+    return Endpoint(fn=fill_mask, input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+                    warmup={"text": warmup_texts})
