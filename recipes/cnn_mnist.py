@@ -3,10 +3,11 @@
 Example:
 
 >>> import zoo
->>> recipe = zoo.get_recipe("cnn_mnist")(zoo.get_recipe("cnn_mnist").Config(epochs=1, max_examples=512))
->>> result = recipe.run("/tmp/zoo-doc")                        # doctest: +SKIP
->>> result.export.path.name                                     # doctest: +SKIP
-'1'
+>>> CnnMnist = zoo.get_recipe("cnn_mnist")
+>>> CnnMnist(CnnMnist.Config(filters=8)).build_model().output.shape
+(None, 10)
+
+``CnnMnist(config).run("saved_models")`` trains, evaluates and exports (tests/test_cnn_mnist.py runs it).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from __future__ import annotations
 import dataclasses
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 import zoo
-from zoo.augment import random_affine
+from zoo.augment import warp_uint8_images
 from zoo.data.mnist import load_mnist
 from zoo.data.splits import Splits
 from zoo.export import Endpoint, Servable
@@ -53,16 +53,12 @@ class CnnMnist(zoo.Recipe):
     tiny = {"epochs": 1, "max_examples": 256, "filters": 8, "dense_units": 16}
 
     def load_data(self) -> Splits:
-        return load_mnist(self.config.data)
-
-    def prepare(self, splits: Splits) -> Splits:
-        return super().prepare(splits).hold_out(self.config.validation_size)
+        return load_mnist(self.config.data).hold_out(self.config.validation_size)
 
     def preprocess(self, images, labels, training, seed):
         if not training:
             return images, labels
-        warped = random_affine(tf.cast(images, tf.float32)[..., tf.newaxis], self.config.max_degrees, self.config.max_shift, seed)
-        return tf.cast(tf.clip_by_value(tf.round(warped[..., 0]), 0.0, 255.0), tf.uint8), labels
+        return warp_uint8_images(images, self.config.max_degrees, self.config.max_shift, seed), labels
 
     def build_model(self) -> keras.Model:
         cfg = self.config
@@ -83,8 +79,8 @@ class CnnMnist(zoo.Recipe):
         outputs = keras.layers.Dense(10, activation="softmax", name="probabilities")(x)
         return keras.Model(inputs, outputs, name="cnn_mnist")
 
-    def servable(self, model: keras.Model, splits: Splits) -> Servable:
-        images = splits.test[0][:8]
+    def servable(self, trained: zoo.Trained, splits: Splits) -> Servable:
+        model, images = trained.model, splits.test[0][:8]
 
         def predict(images):
             probabilities = model(images, training=False)

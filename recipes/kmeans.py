@@ -10,18 +10,17 @@ Features (``features``):
 
 Then the manifold step (N2D; :mod:`zoo.clustering.manifold`, ``manifold_components`` > 0, the default): UMAP
 embeds the training features and a small network learns to reproduce that embedding, so new images reach it
-through TF alone. scikit-learn ``KMeans`` is fitted on the training features that result (in ``evaluate``)
-and measured on the test features: Hungarian-matched ``test_accuracy``, ``test_nmi``, ``test_ari`` and
+through TF alone. scikit-learn ``KMeans`` is fitted on the training features that result, all in ``fit``,
+and ``evaluate`` measures on the test features: Hungarian-matched ``test_accuracy``, ``test_nmi``, ``test_ari`` and
 ``test_inertia``. The export (encoder, manifold network, nearest centroid) returns ``cluster`` (int64) and
 ``distances``, computed in float64 so they equal ``KMeans.predict`` on the same features.
 
 Example:
 
 >>> import zoo
->>> cls = zoo.get_recipe("kmeans")
->>> result = cls(cls.Config(features="pixels", max_examples=2000)).run("/tmp/zoo-doc")   # doctest: +SKIP
->>> 0 < result.metrics["test_nmi"] < 1                                                    # doctest: +SKIP
-True
+>>> Kmeans = zoo.get_recipe("kmeans")
+>>> Kmeans(Kmeans.Config(features="pixels")).given_encoder().output.shape
+(None, 784)
 """
 
 from __future__ import annotations
@@ -36,8 +35,8 @@ import tensorflow as tf
 from sklearn.cluster import KMeans as SkKMeans
 
 import zoo
-from zoo.augment import random_affine
-from zoo.autoencoder import SIDE, build_conv_autoencoder, build_dense_autoencoder
+from zoo.augment import warp_uint8_images
+from zoo.autoencoder import SIDE, AutoencoderParts, build_conv_autoencoder, build_dense_autoencoder
 from zoo.clustering import dec
 from zoo.clustering.centroids import NearestCentroid
 from zoo.clustering.manifold import fit_manifold
@@ -89,10 +88,23 @@ class KmeansConfig(zoo.RecipeConfig):
                              f"{self.manifold_neighbors} neighbours; raise it or set manifold_components=0")
 
 
-def augment(images: tf.Tensor, max_degrees: float, max_shift: float, seed: tf.Tensor) -> tf.Tensor:
-    """A random affine warp of a batch of uint8 [N, 28, 28] images, back to uint8."""
-    warped = random_affine(tf.cast(images, tf.float32)[..., tf.newaxis], max_degrees, max_shift, seed)
-    return tf.cast(tf.clip_by_value(tf.round(warped[..., 0]), 0.0, 255.0), tf.uint8)
+@dataclasses.dataclass(kw_only=True)
+class KmeansTrained(zoo.Trained):
+    """What kmeans' :meth:`Kmeans.fit` made: ``model`` (the autoencoder trained, or the feature extractor when
+    nothing was), ``feature_model`` (uint8 images → the features KMeans clusters: the encoder, then the manifold
+    network when there is one) and the fitted scikit-learn ``kmeans``."""
+
+    feature_model: keras.Model
+    kmeans: SkKMeans
+
+    def points(self, images: np.ndarray) -> np.ndarray:
+        """The points KMeans clusters for ``images`` (what the export computes too), float64 [N, D]."""
+        return outputs_of(self.feature_model, images)
+
+
+def outputs_of(model: keras.Model, inputs: np.ndarray) -> np.ndarray:
+    """``model``'s outputs for ``inputs`` in batches, float64 [N, D] (KMeans' precision)."""
+    return np.asarray(model.predict(inputs, batch_size=FEATURE_BATCH, verbose=0), np.float64).reshape(len(inputs), -1)
 
 
 @zoo.register("kmeans")
@@ -106,101 +118,59 @@ class Kmeans(zoo.Recipe):
     tiny = {"epochs": 1, "max_examples": 300, "units": (32, 32, 64), "n_init": 1, "manifold_epochs": 1}
 
     def load_data(self) -> Splits:
-        self.config.validate()
         return load_mnist(self.config.data)
 
-    # --------------------------------------------------------------------- the encoder (features)
-    def build_model(self) -> keras.Model:
+    def fit(self, splits: Splits) -> KmeansTrained:
+        """Encoder (trained here, refined, or given) → manifold step → KMeans, all on the training images."""
         cfg = self.config
+        images = splits.train[0]
+        history, refined_centroids = {}, None
         if cfg.features == "autoencoder":
-            self.parts = (build_dense_autoencoder(cfg.units, cfg.code_size) if cfg.autoencoder == "dense"
-                          else build_conv_autoencoder(cfg.filters, cfg.code_size))
-            self.encoder = self.feature_model = self.parts.encoder
-            return self.parts.autoencoder
-        images = keras.Input((SIDE, SIDE), dtype="uint8", name="images")
-        if cfg.features == "pixels":
-            x = keras.layers.Rescaling(1.0 / 255.0)(images)
+            parts = self.build_autoencoder()
+            model = self.compiled(lambda: parts.autoencoder, self.steps_per_epoch(splits) * cfg.epochs)
+            history = self.fit_keras(model, self.dataset(*splits.train, training=True))
+            encoder = parts.encoder
+            if cfg.refine_epochs > 0:
+                refined_centroids = dec.refine(
+                    encoder, parts.decoder, images, self.kmeans_fit(outputs_of(encoder, images)).cluster_centers_,
+                    epochs=cfg.refine_epochs, batch_size=cfg.batch_size, learning_rate=cfg.refine_learning_rate,
+                    gamma=cfg.gamma, augment=functools.partial(warp_uint8_images, max_degrees=cfg.max_degrees,
+                                                               max_shift=cfg.max_shift),
+                    seed=cfg.seed, jit_compile=self.uses_xla(), verbose=self.verbose,
+                )
         else:
-            x = keras.layers.TFSMLayer(cfg.features, call_endpoint="encode")(images)["codes"]
-        self.encoder = self.feature_model = keras.Model(images, keras.layers.Flatten()(x), name="features")
-        return self.encoder
+            model = encoder = self.given_encoder()
 
-    def preprocess(self, images, labels, training, seed):
-        if training and (self.config.max_degrees or self.config.max_shift):
-            images = augment(images, self.config.max_degrees, self.config.max_shift, seed)
-        return images, tf.cast(images, tf.float32) / 255.0  # the autoencoder reconstructs its input
-
-    def loss(self):
-        return keras.losses.BinaryCrossentropy()
-
-    def metrics(self):
-        return []
-
-    def train(self, model: keras.Model, splits: Splits):
-        self.refined_centroids = None
-        if self.config.features != "autoencoder":
-            return None  # nothing to learn before clustering
-        history = super().train(model, splits)
-        if self.config.refine_epochs > 0:
-            initial = self._fit_kmeans(self.features(splits.train[0]))
-            cfg = self.config
-            self.refined_centroids = dec.refine(
-                self.parts.encoder, self.parts.decoder, splits.train[0], initial.cluster_centers_,
-                epochs=cfg.refine_epochs, batch_size=cfg.batch_size, learning_rate=cfg.refine_learning_rate,
-                gamma=cfg.gamma, augment=functools.partial(augment, max_degrees=cfg.max_degrees, max_shift=cfg.max_shift),
-                seed=cfg.seed, jit_compile=self.uses_xla(), verbose=self.verbose,
-            )
-        return history
-
-    def features(self, inputs: np.ndarray, model: keras.Model | None = None) -> np.ndarray:
-        """``model``'s outputs for ``inputs``, float64 [N, D]. The default model is :attr:`feature_model` (uint8
-        images → the encoder, plus the manifold network once :meth:`evaluate` fitted it): what KMeans is fitted on
-        and the export computes."""
-        model = model or self.feature_model
-        return np.asarray(model.predict(inputs, batch_size=FEATURE_BATCH, verbose=0), np.float64).reshape(len(inputs), -1)
-
-    # ------------------------------------------------------------------------- clustering, metrics
-    def _fit_kmeans(self, features: np.ndarray, init: np.ndarray | None = None) -> SkKMeans:
-        kmeans = SkKMeans(
-            self.config.clusters,
-            init="k-means++" if init is None else np.asarray(init, np.float64),
-            n_init=self.config.n_init if init is None else 1,
-            random_state=self.config.seed,
-        )
-        return kmeans.fit(features)
-
-    def evaluate(self, model: keras.Model, splits: Splits) -> dict[str, float]:
-        """Fit the manifold step (if any) and scikit-learn KMeans on the training features, then measure the test split."""
-        cfg = self.config
-        train_features = self.features(splits.train[0], self.encoder)
+        points = outputs_of(encoder, images)
         if cfg.manifold_components > 0:
-            manifold = fit_manifold(
-                train_features, components=cfg.manifold_components, neighbors=cfg.manifold_neighbors,
-                epochs=cfg.manifold_epochs, seed=cfg.seed, verbose=self.verbose,
-            )
-            self.feature_model = keras.Sequential([self.encoder, manifold], name="features_on_manifold")
-            train_features = self.features(train_features, manifold)  # the codes are at hand: no second encoder pass
-            init = None  # DEC's centroids live in code space, not on the manifold
+            manifold = fit_manifold(points, components=cfg.manifold_components, neighbors=cfg.manifold_neighbors,
+                                    epochs=cfg.manifold_epochs, seed=cfg.seed, verbose=self.verbose)
+            feature_model = keras.Sequential([encoder, manifold], name="features_on_manifold")
+            points = outputs_of(manifold, points)  # the codes are at hand: no second encoder pass
+            refined_centroids = None  # DEC's centroids live in code space, not on the manifold
         else:
-            self.feature_model = self.encoder
-            init = getattr(self, "refined_centroids", None)
-        self.kmeans = self._fit_kmeans(train_features, init)
-        test_features = self.features(splits.test[0])
-        clusters = self.kmeans.predict(test_features)
+            feature_model = encoder
+        kmeans = self.kmeans_fit(points, refined_centroids)
+        return KmeansTrained(model=model, history=history, feature_model=feature_model, kmeans=kmeans)
+
+    def evaluate(self, trained: KmeansTrained, splits: Splits) -> dict[str, float]:
+        """Hungarian-matched accuracy, NMI and ARI of the test images' clusters; inertia on test and train."""
+        test_points = trained.points(splits.test[0])
+        clusters = trained.kmeans.predict(test_points)
         metrics = {f"test_{k}": v for k, v in cluster_metrics(splits.test[1], clusters).items()}
-        metrics["test_inertia"] = float(-self.kmeans.score(test_features))
-        metrics["train_inertia"] = float(self.kmeans.inertia_)
+        metrics["test_inertia"] = float(-trained.kmeans.score(test_points))
+        metrics["train_inertia"] = float(trained.kmeans.inertia_)
         return metrics
 
-    def servable(self, model: keras.Model, splits: Splits) -> Servable:
-        nearest = NearestCentroid(self.kmeans.cluster_centers_)
-        features = self.feature_model
+    def servable(self, trained: KmeansTrained, splits: Splits) -> Servable:
+        nearest = NearestCentroid(trained.kmeans.cluster_centers_)
+        feature_model = trained.feature_model
 
         def assign(images):
-            return nearest(features(images, training=False))
+            return nearest(feature_model(images, training=False))
 
         return Servable(
-            tracked=[features, nearest],
+            tracked=[feature_model, nearest],
             endpoints={
                 "serving_default": Endpoint(
                     fn=assign,
@@ -209,3 +179,40 @@ class Kmeans(zoo.Recipe):
                 )
             },
         )
+
+    # ------------------------------------------------------------------------------- the parts fit uses
+    def build_autoencoder(self) -> AutoencoderParts:
+        cfg = self.config
+        if cfg.autoencoder == "dense":
+            return build_dense_autoencoder(cfg.units, cfg.code_size)
+        return build_conv_autoencoder(cfg.filters, cfg.code_size)
+
+    def given_encoder(self) -> keras.Model:
+        """uint8 images → pixels / 255, or an autoencoder export's ``encode`` codes; flattened."""
+        images = keras.Input((SIDE, SIDE), dtype="uint8", name="images")
+        if self.config.features == "pixels":
+            x = keras.layers.Rescaling(1.0 / 255.0)(images)
+        else:
+            x = keras.layers.TFSMLayer(self.config.features, call_endpoint="encode")(images)["codes"]
+        return keras.Model(images, keras.layers.Flatten()(x), name="features")
+
+    def preprocess(self, images, labels, training, seed):
+        if training:
+            images = warp_uint8_images(images, self.config.max_degrees, self.config.max_shift, seed)
+        return images, tf.cast(images, tf.float32) / 255.0  # the autoencoder reconstructs its input
+
+    def loss(self):
+        return keras.losses.BinaryCrossentropy()
+
+    def keras_metrics(self):
+        return []
+
+    def kmeans_fit(self, points: np.ndarray, init: np.ndarray | None = None) -> SkKMeans:
+        """scikit-learn KMeans on ``points``: k-means++ with ``n_init`` restarts, or one run from ``init``."""
+        kmeans = SkKMeans(
+            self.config.clusters,
+            init="k-means++" if init is None else np.asarray(init, np.float64),
+            n_init=self.config.n_init if init is None else 1,
+            random_state=self.config.seed,
+        )
+        return kmeans.fit(points)

@@ -7,11 +7,11 @@ over its states feeds the classifier.
 
 Example:
 
->>> import zoo
->>> cls = zoo.get_recipe("lstm")
->>> result = cls(cls.Config(epochs=1, max_examples=200, sequence_length=64)).run("/tmp/zoo-doc")  # doctest: +SKIP
->>> result.export.path.name                                                                       # doctest: +SKIP
-'1'
+>>> import tensorflow as tf, zoo
+>>> Lstm = zoo.get_recipe("lstm")
+>>> model = Lstm(Lstm.Config(sequence_length=16, lstm_units=4)).build_model()
+>>> model(tf.constant(["Shares rose on Monday."])).shape
+TensorShape([1, 5])
 """
 
 from __future__ import annotations
@@ -81,7 +81,6 @@ class Lstm(zoo.Recipe):
     tiny = {"epochs": 1, "max_examples": 64, "batch_size": 16, "sequence_length": 32, "lstm_units": 4}
 
     def load_data(self) -> Splits:
-        self.config.validate()
         return load_bbc_news()
 
     def build_model(self) -> keras.Model:
@@ -104,5 +103,5 @@ class Lstm(zoo.Recipe):
             embedding.set_weights([matrix])
         return model
 
-    def servable(self, model: keras.Model, splits: Splits) -> Servable:
-        return text_classifier_servable(model, splits.label_names, list(splits.test[0][:4]))
+    def servable(self, trained: zoo.Trained, splits: Splits) -> Servable:
+        return text_classifier_servable(trained.model, splits.label_names, list(splits.test[0][:4]))

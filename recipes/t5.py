@@ -12,28 +12,31 @@ fine-tuning. The exported ``serving_default`` takes ``text`` (string [batch]) an
 Example:
 
 >>> import zoo
->>> cls = zoo.get_recipe("t5")
->>> tiny = cls.Config(max_examples=40, vocab_size=400, num_sentinels=20, hidden_dim=32, num_layers=1)
->>> result = cls(tiny).run("/tmp/zoo-doc")                                     # doctest: +SKIP
->>> 0.0 <= result.metrics["test_exact_match"] <= 1.0                           # doctest: +SKIP
-True
+>>> T5 = zoo.get_recipe("t5")
+>>> T5(T5.Config(hidden_dim=32, num_layers=1, num_heads=2, intermediate_dim=64)).build_model(300).backbone.hidden_dim
+32
+
+``T5(config).run("saved_models")`` trains, evaluates and exports (tests/test_t5.py runs it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 
 import keras
 import keras_hub
 import numpy as np
 import tensorflow as tf
+import tensorflow_text as tf_text
 
 import zoo
 from zoo.data.bbc_news import load_bbc_news
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
+from zoo.recipe import history_of
 from zoo.text.greedy_decode import greedy_decode
 from zoo.text.sentencepiece_vocab import EOS_ID, PAD_ID, SentencePieceVocab
 from zoo.text.span_corruption import span_corrupt
@@ -98,6 +101,18 @@ def seq2seq_examples(encoder_ids: np.ndarray, target_ids: np.ndarray) -> tuple[d
     return x, target_ids, (target_ids != PAD_ID).astype(np.float32)
 
 
+@dataclasses.dataclass(kw_only=True)
+class T5Trained(zoo.Trained):
+    """What t5's :meth:`T5.fit` made: the seq2seq ``model``, the ``vocab`` trained for it, the in-graph
+    ``tokenizer``, ``generate`` (strings [batch] → generated strings [batch], the traced function that
+    evaluation and ``serving_default`` share) and the span-corruption ``pretraining_history`` (empty when off)."""
+
+    vocab: SentencePieceVocab
+    tokenizer: tf_text.SentencepieceTokenizer
+    generate: tf.types.experimental.GenericFunction
+    pretraining_history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+
 @zoo.register("t5")
 class T5(zoo.Recipe):
     """Vocabulary → (span-corruption pretraining) → text-to-text fine-tuning → in-graph greedy generation."""
@@ -113,128 +128,36 @@ class T5(zoo.Recipe):
     def load_data(self) -> Splits:
         return load_bbc_news(seed=self.config.seed)
 
-    def prepare(self, splits: Splits) -> Splits:
-        """Cap the splits, then train the vocabulary on the training articles (kept in the run directory)."""
-        splits = super().prepare(splits)
-        self.vocab = SentencePieceVocab.train(
-            [str(t) for t in splits.train[0]], self.config.vocab_size, self.config.num_sentinels
-        )
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.vocab.save(self.run_dir / "spm.model")
-        self.tokenizer = self.vocab.tokenizer()
-        return splits
-
-    def build_model(self) -> keras.Model:
+    def fit(self, splits: Splits) -> T5Trained:
         cfg = self.config
-        backbone = keras_hub.models.T5Backbone(
-            vocabulary_size=self.vocab.size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
-            hidden_dim=cfg.hidden_dim, intermediate_dim=cfg.intermediate_dim, dropout=cfg.dropout,
-            activation="gelu", use_gated_activation=True,
-        )
-        return keras_hub.models.T5Seq2SeqLM(backbone)
-
-    def compile_model(self, model: keras.Model, total_steps: int, learning_rate: float | None = None) -> None:
-        """Adafactor with cosine decay, token-level cross-entropy weighted to ignore padding."""
-        peak = learning_rate or self.config.learning_rate
-        schedule = keras.optimizers.schedules.CosineDecay(peak, max(total_steps, 1))
-        model.compile(
-            optimizer=keras.optimizers.Adafactor(schedule),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            weighted_metrics=["accuracy"],
-        )
-
-    # ----------------------------------------------------------------------------------- data as ids
-    def encode(self, texts: list[str], max_length: int) -> np.ndarray:
-        ids, _ = self.vocab.encode(tf.constant(texts), max_length, self.tokenizer)
-        return ids.numpy()
-
-    def pretraining_examples(self, token_rows: list[np.ndarray], rng: np.random.Generator):
-        """Span-corrupted chunks of the articles: inputs fit ``max_input_length`` once corrupted."""
-        chunk = self.config.max_input_length - 1
-        sentinels = [self.vocab.sentinel_id(i) for i in range(self.vocab.num_sentinels)]
-        pairs = [
-            span_corrupt(row[start:start + chunk], rng, sentinels, EOS_ID)
-            for row in token_rows for start in range(0, len(row), chunk) if len(row[start:start + chunk]) >= 2
-        ]
-        inputs = padded([p[0] for p in pairs], self.config.max_input_length)
-        targets = padded([p[1] for p in pairs], max(len(p[1]) for p in pairs))
-        return seq2seq_examples(inputs, targets)
-
-    def finetuning_examples(self, texts, labels, label_names):
-        inputs, targets = classification_pairs(texts, labels, label_names)
-        return seq2seq_examples(self.encode(inputs, self.config.max_input_length),
-                                self.encode(targets, self.config.max_decode_length))
-
-    def batches(self, examples, training: bool) -> tf.data.Dataset:
-        ds = tf.data.Dataset.from_tensor_slices(examples)
-        if training:
-            ds = ds.shuffle(len(examples[1]), seed=self.config.seed)
-        return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
-
-    # ------------------------------------------------------------------------------------- training
-    def train(self, model: keras.Model, splits: Splits) -> keras.callbacks.History:
-        self.pretrain(model, splits)
-        train = self.finetuning_examples(*splits.train, splits.label_names)
-        validation = self.finetuning_examples(*splits.validation, splits.label_names) if splits.validation else None
+        vocab = self.train_vocabulary([str(t) for t in splits.train[0]])
+        tokenizer = vocab.tokenizer()
         with self.strategy.scope():
-            self.compile_model(model, math.ceil(len(train[1]) / self.config.batch_size) * self.config.epochs)
-        return model.fit(
-            self.batches(train, training=True),
-            validation_data=self.batches(validation, training=False) if validation else None,
-            epochs=self.config.epochs, callbacks=self.callbacks(), verbose=self.verbose,
-        )
+            model = self.build_model(vocab.size)
+        pretraining_history = self.pretrain(model, vocab, tokenizer, splits.train[0])
 
-    def pretrain(self, model: keras.Model, splits: Splits) -> None:
-        """Span corruption over the training articles, fresh noise every pass; weights kept for a rerun."""
-        cfg = self.config
-        saved = self.run_dir / "pretrained.weights.h5"
-        if cfg.pretrain_epochs <= 0:
-            return
-        if saved.exists():
-            model.load_weights(str(saved))
-            return
-        token_rows = [row.numpy() for row in self.tokenizer.tokenize(tf.constant([str(t) for t in splits.train[0]]))]
-        rng = np.random.default_rng(cfg.seed)
-        first = self.pretraining_examples(token_rows, rng)
-        with self.strategy.scope():
-            steps = math.ceil(len(first[1]) / cfg.batch_size) * cfg.pretrain_epochs
-            self.compile_model(model, steps, learning_rate=cfg.pretrain_learning_rate)
-        for epoch in range(cfg.pretrain_epochs):
-            examples = first if epoch == 0 else self.pretraining_examples(token_rows, rng)
-            model.fit(self.batches(examples, training=True), initial_epoch=epoch, epochs=epoch + 1,
-                      callbacks=[keras.callbacks.TerminateOnNaN()], verbose=self.verbose)
-        model.save_weights(str(saved))
+        train = self.finetuning_examples(vocab, tokenizer, *splits.train, splits.label_names)
+        validation = (self.finetuning_examples(vocab, tokenizer, *splits.validation, splits.label_names)
+                      if splits.validation else None)
+        self.compile_seq2seq(model, cfg.learning_rate, math.ceil(len(train[1]) / cfg.batch_size) * cfg.epochs)
+        history = self.fit_keras(model, self.batches(train, training=True),
+                                 self.batches(validation, training=False) if validation else None)
+        return T5Trained(model=model, history=history, vocab=vocab, tokenizer=tokenizer,
+                         generate=self.generator(model, vocab, tokenizer), pretraining_history=pretraining_history)
 
-    # ---------------------------------------------------------------------------------- generation
-    def generator(self, model: keras.Model) -> tf.types.experimental.GenericFunction:
-        """Strings [batch] → generated strings [batch], all in TensorFlow ops (what ``serving_default`` runs).
-
-        Traced once per model, with the batch dimension open; evaluation and export share the trace.
-        """
-        if getattr(self, "_generator", (None, None))[0] is not model:
-            @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-            def generate(text):
-                ids, mask = self.vocab.encode(text, self.config.max_input_length, self.tokenizer)
-                tokens = greedy_decode(model, ids, mask, self.config.max_decode_length)
-                return self.vocab.decode(tokens, self.tokenizer)
-
-            self._generator = (model, generate)
-        return self._generator[1]
-
-    def evaluate(self, model: keras.Model, splits: Splits) -> dict[str, float]:
+    def evaluate(self, trained: T5Trained, splits: Splits) -> dict[str, float]:
         """``test_exact_match``: the share of test articles whose generated text is exactly the topic word."""
         inputs, targets = classification_pairs(*splits.test, splits.label_names)
-        generate = self.generator(model)
         batch = max(self.config.batch_size, 64)
         outputs = [text.decode() for start in range(0, len(inputs), batch)
-                   for text in generate(tf.constant(inputs[start:start + batch])).numpy()]
+                   for text in trained.generate(tf.constant(inputs[start:start + batch])).numpy()]
         return {"test_exact_match": float(np.mean([o == t for o, t in zip(outputs, targets)]))}
 
-    def servable(self, model: keras.Model, splits: Splits) -> Servable:
-        generate = self.generator(model)
+    def servable(self, trained: T5Trained, splits: Splits) -> Servable:
+        generate = trained.generate
         inputs, _ = classification_pairs(splits.test[0][:4], splits.test[1][:4], splits.label_names)
         return Servable(
-            tracked=[model, self.tokenizer],
+            tracked=[trained.model, trained.tokenizer],
             endpoints={
                 "serving_default": Endpoint(
                     fn=lambda text: {"text": generate(text)},
@@ -243,3 +166,100 @@ class T5(zoo.Recipe):
                 ),
             },
         )
+
+    # ------------------------------------------------------------------------------- the parts fit uses
+    def train_vocabulary(self, texts: list[str]) -> SentencePieceVocab:
+        """A SentencePiece vocabulary of at most ``vocab_size`` pieces on ``texts``, kept in the run directory.
+
+        A small corpus cannot fill a large vocabulary; it then gets the largest the corpus supports, and says so.
+        """
+        cfg = self.config
+        vocab = SentencePieceVocab.train(texts, cfg.vocab_size, cfg.num_sentinels)
+        if vocab.size < cfg.vocab_size:
+            print(f"t5: {len(texts)} training articles support {vocab.size} vocabulary pieces, not vocab_size="
+                  f"{cfg.vocab_size}; using {vocab.size}", file=sys.stderr)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        vocab.save(self.run_dir / "spm.model")
+        return vocab
+
+    def build_model(self, vocabulary_size: int) -> keras.Model:
+        cfg = self.config
+        backbone = keras_hub.models.T5Backbone(
+            vocabulary_size=vocabulary_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
+            hidden_dim=cfg.hidden_dim, intermediate_dim=cfg.intermediate_dim, dropout=cfg.dropout,
+            activation="gelu", use_gated_activation=True,
+        )
+        return keras_hub.models.T5Seq2SeqLM(backbone)
+
+    def compile_seq2seq(self, model: keras.Model, peak_learning_rate: float, total_steps: int) -> None:
+        """Adafactor with cosine decay, token-level cross-entropy weighted to ignore padding."""
+        schedule = keras.optimizers.schedules.CosineDecay(peak_learning_rate, max(total_steps, 1))
+        with self.strategy.scope():
+            model.compile(
+                optimizer=keras.optimizers.Adafactor(schedule),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                weighted_metrics=["accuracy"],
+            )
+
+    def pretrain(self, model: keras.Model, vocab: SentencePieceVocab, tokenizer, texts) -> dict[str, list[float]]:
+        """Span corruption over the training articles, fresh noise every pass; weights kept for a rerun."""
+        cfg = self.config
+        saved = self.run_dir / "pretrained.weights.h5"
+        if cfg.pretrain_epochs <= 0:
+            return {}
+        if saved.exists():
+            model.load_weights(str(saved))
+            return {}
+        token_rows = [row.numpy() for row in tokenizer.tokenize(tf.constant([str(t) for t in texts]))]
+        rng = np.random.default_rng(cfg.seed)
+        first = self.pretraining_examples(vocab, token_rows, rng)
+        self.compile_seq2seq(model, cfg.pretrain_learning_rate,
+                             math.ceil(len(first[1]) / cfg.batch_size) * cfg.pretrain_epochs)
+        history: dict[str, list[float]] = {}
+        for epoch in range(cfg.pretrain_epochs):
+            examples = first if epoch == 0 else self.pretraining_examples(vocab, token_rows, rng)
+            one_pass = model.fit(self.batches(examples, training=True), initial_epoch=epoch, epochs=epoch + 1,
+                                 callbacks=[keras.callbacks.TerminateOnNaN()], verbose=self.verbose)
+            for key, values in history_of(one_pass).items():
+                history.setdefault(key, []).extend(values)
+        model.save_weights(str(saved))
+        return history
+
+    def pretraining_examples(self, vocab: SentencePieceVocab, token_rows: list[np.ndarray], rng: np.random.Generator):
+        """Span-corrupted chunks of the articles: inputs fit ``max_input_length`` once corrupted."""
+        chunk = self.config.max_input_length - 1
+        sentinels = [vocab.sentinel_id(i) for i in range(vocab.num_sentinels)]
+        pairs = [
+            span_corrupt(row[start:start + chunk], rng, sentinels, EOS_ID)
+            for row in token_rows for start in range(0, len(row), chunk) if len(row[start:start + chunk]) >= 2
+        ]
+        inputs = padded([p[0] for p in pairs], self.config.max_input_length)
+        targets = padded([p[1] for p in pairs], max(len(p[1]) for p in pairs))
+        return seq2seq_examples(inputs, targets)
+
+    def finetuning_examples(self, vocab: SentencePieceVocab, tokenizer, texts, labels, label_names):
+        """``classify: <article>`` → topic word pairs as ids, for teacher forcing."""
+        inputs, targets = classification_pairs(texts, labels, label_names)
+
+        def ids(strings: list[str], max_length: int) -> np.ndarray:
+            return vocab.encode(tf.constant(strings), max_length, tokenizer)[0].numpy()
+
+        return seq2seq_examples(ids(inputs, self.config.max_input_length), ids(targets, self.config.max_decode_length))
+
+    def batches(self, examples, training: bool) -> tf.data.Dataset:
+        ds = tf.data.Dataset.from_tensor_slices(examples)
+        if training:
+            ds = ds.shuffle(len(examples[1]), seed=self.config.seed)
+        return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def generator(self, model: keras.Model, vocab: SentencePieceVocab, tokenizer) -> tf.types.experimental.GenericFunction:
+        """Strings [batch] → generated strings [batch], all in TensorFlow ops (what ``serving_default`` runs),
+        traced with the batch dimension open."""
+        max_input_length, max_decode_length = self.config.max_input_length, self.config.max_decode_length
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def generate(text):
+            ids, mask = vocab.encode(text, max_input_length, tokenizer)
+            return vocab.decode(greedy_decode(model, ids, mask, max_decode_length), tokenizer)
+
+        return generate

@@ -84,10 +84,11 @@ class DenseMnist(zoo.get_recipe("cnn_mnist")):
 def test_subclass_overriding_only_build_model_trains_and_exports(tmp_path):
     config = DenseMnist.Config(epochs=2, max_examples=4000, batch_size=64, max_degrees=0.0, max_shift=0.0)
     result = DenseMnist(config, run_dir=tmp_path / "run", verbose=0).run(tmp_path / "exports")
-    assert result.recipe == "cnn_mnist" and result.train_examples == 4000
+    assert result.recipe == "dense_mnist" and result.train_examples == 4000  # its own name, not its parent's
     assert result.metrics["test_accuracy"] > 0.85  # a 64-unit MLP on 4k images; chance is 0.1
-    assert len(result.history["loss"]) == 2 and result.history["loss"][1] < result.history["loss"][0]
-    assert result.export.path == tmp_path / "exports" / "cnn_mnist" / "1"
+    loss = result.trained.history["loss"]
+    assert len(loss) == 2 and loss[1] < loss[0]
+    assert result.export.path == tmp_path / "exports" / "dense_mnist" / "1"
     assert result.export.gate.signatures_run == {"serving_default": 1, "classify": 1}
     assert not (tmp_path / "run" / "backup").exists()  # the resume backup is removed once training completes
 

@@ -44,8 +44,8 @@ def test_subclass_overriding_only_build_model_trains_and_exports(tmp_path):
     recipe_cls = namespace["LinearCnn"]
     config = recipe_cls.Config(epochs=1, max_examples=256)
     result = recipe_cls(config, run_dir=tmp_path / "run").run(tmp_path / "export")
-    version = only_version(tmp_path / "export", "cnn_mnist")
-    assert result.export.path == version
+    version = only_version(tmp_path / "export", "linear_cnn")  # its own model directory, not cnn_mnist's
+    assert result.export.path == version and not (tmp_path / "export" / "cnn_mnist").exists()
     import tensorflow as tf
 
     kernels = [v.shape.as_list() for v in tf.saved_model.load(str(version)).variables if len(v.shape) == 2]

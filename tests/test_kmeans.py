@@ -22,12 +22,12 @@ def run_kmeans(tmp_path, **overrides):
 
 
 def assert_export_equals_sklearn(recipe, result):
-    images = recipe.prepare(recipe.load_data()).test[0][:TEST_IMAGES]
-    features = recipe.features(images)
+    images = recipe.load_data().test[0][:TEST_IMAGES]
+    points, kmeans = result.trained.points(images), result.trained.kmeans
     signature, out = session_run(result.export.path, "serving_default", {"images": images})
     assert signature.outputs["cluster"].dtype == tf.int64.as_datatype_enum
-    np.testing.assert_array_equal(out["cluster"], recipe.kmeans.predict(features))
-    np.testing.assert_allclose(out["distances"], recipe.kmeans.transform(features), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(out["cluster"], kmeans.predict(points))
+    np.testing.assert_allclose(out["distances"], kmeans.transform(points), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.slow
@@ -44,15 +44,15 @@ def test_refined_autoencoder_codes_and_an_autoencoder_export_as_features(tmp_pat
         tmp_path / "ae", epochs=1, refine_epochs=1, autoencoder="conv", filters="8,16", code_size=10, batch_size=64,
         manifold_components=0,
     )
-    assert recipe.refined_centroids.shape == (10, 10)  # DEC ran and seeded the final KMeans
-    assert recipe.features(np.zeros((2, 28, 28), np.uint8)).shape == (2, 10)
+    assert result.trained.kmeans.init.shape == (10, 10)  # DEC ran and its centroids seeded the final KMeans
+    assert result.trained.points(np.zeros((2, 28, 28), np.uint8)).shape == (2, 10)
     assert_export_equals_sklearn(recipe, result)
 
     assert main(["autoencoder", "--set", "epochs=0", "--set", "max_examples=64", "--set", "filters=4",
                  "--export-dir", str(tmp_path / "ae_export"), "--run-dir", str(tmp_path / "ae_run")]) == 0
     recipe, result = run_kmeans(tmp_path / "path", features=str(tmp_path / "ae_export" / "autoencoder" / "1"),
                                 manifold_components=0)
-    assert recipe.features(np.zeros((2, 28, 28), np.uint8)).shape == (2, 14 * 14 * 4)  # the export's codes, flat
+    assert result.trained.points(np.zeros((2, 28, 28), np.uint8)).shape == (2, 14 * 14 * 4)  # the export's codes
     assert_export_equals_sklearn(recipe, result)
 
 
@@ -60,9 +60,9 @@ def test_refined_autoencoder_codes_and_an_autoencoder_export_as_features(tmp_pat
 def test_dense_codes_on_the_manifold_are_exported_and_clusters_equal_sklearn(tmp_path):
     recipe, result = run_kmeans(tmp_path, epochs=10, batch_size=32, units="128", code_size=8, manifold_components=4,
                                 manifold_neighbors=15, manifold_epochs=60)
-    assert recipe.parts.encoder.output.shape[-1] == 8  # the dense autoencoder's code
-    assert recipe.features(np.zeros((2, 28, 28), np.uint8)).shape == (2, 4)  # codes → UMAP-shaped coordinates
-    assert recipe.kmeans.cluster_centers_.shape == (10, 4)
+    assert result.trained.model.get_layer("encoder").output.shape[-1] == 8  # the dense autoencoder's code
+    assert result.trained.points(np.zeros((2, 28, 28), np.uint8)).shape == (2, 4)  # codes → UMAP coordinates
+    assert result.trained.kmeans.cluster_centers_.shape == (10, 4)
     assert_export_equals_sklearn(recipe, result)
     assert 0.25 < result.metrics["test_accuracy"] <= 1.0  # chance is 0.1; 0.35-0.41 seen (seeds 0, 1)
 

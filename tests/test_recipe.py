@@ -1,4 +1,4 @@
-"""The base class's own decisions, without training: XLA choice, run directory, config type."""
+"""The base class's own decisions, without training: XLA choice, run directory, config type, identity."""
 
 import pytest
 import tensorflow as tf
@@ -10,10 +10,7 @@ CnnMnist = zoo.get_recipe("cnn_mnist")
 
 def _compiled(config, strategy=None):
     recipe = CnnMnist(config, strategy=strategy)
-    with recipe.strategy.scope():
-        model = recipe.build_model()
-        recipe.compile_model(model, total_steps=10)
-    return model
+    return recipe.compiled(recipe.build_model, total_steps=10)
 
 
 def test_xla_follows_the_config():
@@ -37,3 +34,24 @@ def test_run_dir_is_a_hash_of_the_config():
 def test_recipe_refuses_another_recipes_config():
     with pytest.raises(TypeError, match="CnnMnistConfig"):
         CnnMnist(zoo.RecipeConfig())
+
+
+class LinearMnist(CnnMnist):
+    """Not registered: it must not publish, nor resume, as cnn_mnist."""
+
+
+def test_an_unregistered_subclass_has_a_name_and_run_directory_of_its_own():
+    assert LinearMnist.name == "linear_mnist" and CnnMnist.name == "cnn_mnist"
+    config = CnnMnist.Config(epochs=1)
+    mine, parents = LinearMnist(config), CnnMnist(config)
+    assert mine.run_dir.parts[:2] == ("runs", "linear_mnist")
+    assert mine.config_digest() != parents.config_digest()  # same config, another class: another run
+
+
+def test_a_class_whose_derived_name_belongs_to_a_registered_recipe_is_refused(tmp_path):
+    class CnnMnist(zoo.get_recipe("cnn_mnist")):  # snake-cases to "cnn_mnist"
+        pass
+
+    with pytest.raises(zoo.errors.UsageError, match="belongs to recipes.cnn_mnist.CnnMnist; register it"):
+        CnnMnist(CnnMnist.Config(epochs=1)).run(tmp_path)
+    assert not any(tmp_path.iterdir())

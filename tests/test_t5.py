@@ -9,6 +9,7 @@ import zoo
 from test_cnn_mnist import session_predict
 from zoo.export import export
 from zoo.run import main
+from recipes.t5 import T5Trained
 from zoo.text.greedy_decode import keras_hub_greedy
 
 TINY = {"max_examples": 24, "vocab_size": 300, "num_sentinels": 20, "hidden_dim": 32, "num_layers": 1,
@@ -42,26 +43,29 @@ def exported(tmp_path_factory):
     """A tiny t5 export whose weights are scaled up so generation varies with the input, and its recipe/model."""
     cls = zoo.get_recipe("t5")
     recipe = cls(cls.Config(**TINY), run_dir=tmp_path_factory.mktemp("run"), verbose=0)
-    splits = recipe.prepare(recipe.load_data())
-    model = recipe.build_model()
+    splits = recipe.load_data().capped(recipe.config.max_examples)
+    vocab = recipe.train_vocabulary([str(t) for t in splits.train[0]])
+    tokenizer = vocab.tokenizer()
+    model = recipe.build_model(vocab.size)
     rng = np.random.default_rng(0)
     for weight in model.weights:
         weight.assign(rng.normal(0.0, 1.0, weight.shape).astype("float32"))
     model.compile(sampler="greedy")  # for the eager KerasHub reference
-    result = export(recipe.servable(model, splits), model_name="t5", export_root=tmp_path_factory.mktemp("exports"),
+    trained = T5Trained(model=model, vocab=vocab, tokenizer=tokenizer, generate=recipe.generator(model, vocab, tokenizer))
+    result = export(recipe.servable(trained, splits), model_name="t5", export_root=tmp_path_factory.mktemp("exports"),
                     card={"config": recipe.config.to_dict(), "metrics": {}, "data": {}})
-    return recipe, model, splits, result
+    return trained, model, splits, result
 
 
 @pytest.mark.parametrize("batch", [1, 7])
 def test_exported_generation_equals_eager_keras_hub_generation(exported, batch):
-    recipe, model, splits, result = exported
+    trained, model, splits, result = exported
     texts = ["classify: " + str(t)[: 40 * (i + 1)] for i, t in enumerate(splits.test[0][:batch])]
     _, served = serve(result.path, texts)
-    ids, mask = recipe.vocab.encode(tf.constant(texts), recipe.config.max_input_length)
-    eager_ids = keras_hub_greedy(model, ids.numpy(), mask.numpy(), recipe.config.max_decode_length)
+    ids, mask = trained.vocab.encode(tf.constant(texts), TINY["max_input_length"])
+    eager_ids = keras_hub_greedy(model, ids.numpy(), mask.numpy(), TINY["max_decode_length"])
     assert len({tuple(row) for row in eager_ids}) > (batch > 1)  # not a constant output
-    eager = recipe.vocab.decode(eager_ids).numpy()
+    eager = trained.vocab.decode(eager_ids).numpy()
     assert served.tolist() == eager.tolist()  # the detokenized eager tokens, row for row
     assert result.gate.signatures_run == {"serving_default": 1}
 

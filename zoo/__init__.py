@@ -18,7 +18,7 @@ from zoo.quiet import import_tensorflow_quietly  # noqa: E402
 import_tensorflow_quietly()
 
 from zoo.config import RecipeConfig, field  # noqa: E402
-from zoo.recipe import QualityBar, Recipe  # noqa: E402
+from zoo.recipe import QualityBar, Recipe, Trained  # noqa: E402
 from zoo.registry import get_recipe, list_recipes, register  # noqa: E402
 
-__all__ = ["QualityBar", "Recipe", "RecipeConfig", "field", "get_recipe", "list_recipes", "register"]
+__all__ = ["QualityBar", "Recipe", "RecipeConfig", "Trained", "field", "get_recipe", "list_recipes", "register"]

@@ -50,3 +50,15 @@ def random_affine(images: tf.Tensor, max_degrees: float, max_shift: float, seed:
         interpolation="BILINEAR",
         fill_mode="CONSTANT",
     )
+
+
+def warp_uint8_images(images: tf.Tensor, max_degrees: float, max_shift: float, seed: tf.Tensor) -> tf.Tensor:
+    """:func:`random_affine` on a batch of uint8 [batch, height, width] images, rounded back to uint8.
+
+    >>> warp_uint8_images(tf.fill([2, 28, 28], tf.constant(7, tf.uint8)), 0.0, 0.0, tf.constant([1, 2], tf.int64)).dtype
+    tf.uint8
+    """
+    if max_degrees <= 0 and max_shift <= 0:
+        return images
+    warped = random_affine(tf.cast(images, tf.float32)[..., tf.newaxis], max_degrees, max_shift, seed)
+    return tf.cast(tf.clip_by_value(tf.round(warped[..., 0]), 0.0, 255.0), tf.uint8)

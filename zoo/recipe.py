@@ -1,9 +1,20 @@
-"""The recipe base class: data → model → training → evaluation → validated export.
+"""The recipe contract: ``load_data`` → ``fit`` → ``evaluate`` → ``servable``, driven by :meth:`Recipe.run`.
 
-A recipe subclasses :class:`Recipe`, declares a config dataclass, and overrides the hooks it needs:
-``load_data``, ``build_model`` and ``servable`` at least. Everything else (seeding, ``tf.data`` input
-pipelines, Keras ``fit`` with a progress bar, TensorBoard logs, per-epoch checkpoints that a killed run
-resumes from, NaN guard, evaluation, export and its validation gate) is shared.
+A recipe tells its whole story in four steps, each with one job, each handing the next what it made:
+
+- ``load_data() -> Splits``: the train / validation / test arrays (``run`` then applies ``max_examples``);
+- ``fit(splits) -> Trained``: everything that learns (vocabularies, pretraining, Keras ``fit``, KMeans, …),
+  returned as a value: a :class:`Trained` (or a recipe's own subclass of it), never attributes set on the way;
+- ``evaluate(trained, splits) -> dict``: test-split metrics, measuring only;
+- ``servable(trained, splits) -> Servable``: the serving signatures and their warmup inputs.
+
+The default ``fit`` is Keras ``fit`` on :meth:`Recipe.build_model`, with the pieces a Keras user swaps one at a
+time (``build_model``, ``preprocess``, ``loss``, ``keras_metrics``, ``optimizer``, ``callbacks``). A recipe whose
+training is more than that writes its own ``fit`` and calls the same tools (:meth:`Recipe.compiled`,
+:meth:`Recipe.fit_keras`, :meth:`Recipe.dataset`). :meth:`Recipe.run` is the driver; no recipe overrides it.
+
+A recipe's name is its registration (``@zoo.register``); a subclass that is not registered gets a name of its own
+from its class name, so it never publishes into its parent's model directory.
 
 Example (a subclass that swaps only the network):
 
@@ -13,9 +24,8 @@ Example (a subclass that swaps only the network):
 ...         inputs = keras.Input((28, 28), dtype="uint8", name="images")
 ...         x = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
 ...         return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
->>> result = TinyCnn(TinyCnn.Config(epochs=1, max_examples=500)).run("/tmp/zoo-doc")  # doctest: +SKIP
->>> result.metrics["test_accuracy"] > 0.5                                              # doctest: +SKIP
-True
+>>> TinyCnn.name
+'tiny_cnn'
 """
 
 from __future__ import annotations
@@ -24,12 +34,13 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import keras
 import numpy as np
@@ -38,6 +49,7 @@ import tensorflow as tf
 from zoo.config import RecipeConfig
 from zoo.data.splits import Splits
 from zoo.distribute import is_chief, worker_dir
+from zoo.errors import UsageError
 from zoo.export import ExportResult, Servable, export
 
 
@@ -69,8 +81,25 @@ class QualityBar:
 
 
 @dataclasses.dataclass
+class Trained:
+    """What a recipe's :meth:`Recipe.fit` produced: the trained Keras model and its per-epoch history.
+
+    Recipes whose training yields more (a vocabulary, a fitted KMeans, pretraining figures) subclass it, so
+    ``evaluate``, ``servable``, benches and tests all read the same value.
+
+    >>> import keras
+    >>> trained = Trained(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), {"loss": [0.5, 0.25]})
+    >>> trained.history["loss"][-1]
+    0.25
+    """
+
+    model: keras.Model
+    history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
 class RunResult:
-    """What :meth:`Recipe.run` returns."""
+    """What :meth:`Recipe.run` returns: the metrics, the :class:`Trained` value, and where the export went."""
 
     recipe: str
     config: dict[str, Any]
@@ -79,10 +108,10 @@ class RunResult:
     train_examples: int
     wall_seconds: float
     export: ExportResult | None
-    history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    trained: Trained
 
-    def summary(self) -> str:
-        """A one-screen summary of the run."""
+    def report(self) -> str:
+        """The one-screen report printed at the end of ``python -m zoo.run``."""
         lines = [f"{self.recipe}: {self.train_examples} training examples, {self.config.get('epochs')} epochs, "
                  f"{self.wall_seconds:.1f} s"]
         lines += [f"  {k:<28} {v:.4f}" for k, v in sorted(self.metrics.items())]
@@ -96,8 +125,23 @@ class RunResult:
         return "\n".join(lines)
 
 
+def history_of(keras_history: keras.callbacks.History | None) -> dict[str, list[float]]:
+    """Keras ``fit``'s History as plain floats per metric (empty when nothing was trained)."""
+    return {k: [float(v) for v in values] for k, values in getattr(keras_history, "history", {}).items()}
+
+
+def snake_case(class_name: str) -> str:
+    """``LinearMnist`` → ``linear_mnist``: the name of a recipe class that is not registered.
+
+    >>> snake_case("BertMLM2")
+    'bert_mlm2'
+    """
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", class_name).lower()
+
+
 class Recipe:
-    """Base class of every recipe. Subclass it, register it with ``@zoo.register(name)``."""
+    """Base of every recipe: subclass it, write ``load_data``, ``fit`` (or ``build_model``) and ``servable``,
+    and register it with ``@zoo.register(name)``. See the module docstring for the contract."""
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
@@ -108,6 +152,10 @@ class Recipe:
     #: export, gate). The registry-wide test runs every registered recipe with it: set it, and a new recipe
     #: is under test.
     tiny: ClassVar[dict[str, Any]] = {"epochs": 1, "max_examples": 64}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = snake_case(cls.__name__)  # @zoo.register replaces it; a subclass never inherits its parent's
 
     def __init__(
         self,
@@ -120,23 +168,40 @@ class Recipe:
         self.config = config if config is not None else self.Config()
         if not isinstance(self.config, self.Config):
             raise TypeError(f"{type(self).__name__} takes a {self.Config.__name__}, got {type(self.config).__name__}")
+        if hasattr(self.config, "validate"):  # configs built in Python are checked as --set values are
+            self.config.validate()
         self.strategy = strategy or tf.distribute.get_strategy()
-        default_run_dir = Path("runs") / (self.name or type(self).__name__) / self.config_digest()
-        self.run_dir = worker_dir(run_dir or default_run_dir, self.strategy)
+        self.run_dir = worker_dir(run_dir or Path("runs") / self.name / self.config_digest(), self.strategy)
         self.verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
 
-    # ----------------------------------------------------------------------------------------- hooks
+    # ------------------------------------------------------------------------------ the four steps
     def load_data(self) -> Splits:
         """Train/validation/test arrays. Override."""
         raise NotImplementedError(f"{type(self).__name__} must implement load_data()")
 
-    def build_model(self) -> keras.Model:
-        """The Keras model to train (built inside the strategy scope). Override."""
-        raise NotImplementedError(f"{type(self).__name__} must implement build_model()")
+    def fit(self, splits: Splits) -> Trained:
+        """Keras ``fit`` of :meth:`build_model` on the training split (validation split monitored).
 
-    def servable(self, model: keras.Model, splits: Splits) -> Servable:
+        Override for training that is more than one Keras ``fit``; return what it produced.
+        """
+        model = self.compiled(self.build_model, self.steps_per_epoch(splits) * self.config.epochs)
+        validation = self.dataset(*splits.validation, training=False) if splits.validation else None
+        history = self.fit_keras(model, self.dataset(*splits.train, training=True), validation)
+        return Trained(model, history)
+
+    def evaluate(self, trained: Trained, splits: Splits) -> dict[str, float]:
+        """Test-split metrics of ``trained.model`` with its compiled loss and metrics, prefixed ``test_``."""
+        scores = trained.model.evaluate(self.dataset(*splits.test, training=False), return_dict=True, verbose=0)
+        return {f"test_{k}": float(v) for k, v in scores.items()}
+
+    def servable(self, trained: Trained, splits: Splits) -> Servable:
         """The serving signatures to export, with warmup inputs drawn from ``splits``. Override."""
         raise NotImplementedError(f"{type(self).__name__} must implement servable()")
+
+    # ------------------------------------------------------------------ pieces of the default fit
+    def build_model(self) -> keras.Model:
+        """The Keras model the default :meth:`fit` trains (built inside the strategy scope)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build_model() or fit()")
 
     def preprocess(
         self, features: tf.Tensor, labels: tf.Tensor, training: bool, seed: tf.Tensor
@@ -151,25 +216,14 @@ class Recipe:
     def loss(self) -> Any:
         return keras.losses.SparseCategoricalCrossentropy()
 
-    def metrics(self) -> list[Any]:
+    def keras_metrics(self) -> list[Any]:
+        """Metrics Keras tracks while training (``evaluate`` reports them on the test split)."""
         return ["accuracy"]
 
     def optimizer(self, total_steps: int) -> keras.optimizers.Optimizer:
         """Adam with the configured learning rate, cosine-decayed to 0 over training."""
         schedule = keras.optimizers.schedules.CosineDecay(self.config.learning_rate, max(total_steps, 1))
         return keras.optimizers.Adam(schedule)
-
-    def compile_model(self, model: keras.Model, total_steps: int) -> None:
-        """Compile inside the strategy's scope (:meth:`run` calls it there), with XLA when :meth:`uses_xla`."""
-        model.compile(optimizer=self.optimizer(total_steps), loss=self.loss(), metrics=self.metrics(),
-                      jit_compile=self.uses_xla())
-
-    def uses_xla(self) -> bool:
-        """Whether training steps compile with XLA: the ``jit_compile`` config key, which asks for what Keras
-        never picks by itself on a CPU-only machine (for small convnets it roughly doubles training throughput
-        there). As in Keras, it stays off under a distribution strategy and with op determinism.
-        """
-        return self.config.jit_compile and not self.config.deterministic and not tf.distribute.has_strategy()
 
     def callbacks(self) -> list[keras.callbacks.Callback]:
         """TerminateOnNaN, per-epoch backup for resuming a killed run, TensorBoard logs."""
@@ -179,18 +233,40 @@ class Recipe:
             keras.callbacks.TensorBoard(str(self.run_dir / "logs"), write_graph=False),
         ]
 
-    # ------------------------------------------------------------------------------------- machinery
-    def config_digest(self) -> str:
-        """A short hash of the config: the run directory's name, so the same arguments resume the same run."""
-        blob = json.dumps(self.config.to_dict(), sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+    # ------------------------------------------------------------------------ tools fit calls
+    def steps_per_epoch(self, splits: Splits) -> int:
+        return math.ceil(len(splits.train[1]) / self.config.batch_size)
 
-    def prepare(self, splits: Splits) -> Splits:
-        """Apply ``max_examples`` to the loaded splits."""
-        return splits.capped(self.config.max_examples)
+    def uses_xla(self) -> bool:
+        """Whether training steps compile with XLA: the ``jit_compile`` config key, which asks for what Keras
+        never picks by itself on a CPU-only machine (for small convnets it roughly doubles training throughput
+        there). As in Keras, it stays off under a distribution strategy and with op determinism.
+        """
+        return self.config.jit_compile and not self.config.deterministic and not tf.distribute.has_strategy()
+
+    def compiled(self, build: Callable[[], keras.Model], total_steps: int,
+                 optimizer: keras.optimizers.Optimizer | None = None) -> keras.Model:
+        """``build()`` inside the strategy's scope, compiled with :meth:`loss`, :meth:`keras_metrics` and
+        ``optimizer`` (default :meth:`optimizer` over ``total_steps``), with XLA when :meth:`uses_xla`."""
+        with self.strategy.scope():
+            model = build()
+            model.compile(optimizer=optimizer or self.optimizer(total_steps), loss=self.loss(),
+                          metrics=self.keras_metrics(), jit_compile=self.uses_xla())
+        return model
+
+    def fit_keras(self, model: keras.Model, train: tf.data.Dataset, validation: tf.data.Dataset | None = None,
+                  epochs: int | None = None) -> dict[str, list[float]]:
+        """Keras ``fit`` with :meth:`callbacks` and the run's progress display; the history as plain floats."""
+        epochs = self.config.epochs if epochs is None else epochs
+        if epochs <= 0:
+            return {}
+        history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=self.callbacks(),
+                            shuffle=False, verbose=self.verbose)  # the pipeline shuffles
+        return history_of(history)
 
     def dataset(self, features: np.ndarray, labels: np.ndarray, training: bool) -> tf.data.Dataset:
-        """A batched, prefetched ``tf.data`` pipeline over in-memory arrays (shuffled when ``training``)."""
+        """A batched, prefetched ``tf.data`` pipeline over in-memory arrays (shuffled when ``training``),
+        through :meth:`preprocess`."""
         ds = tf.data.Dataset.from_tensor_slices((features, labels))
         if training:
             ds = ds.shuffle(len(labels), seed=self.config.seed, reshuffle_each_iteration=True)
@@ -206,36 +282,25 @@ class Recipe:
         options.deterministic = True
         return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
-    def train(self, model: keras.Model, splits: Splits) -> keras.callbacks.History:
-        validation = self.dataset(*splits.validation, training=False) if splits.validation else None
-        return model.fit(
-            self.dataset(*splits.train, training=True),
-            validation_data=validation,
-            epochs=self.config.epochs,
-            shuffle=False,  # the pipeline shuffles
-            callbacks=self.callbacks(),
-            verbose=self.verbose,
-        )
-
-    def evaluate(self, model: keras.Model, splits: Splits) -> dict[str, float]:
-        """Test-split metrics, prefixed ``test_``."""
-        scores = model.evaluate(self.dataset(*splits.test, training=False), return_dict=True, verbose=0)
-        return {f"test_{k}": float(v) for k, v in scores.items()}
+    # -------------------------------------------------------------------------------- the driver
+    def config_digest(self) -> str:
+        """A short hash of the recipe class and its config: the run directory's name, so the same arguments
+        resume the same run, and another class (even with the same config) never resumes into it."""
+        identity = {"class": f"{type(self).__module__}.{type(self).__qualname__}", "config": self.config.to_dict()}
+        blob = json.dumps(identity, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
 
     def run(self, export_dir: str | Path = "saved_models", version: int | None = None) -> RunResult:
-        """Train, evaluate and export; return the metrics and where the export went."""
+        """load_data → fit → evaluate → servable → validated export; the metrics, the Trained value and the export."""
+        check_publishable(type(self))
         started = time.perf_counter()
         keras.utils.set_random_seed(self.config.seed)
         if self.config.deterministic:
             tf.config.experimental.enable_op_determinism()
-        splits = self.prepare(self.load_data())
-        steps_per_epoch = math.ceil(len(splits.train[1]) / self.config.batch_size)
-        with self.strategy.scope():
-            model = self.build_model()
-            self.compile_model(model, steps_per_epoch * self.config.epochs)
-        history = self.train(model, splits) if self.config.epochs > 0 else None
-        metrics = self.evaluate(model, splits)
-        result = self._export(model, splits, metrics, export_dir, version)
+        splits = self.load_data().capped(self.config.max_examples)
+        trained = self.fit(splits)
+        metrics = self.evaluate(trained, splits)
+        exported = self._export(trained, splits, metrics, export_dir, version)
         return RunResult(
             recipe=self.name,
             config=self.config.to_dict(),
@@ -243,19 +308,30 @@ class Recipe:
             bars=self.bars,
             train_examples=len(splits.train[1]),
             wall_seconds=time.perf_counter() - started,
-            export=result,
-            history={k: [float(v) for v in values] for k, values in getattr(history, "history", {}).items()},
+            export=exported,
+            trained=trained,
         )
 
-    def _export(self, model, splits, metrics, export_dir, version) -> ExportResult | None:
+    def _export(self, trained, splits, metrics, export_dir, version) -> ExportResult | None:
         card = {"config": self.config.to_dict(), "metrics": metrics, "data": splits.provenance.to_dict()}
         if is_chief(self.strategy):
-            return export(self.servable(model, splits), model_name=self.name, export_root=export_dir,
+            return export(self.servable(trained, splits), model_name=self.name, export_root=export_dir,
                           card=card, version=version)
         # Non-chief workers take part in saving (it may run collectives) but publish nothing.
         scratch = Path(tempfile.mkdtemp(prefix="zoo-worker-export-"))
         try:
-            export(self.servable(model, splits), model_name=self.name, export_root=scratch, card=card)
+            export(self.servable(trained, splits), model_name=self.name, export_root=scratch, card=card)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return None
+
+
+def check_publishable(cls: type[Recipe]) -> None:
+    """A recipe publishes under its own name only: an unregistered class whose derived name belongs to a
+    registered recipe would publish into that recipe's model directory, so it is refused."""
+    from zoo.registry import registered
+
+    owner = registered(cls.name)
+    if owner is not None and owner is not cls:
+        raise UsageError(f"{cls.__qualname__} is not registered, and its name {cls.name!r} belongs to "
+                         f"{owner.__module__}.{owner.__qualname__}; register it: @zoo.register('my_name')")

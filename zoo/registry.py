@@ -65,6 +65,11 @@ def register(name: str) -> Callable[[T], T]:
     return decorator
 
 
+def registered(name: str) -> type | None:
+    """The class registered under ``name``, or None (built-ins and plugins are not loaded by this)."""
+    return _REGISTRY.get(name)
+
+
 def unregister(name: str) -> None:
     """Remove a recipe (for tests and interactive sessions)."""
     _REGISTRY.pop(name, None)

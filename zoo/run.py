@@ -127,7 +127,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     recipe = cls(config, run_dir=args.run_dir, strategy=make_strategy(args.strategy))
     result = recipe.run(export_dir=args.export_dir, version=args.version)
-    print(result.summary())
+    print(result.report())
     return 0
 
 

@@ -1,7 +1,7 @@
 """The shared shape of the ``bert`` and ``electra`` recipes: a KerasHub encoder fine-tuned on BBC News.
 
 A subclass says where its vocabulary comes from and how its backbone starts (:meth:`vocabulary_file`,
-:meth:`initial_backbone`: a checkpoint, or pretraining); this base tokenises raw text inside ``tf.data``
+:meth:`initial_encoder`: a checkpoint, or pretraining); this base tokenises raw text inside ``tf.data``
 with :class:`zoo.text.wordpiece.WordpieceTokenizer`, puts a masked-mean-pooling softmax head on the
 backbone, and exports the signatures of DESIGN.md:
 
@@ -12,17 +12,21 @@ backbone, and exports the signatures of DESIGN.md:
 
 Example (a subclass; ``recipes/bert.py`` is the real one):
 
+>>> from zoo.hf.bert_checkpoint import load_bert_checkpoint, minilm_directory
 >>> class FromCheckpoint(EncoderClassifierRecipe):
 ...     def vocabulary_file(self):
 ...         return minilm_directory() / "vocab.txt"
-...     def initial_backbone(self):
-...         return load_bert_checkpoint(minilm_directory())
->>> FromCheckpoint(FromCheckpoint.Config(epochs=0, max_examples=8)).run("/tmp/zoo-doc")  # doctest: +SKIP
+...     def initial_encoder(self, splits):
+...         return InitialEncoder(load_bert_checkpoint(minilm_directory()))
+>>> recipe = FromCheckpoint(FromCheckpoint.Config(sequence_length=16))
+>>> recipe.classifier(recipe.initial_encoder(None).backbone).output.shape
+(None, 5)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import keras
@@ -35,6 +39,7 @@ from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
 from zoo.export.text_classifier import text_classifier_servable
+from zoo.text.pretraining import masked_lm_dataset, pretrain, read_text_folder
 from zoo.text.wordpiece import WordpieceTokenizer
 
 WARMUP_TEXTS = 4
@@ -66,6 +71,46 @@ class EncoderClassifierConfig(zoo.RecipeConfig):
             raise UsageError(f"unknown data source {self.data!r}; the BBC News recipes read 'package'")
 
 
+@dataclasses.dataclass
+class FromScratchConfig(EncoderClassifierConfig):
+    """The keys of an encoder pretrained here (bert with ``init=scratch``, electra): its size, its corpus and
+    its pretraining run. One place, so the two recipes check and use them the same way."""
+
+    corpus: str = zoo.field("bbc", "pretraining text: 'bbc' (BBC training-split articles) or a folder of .txt files")
+    pretrain_steps: int = zoo.field(2000, "pretraining steps")
+    pretrain_batch_size: int = zoo.field(32, "documents per pretraining step")
+    pretrain_learning_rate: float = zoo.field(5e-4, "peak Adam learning rate for pretraining (cosine decay)")
+    hidden_dim: int = zoo.field(128, "encoder hidden size (pretrained from scratch)")
+    num_layers: int = zoo.field(2, "encoder transformer layers (pretrained from scratch)")
+    num_heads: int = zoo.field(2, "encoder attention heads (pretrained from scratch)")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.corpus != "bbc" and not Path(self.corpus).is_dir():
+            raise UsageError(f"corpus must be 'bbc' or a folder of .txt files; {self.corpus!r} is neither")
+
+
+@dataclasses.dataclass
+class InitialEncoder:
+    """Where fine-tuning starts: the ``backbone``, and when it was pretrained here the ``pretrainer`` (the
+    backbone with its pretraining heads) and the pretraining figures (``steps``, ``seconds``, final metrics)."""
+
+    backbone: keras.Model
+    pretrainer: keras.Model | None = None
+    pretraining: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(kw_only=True)
+class EncoderTrained(zoo.Trained):
+    """What an encoder classifier's ``fit`` made: the classifier ``model``, its ``backbone`` and ``tokenizer``,
+    and, when the backbone was pretrained in the run, the ``pretrainer`` and the ``pretraining`` figures."""
+
+    backbone: keras.Model
+    tokenizer: WordpieceTokenizer
+    pretrainer: keras.Model | None = None
+    pretraining: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
 class EncoderClassifierRecipe(zoo.Recipe):
     """Base of text classifiers on a KerasHub encoder backbone. Subclasses set the vocabulary and backbone."""
 
@@ -77,45 +122,31 @@ class EncoderClassifierRecipe(zoo.Recipe):
         """The WordPiece ``vocab.txt`` the backbone's token ids index."""
         raise NotImplementedError(f"{type(self).__name__} must implement vocabulary_file()")
 
-    def initial_backbone(self) -> keras.Model:
-        """The backbone fine-tuning starts from (loaded or pretrained here)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement initial_backbone()")
+    def initial_encoder(self, splits: Splits) -> InitialEncoder:
+        """The backbone fine-tuning starts from: loaded from a checkpoint, or pretrained here (called inside the
+        strategy's scope)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement initial_encoder()")
 
-    def extra_endpoints(self, warmup_texts: np.ndarray) -> dict[str, Endpoint]:
+    def extra_endpoints(self, trained: EncoderTrained, warmup_texts: np.ndarray) -> dict[str, Endpoint]:
         """Signatures beyond the shared ones (none by default)."""
         return {}
 
-    # ------------------------------------------------------------------------------------- shared parts
-    @property
-    def tokenizer(self) -> WordpieceTokenizer:
-        if not hasattr(self, "_tokenizer"):
-            with tf.init_scope():  # first use may be inside a tf.data function: keep its constants eager
-                self._tokenizer = WordpieceTokenizer.from_vocabulary_file(
-                    self.vocabulary_file(), sequence_length=self.config.sequence_length
-                )
-        return self._tokenizer
-
+    # ------------------------------------------------------------------------------------- the steps
     def load_data(self) -> Splits:
         return load_bbc_news()
 
-    def preprocess(self, texts, labels, training, seed):
-        return self.tokenizer(texts), labels
+    def fit(self, splits: Splits) -> EncoderTrained:
+        """The initial encoder (checkpoint or pretraining), then a classifier on it fine-tuned with Keras ``fit``."""
+        with self.strategy.scope():
+            initial = self.initial_encoder(splits)
+        model = self.compiled(lambda: self.classifier(initial.backbone), self.steps_per_epoch(splits) * self.config.epochs)
+        validation = self.dataset(*splits.validation, training=False) if splits.validation else None
+        history = self.fit_keras(model, self.dataset(*splits.train, training=True), validation)
+        return EncoderTrained(model=model, history=history, backbone=initial.backbone, tokenizer=self.tokenizer,
+                              pretrainer=initial.pretrainer, pretraining=initial.pretraining)
 
-    def build_model(self) -> keras.Model:
-        self.backbone = self.initial_backbone()
-        inputs = {
-            name: keras.Input((None,), dtype="int32", name=name) for name in ("token_ids", "segment_ids", "padding_mask")
-        }
-        sequence = self.backbone(inputs)["sequence_output"]
-        pooled = keras.layers.Lambda(lambda t: masked_mean(*t), name="masked_mean")([sequence, inputs["padding_mask"]])
-        pooled = keras.layers.Dropout(self.config.dropout)(pooled)
-        probabilities = keras.layers.Dense(
-            len(LABEL_NAMES), activation="softmax", name="probabilities", dtype="float32"
-        )(pooled)
-        return keras.Model(inputs, probabilities, name=f"{self.name}_classifier")
-
-    def servable(self, model: keras.Model, splits: Splits) -> Servable:
-        tokenizer, backbone = self.tokenizer, self.backbone
+    def servable(self, trained: EncoderTrained, splits: Splits) -> Servable:
+        model, tokenizer, backbone = trained.model, trained.tokenizer, trained.backbone
         texts = splits.test[0][:WARMUP_TEXTS]
 
         def classify(text, training=False):
@@ -140,5 +171,40 @@ class EncoderClassifierRecipe(zoo.Recipe):
             input_signature=[tf.TensorSpec([None, None], tf.int32, name=k) for k in ("token_ids", "segment_ids", "padding_mask")],
             warmup=warmup_tokens,
         )
-        servable.endpoints.update(self.extra_endpoints(warmup_text["text"]))
+        servable.endpoints.update(self.extra_endpoints(trained, warmup_text["text"]))
         return servable
+
+    # ------------------------------------------------------------------------------- the parts fit uses
+    @functools.cached_property
+    def tokenizer(self) -> WordpieceTokenizer:
+        """The in-graph WordPiece tokenizer of :meth:`vocabulary_file` at ``sequence_length`` (built once)."""
+        with tf.init_scope():  # first use may be inside a tf.data function: keep its constants eager
+            return WordpieceTokenizer.from_vocabulary_file(self.vocabulary_file(),
+                                                           sequence_length=self.config.sequence_length)
+
+    def preprocess(self, texts, labels, training, seed):
+        return self.tokenizer(texts), labels
+
+    def classifier(self, backbone: keras.Model) -> keras.Model:
+        """``backbone`` → masked mean pooling → dropout → softmax over the topics."""
+        inputs = {
+            name: keras.Input((None,), dtype="int32", name=name) for name in ("token_ids", "segment_ids", "padding_mask")
+        }
+        sequence = backbone(inputs)["sequence_output"]
+        pooled = keras.layers.Lambda(lambda t: masked_mean(*t), name="masked_mean")([sequence, inputs["padding_mask"]])
+        pooled = keras.layers.Dropout(self.config.dropout)(pooled)
+        probabilities = keras.layers.Dense(
+            len(LABEL_NAMES), activation="softmax", name="probabilities", dtype="float32"
+        )(pooled)
+        return keras.Model(inputs, probabilities, name=f"{self.name}_classifier")
+
+    def pretrained_here(self, backbone: keras.Model, pretrainer: keras.Model, splits: Splits) -> InitialEncoder:
+        """Run ``pretrainer`` (a :class:`zoo.text.pretraining.MaskedLM` or ``ElectraPretrainer`` over ``backbone``)
+        for ``pretrain_steps`` on the config's ``corpus``; bert (``init=scratch``) and electra share it."""
+        cfg = self.config
+        schedule = keras.optimizers.schedules.CosineDecay(cfg.pretrain_learning_rate, max(cfg.pretrain_steps, 1))
+        pretrainer.compile(keras.optimizers.Adam(schedule))
+        texts = splits.train[0] if cfg.corpus == "bbc" else read_text_folder(cfg.corpus)
+        dataset = masked_lm_dataset(texts, self.tokenizer, cfg.pretrain_batch_size, cfg.seed)
+        seconds = pretrain(pretrainer, dataset, cfg.pretrain_steps, self.verbose)
+        return InitialEncoder(backbone, pretrainer, {"steps": cfg.pretrain_steps, "seconds": seconds})

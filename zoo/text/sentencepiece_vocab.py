@@ -52,7 +52,7 @@ class SentencePieceVocab:
     def train(cls, texts: Iterable[str], vocab_size: int, num_sentinels: int = 100) -> "SentencePieceVocab":
         """Train a unigram model on ``texts`` (split into lines), then append the sentinels.
 
-        ``vocab_size`` counts the sentinels. Raises ValueError when the corpus is too small for it.
+        ``vocab_size`` counts the sentinels and is an upper bound: a corpus too small for it gets fewer pieces.
         """
         import sentencepiece as spm
         from sentencepiece import sentencepiece_model_pb2
@@ -67,6 +67,7 @@ class SentencePieceVocab:
                 model_writer=buffer,
                 model_type="unigram",
                 vocab_size=vocab_size - num_sentinels,
+                hard_vocab_limit=False,  # a small corpus gets the largest vocabulary it supports, not an error
                 pad_id=PAD_ID, eos_id=EOS_ID, unk_id=UNK_ID, bos_id=-1,
                 character_coverage=0.9995,
                 num_threads=1,  # deterministic, and the machine is shared
