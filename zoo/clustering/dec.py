@@ -10,7 +10,7 @@ Example:
 >>> import numpy as np
 >>> q = np.array([[0.6, 0.4], [0.5, 0.5]])
 >>> target_distribution(q).round(3).tolist()
-[[0.709, 0.291], [0.55, 0.45]]
+[[0.648, 0.352], [0.45, 0.55]]
 """
 
 from __future__ import annotations
