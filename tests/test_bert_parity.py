@@ -10,7 +10,8 @@ import keras_hub
 import numpy as np
 import pytest
 
-from zoo.errors import DataError
+from hf_encoder_support import edited_copy
+from zoo.errors import UsageError
 from zoo.hf.bert_checkpoint import load_bert_checkpoint, minilm_directory, read_bert_config
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bert_parity.npz"
@@ -48,10 +49,8 @@ def test_plain_keras_hub_load_misses_parity_through_approximate_gelu(reference):
 
 
 def test_unsupported_checkpoint_config_is_a_clear_error(tmp_path):
-    for name in ("model.safetensors", "vocab.txt"):
-        (tmp_path / name).write_bytes(b"")
-    (tmp_path / "config.json").write_text('{"model_type": "bert", "hidden_act": "relu", "layer_norm_eps": 1e-5}')
-    with pytest.raises(DataError, match="hidden_act 'relu'.*layer_norm_eps 1e-05"):
-        read_bert_config(tmp_path)
-    with pytest.raises(DataError, match="missing config.json"):
+    directory = edited_copy("bert_mlm", tmp_path, hidden_act="quick_gelu", position_embedding_type="relative_key")
+    with pytest.raises(UsageError, match=r"config.json: cannot import .*hidden_act 'quick_gelu'.*relative_key"):
+        read_bert_config(directory)
+    with pytest.raises(UsageError, match="nowhere: no such checkpoint directory"):
         read_bert_config(tmp_path / "nowhere")

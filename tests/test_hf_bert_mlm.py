@@ -1,0 +1,78 @@
+"""BERT with its masked-LM head imports from safetensors with PyTorch's probabilities; fill_mask equals the pipeline.
+
+References: tests/fixtures/hf_encoders.npz (PyTorch transformers' BertForMaskedLM and fill-mask pipeline on the tiny
+checkpoint of tests/fixtures/make_hf_encoders.py, whose output embedding is untied); no torch needed here.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from hf_encoder_support import (
+    TOLERANCE, backbone_inputs, checkpoint, decoded, edited_copy, every_position, max_difference, max_log_difference,
+    reference,
+)
+from zoo.data.minilm import minilm_directory
+from zoo.errors import UsageError
+from zoo.hf.bert_checkpoint import has_masked_lm_head, load_bert_checkpoint, load_bert_masked_lm
+from zoo.text.fill_mask import FillMask, tokenize_with_masks
+from zoo.text.wordpiece import WordpieceTokenizer
+
+DIRECTORY = checkpoint("bert_mlm")
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return reference("bert_mlm")
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return WordpieceTokenizer.from_vocabulary_file(DIRECTORY / "vocab.txt", sequence_length=64)
+
+
+def test_masked_lm_probabilities_equal_pytorch(ref):
+    logits = load_bert_masked_lm(DIRECTORY).logits(backbone_inputs(ref), every_position(ref))
+    probabilities = tf.nn.softmax(logits).numpy()
+    assert max_difference(probabilities, ref["probabilities"], ref["padding_mask"]) < TOLERANCE
+    assert max_log_difference(probabilities, ref["probabilities"], ref["padding_mask"]) < TOLERANCE
+
+
+def test_token_ids_with_masks_equal_the_hugging_face_tokenizer(ref, tokenizer):
+    """[MASK] is an added token (matched before lower-casing, so '[mask]' stays text), the rest is WordPiece."""
+    ours = tokenize_with_masks(tokenizer, tf.constant(ref["texts"]))
+    np.testing.assert_array_equal(ours["token_ids"].numpy(), ref["token_ids"])
+    np.testing.assert_array_equal(ours["padding_mask"].numpy(), ref["padding_mask"])
+
+
+def test_fill_mask_equals_the_pipeline(ref, tokenizer):
+    out = FillMask(load_bert_masked_lm(DIRECTORY), tokenizer, top_k=5)(tf.constant(ref["texts"]))
+    assert decoded(out["tokens"].numpy()) == ref["fill_tokens"].tolist()
+    np.testing.assert_allclose(out["scores"].numpy(), ref["fill_scores"], atol=TOLERANCE, rtol=0)
+
+
+def test_untied_checkpoint_read_as_tied_loses_parity(ref, tmp_path):
+    """The fixture's decoder is its own matrix; projecting with the token embedding instead is visibly wrong."""
+    tied = load_bert_masked_lm(edited_copy("bert_mlm", tmp_path, tie_word_embeddings=True))
+    probabilities = tf.nn.softmax(tied.logits(backbone_inputs(ref), every_position(ref))).numpy()
+    assert max_log_difference(probabilities, ref["probabilities"], ref["padding_mask"]) > 1e-2
+
+
+def test_backbone_only_directory_loads_as_before_but_has_no_masked_lm():
+    assert not has_masked_lm_head(minilm_directory())
+    assert load_bert_checkpoint(minilm_directory()).hidden_dim == 384
+    with pytest.raises(UsageError, match=r"model.safetensors: no masked-LM head \(cls.predictions"):
+        load_bert_masked_lm(minilm_directory())
+    assert has_masked_lm_head(DIRECTORY)
+
+
+def test_mlm_checkpoint_backbone_loads_without_a_pooler():
+    assert load_bert_checkpoint(DIRECTORY).num_layers == 2
+
+
+def test_electra_directory_is_not_bert(tmp_path):
+    with pytest.raises(UsageError, match=r"config.json: model_type is 'electra', expected 'bert'"):
+        load_bert_masked_lm(checkpoint("electra_generator"))
+    with pytest.raises(UsageError, match=r"model.safetensors: tensor 'bert.encoder.layer.0.intermediate.dense.weight' "
+                                         r"has shape \[48, 32\], but config.json implies \[64, 32\]"):
+        load_bert_masked_lm(edited_copy("bert_mlm", tmp_path, intermediate_size=64))
