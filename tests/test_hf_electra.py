@@ -90,15 +90,15 @@ def test_bad_directories_are_one_line_usage_errors_naming_the_file(tmp_path):
     cases["pytorch_model.bin only"] = (torch_only, r"model.safetensors: missing; only pytorch_model.bin")
     no_tokenizer = edited_copy("electra_discriminator", tmp_path / "d")
     (no_tokenizer / "vocab.txt").unlink()
-    (no_tokenizer / "tokenizer.json").unlink()
-    cases["no tokenizer file"] = (no_tokenizer, r"vocab.txt: missing \(and no tokenizer.json")
+    cases["no vocab.txt"] = (no_tokenizer, r"vocab.txt: missing \(the checkpoint's WordPiece vocabulary")
     for name, (directory, message) in cases.items():
         with pytest.raises(UsageError, match=message) as caught:
             load_electra_discriminator(directory)
         assert "\n" not in str(caught.value), name
 
 
-def test_vocabulary_from_tokenizer_json_when_vocab_txt_is_absent(tmp_path, discriminator_ref):
+def test_cased_tokenizer_is_refused(tmp_path):
     directory = edited_copy("electra_discriminator", tmp_path)
-    (directory / "vocab.txt").unlink()
-    assert replaced_error(directory, discriminator_ref) < TOLERANCE
+    (directory / "tokenizer_config.json").write_text('{"do_lower_case": false}')
+    with pytest.raises(UsageError, match=r"tokenizer_config.json: do_lower_case is false"):
+        load_electra_discriminator(directory)

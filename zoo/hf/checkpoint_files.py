@@ -1,4 +1,4 @@
-"""Reading a local Hugging Face checkpoint directory: ``config.json``, ``model.safetensors`` and the WordPiece vocabulary.
+"""Reading a local Hugging Face checkpoint directory: ``config.json``, ``model.safetensors`` and ``vocab.txt``.
 
 Everything a user points the zoo at is checked here, before any model is built, and every problem is a
 :class:`zoo.errors.UsageError` of one line naming the file: a missing directory or file, a ``config.json`` of
@@ -117,31 +117,21 @@ class CheckpointWeights:
         return np.asarray(array, dtype=np.float32)
 
 
-def read_wordpiece_vocabulary(directory: str | Path, vocabulary_size: int | None = None) -> tuple[list[str], bool]:
-    """The checkpoint's WordPiece tokens in id order, and whether its tokenizer lower-cases.
+def read_wordpiece_vocabulary(directory: str | Path, vocabulary_size: int | None = None) -> list[str]:
+    """The checkpoint's WordPiece tokens (``vocab.txt``) in id order, checked against the model and the tokenizer.
 
     With ``vocabulary_size`` (``config.json``'s ``vocab_size``), a vocabulary with more tokens than the model
-    has embeddings is refused.
-
-    Tokens come from ``vocab.txt``, or from ``tokenizer.json``'s WordPiece model when that is the only file.
-    Lower-casing is ``tokenizer_config.json``'s ``do_lower_case`` (true when absent, as for BERT uncased).
+    has embeddings is refused. The zoo's in-graph tokenizer lower-cases and strips accents as BERT uncased does,
+    so a ``tokenizer_config.json`` with ``do_lower_case: false`` (a cased checkpoint) is refused too.
     """
     directory = checkpoint_directory(directory)
-    vocab_file, tokenizer_file = directory / VOCABULARY, directory / TOKENIZER
-    if vocab_file.is_file():
-        tokens = vocab_file.read_text(encoding="utf-8").splitlines()
-    elif tokenizer_file.is_file():
-        model = json.loads(tokenizer_file.read_text(encoding="utf-8")).get("model", {})
-        if model.get("type") != "WordPiece":
-            raise UsageError(f"{tokenizer_file}: not a WordPiece tokenizer (model type {model.get('type')!r})")
-        ids = model["vocab"]
-        tokens = sorted(ids, key=ids.get)
-    else:
-        raise UsageError(f"{vocab_file}: missing (and no {TOKENIZER} beside it): the checkpoint's tokenizer is needed")
+    vocab_file = directory / VOCABULARY
+    if not vocab_file.is_file():
+        raise UsageError(f"{vocab_file}: missing (the checkpoint's WordPiece vocabulary, shipped beside {TOKENIZER})")
+    tokens = vocab_file.read_text(encoding="utf-8").splitlines()
     if vocabulary_size is not None and len(tokens) > vocabulary_size:
-        source = vocab_file if vocab_file.is_file() else tokenizer_file
-        raise UsageError(f"{source}: {len(tokens)} tokens, more than {CONFIG}'s vocab_size {vocabulary_size}")
-    lowercase = True
-    if (directory / TOKENIZER_CONFIG).is_file():
-        lowercase = bool(json.loads((directory / TOKENIZER_CONFIG).read_text(encoding="utf-8")).get("do_lower_case", True))
-    return tokens, lowercase
+        raise UsageError(f"{vocab_file}: {len(tokens)} tokens, more than {CONFIG}'s vocab_size {vocabulary_size}")
+    settings = directory / TOKENIZER_CONFIG
+    if settings.is_file() and json.loads(settings.read_text(encoding="utf-8")).get("do_lower_case", True) is False:
+        raise UsageError(f"{settings}: do_lower_case is false; the zoo's tokenizer handles uncased checkpoints only")
+    return tokens
