@@ -18,6 +18,9 @@ from zoo.export import Endpoint, Servable  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Scripts that write fixtures with torch (the `bench` extra): run by hand, not collected.
+collect_ignore_glob = ["fixtures/*.py"]
+
 
 def make_half_plus_two() -> Servable:
     """TF Serving's canonical test model: y = 0.5 * x + 2, one float input ``x``, one output ``y``."""
