@@ -85,7 +85,18 @@ def test_predict_rejects_a_huge_shape_without_allocating_it(stub):
     request.inputs["x"].tensor_shape.dim[0].size = 2**40  # a few bytes on the wire, terabytes if filled
     with pytest.raises(grpc.RpcError) as caught:
         stub.Predict(request, timeout=30)
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "more than" in caught.value.details()
+    assert (caught.value.code(), caught.value.details()) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "input 'x' has 1099511627776 rows; one request may hold at most 256 (--max-rows)")
+
+
+@pytest.mark.parametrize("dtype", [0, 9999])
+def test_predict_with_a_dtype_that_does_not_exist_is_invalid_argument(stub, dtype):
+    request = _predict_request([1.0])
+    request.inputs["x"].dtype = dtype
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Predict(request, timeout=30)
+    assert (caught.value.code(), caught.value.details()) == (
+        grpc.StatusCode.INVALID_ARGUMENT, f"input 'x' has dtype {dtype}, which is not a TensorFlow dtype")
 
 
 def _examples(*values):

@@ -88,7 +88,8 @@ def test_contract_case(url, method, path, body, status, expected):
 
 @pytest.mark.parametrize("body, fragment", [
     ({"instances": [1, [2]]}, "must be the same"),
-    ({"inputs": [[1], [2, 3]]}, "rectangular"),
+    ({"inputs": [1, [2, 3]]}, "rectangular"),
+    ({"inputs": [[1], [2, 3]]}, "has shape [2, 1], but the signature expects [?]"),
     ({"instances": ["one"]}, "expected a number"),
     ({"instances": [True]}, "expected a number"),
     ({"signature_name": "mixed", "instances": [{"a": 1.0, "n": 1.0, "text": "x"}]}, "expected an integer"),
@@ -186,3 +187,19 @@ def test_a_version_that_fails_to_load_is_reported_and_the_old_one_keeps_serving(
         assert (status["state"], status["status"]["error_code"]) == ("END", "UNKNOWN")
         assert status["status"]["error_message"]
         assert post_json(url + MODEL + ":predict", {"instances": [2.0]}) == (200, {"predictions": [3.0]})
+
+
+def test_a_version_that_failed_to_load_is_retried_once_its_files_change(tmp_path):
+    base, source = tmp_path / "base", tmp_path / "source"
+    export_half_plus_two(base)
+    export_half_plus_two(source, slope=1.0)
+    copied = source / "half_plus_two" / "1"
+    target = base / "half_plus_two" / "2"
+    with serving(base, poll_seconds=0.1) as server:
+        url = f"http://127.0.0.1:{server.rest_port}"
+        target.mkdir()  # copied in file by file, as cp -r does: first part of saved_model.pb, the rest later
+        (target / "saved_model.pb").write_bytes((copied / "saved_model.pb").read_bytes()[:100])
+        wait_for(lambda: _status_versions(url) == ["2", "1"])
+        shutil.copytree(copied, target, dirs_exist_ok=True)
+        wait_for(lambda: _status_versions(url) == ["2"])
+        assert post_json(url + MODEL + ":predict", {"instances": [2.0]}) == (200, {"predictions": [4.0]})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import socket
 import threading
 
 import aiohttp
@@ -12,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serve_support import export_half_plus_two, http, post_json, serving
+from serve_support import export_half_plus_two, http, post_json, serving, wait_for
 from zoo.serve.batching import Batcher, BatchingOptions
 
 MODEL = "/v1/models/half_plus_two"
@@ -73,16 +75,55 @@ def test_body_over_the_limit_is_413(url):
 @pytest.mark.parametrize("path", [
     "/v1/models/..%2F..%2Fhalf_plus_two:predict", "/v1/models/%2E%2E:predict", "/v1/models/.tmp-1-1:predict",
     "/v1/models/half_plus_two/labels/..:predict", "/v1/models/half_plus_two/versions/-1:predict",
-    "/v1/models/../half_plus_two:predict",
+    "/v1/models/../half_plus_two:predict", "/v1/models/half_plus_two/versions/" + "9" * 5000 + ":predict",
 ])
 def test_path_tricks_are_4xx(url, path):
     status, _ = http("POST", url + path, '{"instances": [1.0]}')
     assert 400 <= status < 500
 
 
-def test_deeply_nested_json_is_400(url):
-    status, text = http("POST", url + MODEL + ":predict", '{"instances": ' + "[" * 5000 + "]" * 5000 + "}")
+def test_a_version_with_thousands_of_leading_zeros_is_still_a_number(url):
+    too_long = http("POST", url + MODEL + "/versions/" + "9" * 5000 + ":predict", '{"instances": [1.0]}')
+    assert too_long[0] == 400 and json.loads(too_long[1])["error"].startswith("Failed to convert version: 9999")
+    path = url + MODEL + "/versions/" + "0" * 5000 + "1:predict"
+    assert post_json(path, {"instances": [1.0]}) == (200, {"predictions": [2.5]})
+
+
+@pytest.mark.parametrize("depth", [33, 65, 100, 400, 5000])
+@pytest.mark.parametrize("key", ["instances", "inputs"])
+def test_deeply_nested_json_is_400(url, key, depth):
+    status, text = http("POST", url + MODEL + ":predict", f'{{"{key}": ' + "[" * depth + "1.0" + "]" * depth + "}")
     assert status == 400 and "error" in json.loads(text)
+
+
+def _raw_request(server, data: bytes, half_close: bool) -> bytes:
+    """Send ``data`` on a fresh socket (then shut down our sending side, or not) and read until the server closes."""
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=30) as sock:
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        return b"".join(iter(lambda: sock.recv(65536), b""))
+
+
+def _post(body: bytes, content_length: int | None = None) -> bytes:
+    length = len(body) if content_length is None else content_length
+    return (f"POST {MODEL}:predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode() + body
+
+
+def test_a_client_that_half_closes_after_a_complete_request_gets_the_answer(server):
+    reply = _raw_request(server, _post(b'{"instances": [1.0]}'), half_close=True)
+    assert reply.startswith(b"HTTP/1.1 200 ") and reply.endswith(b'\r\n\r\n{"predictions": [2.5]}')
+
+
+def test_an_abandoned_upload_logs_one_line_and_the_server_keeps_answering(server, url, caplog):
+    caplog.set_level(logging.INFO, logger="zoo.serve")
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=30) as sock:
+        sock.sendall(_post(b'{"instances": [1.0, ', content_length=1000))
+    records = wait_for(lambda: [r for r in caplog.records if r.name == "zoo.serve"])
+    assert [(r.exc_info, "\n" in r.getMessage(), "disconnected" in r.getMessage()) for r in records] == [
+        (None, False, True)]
+    assert post_json(url + MODEL + ":predict", {"instances": [1.0]}) == (200, {"predictions": [2.5]})
 
 
 async def _load(url: str, clients: int, minimum: int, on_start, enough) -> list[tuple[int, float, object]]:

@@ -2,10 +2,13 @@
 
     python -m zoo.serve [--model-base saved_models] [--rest-port 8501] [--grpc-port 8500] [--host 127.0.0.1]
                         [--poll-seconds 1] [--enable-batching [--max-batch-size 32] [--batch-timeout-micros 2000]]
-                        [--max-body-bytes 67108864]
+                        [--max-body-bytes 16777216] [--max-rows 256] [--max-elements 4194304]
+                        [--max-string-bytes 8388608]
 
 Serves every model under the base directory (``BASE/NAME/<integer>/``) with TF Serving's REST and gRPC APIs
-until interrupted. Exit status 2 on a usage error, 1 if it cannot start.
+until interrupted; tensorflow-text's ops are loaded, as the stock server links them. A request larger than a
+``--max-*`` limit is refused (REST 400/413, gRPC INVALID_ARGUMENT/RESOURCE_EXHAUSTED) before it is decoded or
+run. Exit status 2 on a usage error, 1 if it cannot start.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 from typing import Sequence
 
 from zoo.serve.batching import BatchingOptions
+from zoo.serve.limits import RequestLimits
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,9 +34,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-batch-size", type=int, default=32, help="rows per merged batch (with batching)")
     parser.add_argument("--batch-timeout-micros", type=int, default=2000,
                         help="longest wait for a batch to fill (with batching)")
-    parser.add_argument("--max-body-bytes", type=int, default=64 << 20,
-                        help="largest REST body or gRPC message accepted (default: 64 MiB)")
+    limits = RequestLimits()
+    parser.add_argument("--max-body-bytes", type=_positive, default=16 << 20,
+                        help="largest REST body or gRPC message accepted (default: 16 MiB)")
+    parser.add_argument("--max-rows", type=_positive, default=limits.max_rows,
+                        help=f"most rows (dimension 0, or examples) in one request (default: {limits.max_rows})")
+    parser.add_argument("--max-elements", type=_positive, default=limits.max_elements,
+                        help=f"most tensor elements over all inputs of one request (default: {limits.max_elements})")
+    parser.add_argument("--max-string-bytes", type=_positive, default=limits.max_string_bytes,
+                        help=f"most bytes over all string inputs of one request (default: {limits.max_string_bytes})")
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text) if text.strip().isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,8 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from zoo.serve.server import ModelServer
 
     batching = BatchingOptions(args.max_batch_size, args.batch_timeout_micros / 1e6) if args.enable_batching else None
+    limits = RequestLimits(args.max_rows, args.max_elements, args.max_string_bytes)
     server = ModelServer(args.model_base, rest_port=args.rest_port, grpc_port=args.grpc_port, host=args.host,
-                         poll_seconds=args.poll_seconds, batching=batching, max_body_bytes=args.max_body_bytes)
+                         poll_seconds=args.poll_seconds, batching=batching, max_body_bytes=args.max_body_bytes,
+                         limits=limits)
     try:
         server.start()
     except OSError as exc:

@@ -17,6 +17,7 @@ import logging
 import grpc
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import error_codes_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
@@ -31,6 +32,7 @@ from tensorflow_serving.apis import (
 from zoo.export.signatures import CLASSIFY, REGRESS
 from zoo.serve import methods
 from zoo.serve.errors import ServingError, invalid
+from zoo.serve.limits import RequestLimits, check_signature_shape, string_bytes
 from zoo.serve.registry import ModelRegistry
 
 log = logging.getLogger("zoo.serve")
@@ -64,6 +66,27 @@ def _fill_spec(response_spec, model, signature_name: str) -> None:
     response_spec.signature_name = signature_name or "serving_default"
 
 
+def _declared_shape(alias: str, proto) -> tuple[int, ...]:
+    """The shape a TensorProto declares (INVALID_ARGUMENT for a negative size or a dtype that does not exist)."""
+    if proto.dtype == types_pb2.DT_INVALID or proto.dtype not in types_pb2.DataType.values():
+        raise invalid(f"input {alias!r} has dtype {proto.dtype}, which is not a TensorFlow dtype")
+    shape = tuple(d.size for d in proto.tensor_shape.dim)
+    if any(size < 0 for size in shape):
+        raise invalid(f"input {alias!r} has a negative dimension in its shape {list(shape)}")
+    return shape
+
+
+def _string_bytes(proto, elements: int) -> int:
+    """Bytes of a string TensorProto once filled: missing elements repeat the last value, as make_ndarray fills."""
+    values = proto.string_val
+    filler = len(values[-1]) * max(0, elements - len(values)) if values else 0
+    return sum(len(v) for v in values) + filler
+
+
+def _dtype_name(dtype: int) -> str:
+    return tf.dtypes.as_dtype(dtype).name
+
+
 def _examples(request_input) -> tuple[list, tf.train.Example | None]:
     kind = request_input.WhichOneof("kind")
     if kind == "example_list":
@@ -77,27 +100,36 @@ def _examples(request_input) -> tuple[list, tf.train.Example | None]:
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     """Predict, Classify, Regress and GetModelMetadata over the registry's loaded versions."""
 
-    def __init__(self, registry: ModelRegistry, max_elements: int = 64 << 20):
+    def __init__(self, registry: ModelRegistry, limits: RequestLimits = RequestLimits()):
         self.registry = registry
-        self.max_elements = max_elements
+        self.limits = limits
+
+    def _feeds(self, inputs, signature) -> dict[str, np.ndarray]:
+        """The request's TensorProtos as arrays, once their declared shapes fit the signature and the limits."""
+        shapes = {alias: _declared_shape(alias, proto) for alias, proto in inputs.items()}
+        for alias, proto in inputs.items():
+            if alias in signature.inputs:  # an unknown alias is reported by the run, with TF Serving's wording
+                expected = signature.inputs[alias].dtype
+                if proto.dtype != expected:
+                    raise invalid(f"Expects arg {alias!r} to be {_dtype_name(expected)} "
+                                  f"but {_dtype_name(proto.dtype)} is provided")
+                check_signature_shape(alias, shapes[alias], signature.inputs[alias])
+        self.limits.check_shapes(shapes)
+        self.limits.check_string_bytes(sum(_string_bytes(proto, int(np.prod(shapes[alias], dtype=np.int64)))
+                                           for alias, proto in inputs.items() if proto.dtype == types_pb2.DT_STRING))
+        feeds = {}
+        for alias, proto in inputs.items():
+            try:
+                feeds[alias] = tf.make_ndarray(proto)
+            except Exception as exc:  # a TensorProto whose content does not match its shape or dtype
+                raise invalid(f"input {alias!r} is not a valid TensorProto: {exc}") from None
+        return feeds
 
     @_aborting
     def Predict(self, request, context):
         with self.registry.servable(*_target(request.model_spec)) as model:
             signature = model.signature(request.model_spec.signature_name)
-            feeds = {}
-            for alias, proto in request.inputs.items():
-                if alias in signature.inputs and proto.dtype != signature.inputs[alias].dtype:
-                    raise invalid(f"Expects arg {alias!r} to be {tf.dtypes.as_dtype(signature.inputs[alias].dtype).name} "
-                                  f"but {tf.dtypes.as_dtype(proto.dtype).name} is provided")
-                elements = int(np.prod([d.size for d in proto.tensor_shape.dim], dtype=object))
-                if any(d.size < 0 for d in proto.tensor_shape.dim) or elements > self.max_elements:
-                    raise invalid(f"input {alias!r}: shape {[d.size for d in proto.tensor_shape.dim]} is negative "
-                                  f"or holds more than {self.max_elements} elements")
-                try:
-                    feeds[alias] = tf.make_ndarray(proto)
-                except Exception as exc:  # a TensorProto whose content does not match its shape or dtype
-                    raise invalid(f"input {alias!r} is not a valid TensorProto: {exc}") from None
+            feeds = self._feeds(request.inputs, signature)
             outputs = model.run(request.model_spec.signature_name, feeds, tuple(request.output_filter))
             response = predict_pb2.PredictResponse()
             _fill_spec(response.model_spec, model, request.model_spec.signature_name)
@@ -124,10 +156,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     def _run_examples(self, request, method: str, response):
         """Run the request's tf.Examples through a ``method`` signature; the response gets its model spec."""
         examples, context_example = _examples(request.input)
+        self.limits.check_shapes({"examples": (len(examples),)})
+        serialized = methods.serialized_examples(examples, context_example)
+        self.limits.check_string_bytes(string_bytes([serialized]))
         with self.registry.servable(*_target(request.model_spec)) as model:
             name = request.model_spec.signature_name
             methods.example_signature(model, name, method)
-            outputs = model.run(name, {"inputs": methods.serialized_examples(examples, context_example)})
+            outputs = model.run(name, {"inputs": serialized})
             _fill_spec(response.model_spec, model, name)
         return response, outputs
 
@@ -161,8 +196,8 @@ class ModelStatusServicer(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
-def add_services(server: grpc.Server, registry: ModelRegistry, max_elements: int = 64 << 20) -> None:
-    """Register both TF Serving services on ``server`` (Predict inputs capped at ``max_elements`` each)."""
+def add_services(server: grpc.Server, registry: ModelRegistry, limits: RequestLimits = RequestLimits()) -> None:
+    """Register both TF Serving services on ``server`` (each request within ``limits``)."""
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionServicer(registry, max_elements), server)
+        PredictionServicer(registry, limits), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelStatusServicer(registry), server)

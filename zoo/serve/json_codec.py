@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.serve.errors import ServingError, invalid
+from zoo.serve.limits import MAX_RANK
 
 
 def parse_json(body: bytes) -> Any:
@@ -98,23 +99,42 @@ def _leaf_reader(dtype: tf.DType) -> Callable[[Any], Any]:
     raise ServingError("UNIMPLEMENTED", f"JSON conversion of {dtype.name} tensors is not supported")
 
 
-def _flatten(value: Any, leaf: Callable[[Any], Any]) -> tuple[tuple[int, ...], list]:
-    """Shape and row-major leaves of a nested list; INVALID_ARGUMENT if it is not rectangular."""
+def _flatten(value: Any, leaf: Callable[[Any], Any], depth: int = 0) -> tuple[tuple[int, ...], list]:
+    """Shape and row-major leaves of a nested list; INVALID_ARGUMENT if it is not rectangular or too deep."""
     if not isinstance(value, list):
         return (), [leaf(value)]
-    parts = [_flatten(item, leaf) for item in value]
-    shape = parts[0][0] if parts else ()
+    if depth >= MAX_RANK:
+        raise invalid(f"lists are nested more than {MAX_RANK} levels deep")
+    if not any(isinstance(item, list) for item in value):  # innermost list: no per-leaf tuples
+        return (len(value),), [leaf(item) for item in value]
+    parts = [_flatten(item, leaf, depth + 1) for item in value]
+    shape = parts[0][0]
     if any(part[0] != shape for part in parts):
         raise invalid("tensor lists must be rectangular: elements of one list differ in shape")
     return (len(value), *shape), [x for part in parts for x in part[1]]
+
+
+def declared_shape(value: Any) -> tuple[int, ...]:
+    """The shape a nested list declares through its first elements (at most ``MAX_RANK`` + 1 levels are read).
+
+    Cheap, so a request's cost can be checked before it is decoded; ``decode_tensor`` checks the rest.
+
+    >>> declared_shape([[1, 2, 3], [4, 5, 6]]), declared_shape("x"), declared_shape([])
+    ((2, 3), (), (0,))
+    """
+    shape: list[int] = []
+    while isinstance(value, list) and len(shape) <= MAX_RANK:
+        shape.append(len(value))
+        if not value:
+            break
+        value = value[0]
+    return tuple(shape)
 
 
 def decode_tensor(value: Any, dtype: tf.DType, name: str) -> np.ndarray:
     """A JSON value (scalar or nested list) as an array of ``dtype``; INVALID_ARGUMENT if it does not fit."""
     try:
         shape, leaves = _flatten(value, _leaf_reader(dtype))
-    except RecursionError:
-        raise invalid(f"input {name!r} is nested too deeply") from None
     except ServingError as exc:
         raise ServingError(exc.code, f"input {name!r}: {exc.message}") from None
     if dtype == tf.string:

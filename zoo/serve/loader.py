@@ -1,6 +1,7 @@
 """One loaded SavedModel version: its own graph and session, run as TF Serving runs it.
 
-The version is loaded with the TF1 session loader and the ``serve`` tag, its warmup requests
+The version is loaded with the TF1 session loader (with tensorflow-text's ops registered, as in the stock
+``tensorflow_model_server``) and the ``serve`` tag, its warmup requests
 (``assets.extra/tf_serving_warmup_requests``) are replayed, and signatures are run by feeding and fetching
 their tensor names. Requests hold the version while they run; a retired version closes its session only when
 the last of them is done.
@@ -21,6 +22,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers tensorflow-text's ops, which the stock model server links)
 
 from zoo.export.session import session_load
 from zoo.export.warmup import WARMUP_FILE, read_warmup, request_feeds

@@ -22,7 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.serve.errors import invalid
-from zoo.serve.json_codec import decode_tensor, encode_tensor, is_b64_object, output_as_b64
+from zoo.serve.json_codec import declared_shape, decode_tensor, encode_tensor, is_b64_object, output_as_b64
+from zoo.serve.limits import RequestLimits, check_signature_shape, string_bytes
 
 
 def _dtypes(signature) -> dict[str, tf.DType]:
@@ -36,28 +37,42 @@ def _stack(name: str, rows: list[np.ndarray]) -> np.ndarray:
     return np.stack(rows)
 
 
-def _decode_instances(instances: Any, dtypes: Mapping[str, tf.DType]) -> dict[str, np.ndarray]:
+def _check_cost(shapes: Mapping[str, tuple[int, ...]], signature, limits: RequestLimits) -> None:
+    """The declared shapes fit the signature and the limits (before anything is decoded)."""
+    for name, shape in shapes.items():
+        check_signature_shape(name, shape, signature.inputs[name])
+    limits.check_shapes(shapes)
+
+
+def _decode_instances(instances: Any, signature, limits: RequestLimits) -> dict[str, np.ndarray]:
     if not isinstance(instances, list) or not instances:
         raise invalid("Expecting 'instances' to be a non-empty list/array")
+    dtypes = _dtypes(signature)
     named = isinstance(instances[0], dict) and not is_b64_object(instances[0])
     if not named:
         if len(dtypes) != 1:
             raise invalid("instances is a plain list, but expecting list of objects as multiple input tensors "
                           f"required as per the signature: {{{','.join(sorted(dtypes))}}}")
         (name, dtype), = dtypes.items()
+        _check_cost({name: (len(instances), *declared_shape(instances[0]))}, signature, limits)
         return {name: _stack(name, [decode_tensor(item, dtype, name) for item in instances])}
-    columns: dict[str, list[np.ndarray]] = {name: [] for name in dtypes}
+    limits.check_shapes({name: (len(instances),) for name in dtypes})
     for item in instances:
         if not isinstance(item, dict) or is_b64_object(item) or set(item) != set(dtypes):
             raise invalid(f"Expecting every instance to be an object with exactly the keys {sorted(dtypes)}")
+    _check_cost({name: (len(instances), *declared_shape(instances[0][name])) for name in dtypes}, signature, limits)
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in dtypes}
+    for item in instances:
         for name, value in item.items():
             columns[name].append(decode_tensor(value, dtypes[name], name))
     return {name: _stack(name, rows) for name, rows in columns.items()}
 
 
-def _decode_inputs(inputs: Any, dtypes: Mapping[str, tf.DType]) -> dict[str, np.ndarray]:
+def _decode_inputs(inputs: Any, signature, limits: RequestLimits) -> dict[str, np.ndarray]:
+    dtypes = _dtypes(signature)
     if len(dtypes) == 1 and not (isinstance(inputs, dict) and not is_b64_object(inputs) and set(inputs) == set(dtypes)):
         (name, dtype), = dtypes.items()
+        _check_cost({name: declared_shape(inputs)}, signature, limits)
         return {name: decode_tensor(inputs, dtype, name)}
     if not isinstance(inputs, dict) or is_b64_object(inputs):
         raise invalid(f"'inputs' must be an object with the keys {sorted(dtypes)} for this signature")
@@ -65,11 +80,16 @@ def _decode_inputs(inputs: Any, dtypes: Mapping[str, tf.DType]) -> dict[str, np.
     if missing or unknown:
         raise invalid(f"'inputs' must hold exactly the keys {sorted(dtypes)}; "
                       f"missing {sorted(missing)}, unknown {sorted(unknown)}")
+    _check_cost({name: declared_shape(value) for name, value in inputs.items()}, signature, limits)
     return {name: decode_tensor(value, dtypes[name], name) for name, value in inputs.items()}
 
 
-def decode_predict_request(body: Any, signature) -> tuple[dict[str, np.ndarray], bool]:
-    """The feeds of a parsed predict body, and whether it used the row (``instances``) format."""
+def decode_predict_request(body: Any, signature, limits: RequestLimits = RequestLimits()
+                           ) -> tuple[dict[str, np.ndarray], bool]:
+    """The feeds of a parsed predict body, and whether it used the row (``instances``) format.
+
+    The shapes the body declares are checked against the signature and ``limits`` before it is decoded.
+    """
     if not isinstance(body, dict):
         raise invalid("Predict request must be a JSON object")
     has_instances, has_inputs = "instances" in body, "inputs" in body
@@ -77,10 +97,12 @@ def decode_predict_request(body: Any, signature) -> tuple[dict[str, np.ndarray],
         if has_instances:
             raise invalid("Not formatted correctly expecting only one of 'inputs' or 'instances' keys exists")
         raise invalid("Missing 'inputs' or 'instances' key")
-    dtypes = _dtypes(signature)
     if has_instances:
-        return _decode_instances(body["instances"], dtypes), True
-    return _decode_inputs(body["inputs"], dtypes), False
+        feeds, row = _decode_instances(body["instances"], signature, limits), True
+    else:
+        feeds, row = _decode_inputs(body["inputs"], signature, limits), False
+    limits.check_string_bytes(string_bytes(feeds.values()))
+    return feeds, row
 
 
 def encode_predict_response(outputs: Mapping[str, np.ndarray], row: bool) -> str:

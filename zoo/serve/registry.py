@@ -5,7 +5,8 @@ Every non-hidden directory under the base is a model; its integer-named subdirec
 version labels come from ``BASE/models.config`` when it lists the model (``model_version_policy`` ``latest``,
 ``all`` or ``specific``; ``version_labels``); by default the latest version is served. ``refresh`` loads new
 versions before unloading old ones (and keeps the old ones if no new one loads), and an unloaded version
-finishes the requests it is running.
+finishes the requests it is running. A version that failed to load (for example copied in file by file) is
+tried again once its files change.
 
 Example:
 
@@ -90,6 +91,28 @@ def versions_on_disk(model_dir: Path) -> list[int]:
     )
 
 
+def files_fingerprint(version_dir: Path) -> frozenset[tuple[str, int, int]]:
+    """(path, size, mtime) of every file under ``version_dir``: it changes when a file is added, removed or rewritten.
+
+    >>> files_fingerprint(Path("/nonexistent"))
+    frozenset()
+    """
+    entries = set()
+    for path in version_dir.rglob("*"):
+        try:
+            stat = path.stat()
+        except OSError:  # removed while listing: the next poll sees the result
+            continue
+        entries.add((str(path.relative_to(version_dir)), stat.st_size, stat.st_mtime_ns))
+    return frozenset(entries)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Failure:
+    message: str
+    files: frozenset  # the version's files when the load was tried
+
+
 class ModelRegistry:
     """The loaded versions of every model under ``base``, kept in step with the disk by ``refresh``."""
 
@@ -98,7 +121,7 @@ class ModelRegistry:
         self.batching = batching
         self._lock = threading.Lock()
         self._loaded: dict[str, dict[int, LoadedVersion]] = {}
-        self._failed: dict[str, dict[int, str]] = {}
+        self._failed: dict[str, dict[int, _Failure]] = {}
         self._policies: dict[str, ModelPolicy] = {}
 
     def refresh(self) -> None:
@@ -134,18 +157,24 @@ class ModelRegistry:
             model.retire()
 
     def _load(self, name: str, version: int) -> None:
+        path = self.base / name / str(version)
         with self._lock:
-            if version in self._loaded.get(name, {}) or version in self._failed.get(name, {}):
+            if version in self._loaded.get(name, {}):
                 return
-        log.info("loading %s version %d", name, version)
+            failure = self._failed.get(name, {}).get(version)
+        files = files_fingerprint(path)
+        if failure is not None and failure.files == files:
+            return  # failed before, and nothing on disk changed since
+        log.info("%s %s version %d", "loading" if failure is None else "retrying", name, version)
         try:
-            model = LoadedVersion(name, version, self.base / name / str(version), self.batching)
+            model = LoadedVersion(name, version, path, self.batching)
         except Exception as exc:  # a broken SavedModel must not stop the server: report it in the status
             log.error("could not load %s version %d: %s", name, version, exc)
             with self._lock:
-                self._failed.setdefault(name, {})[version] = f"{type(exc).__name__}: {exc}"
+                self._failed.setdefault(name, {})[version] = _Failure(f"{type(exc).__name__}: {exc}", files)
             return
         with self._lock:
+            self._failed.get(name, {}).pop(version, None)
             self._loaded.setdefault(name, {})[version] = model
 
     def resolve_label(self, name: str, label: str) -> int:
@@ -178,8 +207,8 @@ class ModelRegistry:
             version = self.resolve_label(name, label)
         with self._lock:
             states = {v: VersionStatus(v, "AVAILABLE") for v in self._loaded.get(name, {})}
-            states.update({v: VersionStatus(v, "END", "UNKNOWN", message)
-                           for v, message in self._failed.get(name, {}).items()})
+            states.update({v: VersionStatus(v, "END", "UNKNOWN", failure.message)
+                           for v, failure in self._failed.get(name, {}).items()})
         if not states:
             raise ServingError("NOT_FOUND", f"Could not find any versions of model {name}")
         if version is not None:

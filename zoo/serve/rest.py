@@ -29,6 +29,7 @@ from zoo.serve import methods
 from zoo.serve.errors import ServingError, invalid
 from zoo.serve.examples import example_from_json
 from zoo.serve.json_codec import encode_tensor, parse_json
+from zoo.serve.limits import RequestLimits, string_bytes
 from zoo.serve.predict_json import decode_predict_request, encode_predict_response
 from zoo.serve.registry import ModelRegistry
 
@@ -50,9 +51,10 @@ def _error_response(error: ServingError, status: int | None = None) -> web.Respo
 
 def _target(match: re.Match) -> tuple[str, int | None, str | None]:
     name, version, label = match.group(1), match.group(2), match.group(3)
-    if version is not None and int(version) > _INT64_MAX:
-        raise invalid(f"Failed to convert version: {version} to numeric.")
-    return (urllib.parse.unquote(name) if name else name, int(version) if version is not None else None,
+    digits = version.lstrip("0") or "0" if version is not None else None
+    if digits is not None and (len(digits) > len(str(_INT64_MAX)) or int(digits) > _INT64_MAX):
+        raise invalid(f"Failed to convert version: {version[:32]}{'...' if len(version) > 32 else ''} to numeric.")
+    return (urllib.parse.unquote(name) if name else name, int(digits) if digits is not None else None,
             urllib.parse.unquote(label) if label is not None else None)
 
 
@@ -64,14 +66,15 @@ def _proto_json(message) -> dict:
 class RestApi:
     """The request handlers, each a blocking function of the parsed route and body."""
 
-    def __init__(self, registry: ModelRegistry):
+    def __init__(self, registry: ModelRegistry, limits: RequestLimits = RequestLimits()):
         self.registry = registry
+        self.limits = limits
 
     def predict(self, name: str, version: int | None, label: str | None, body: bytes) -> str:
         request = _json_object(body)
         with self.registry.servable(name, version, label) as model:
             signature_name = _signature_name(request)
-            feeds, row = decode_predict_request(request, model.signature(signature_name))
+            feeds, row = decode_predict_request(request, model.signature(signature_name), self.limits)
             return encode_predict_response(model.run(signature_name, feeds), row)
 
     def classify(self, name: str, version: int | None, label: str | None, body: bytes) -> str:
@@ -88,12 +91,15 @@ class RestApi:
         request = _json_object(body)
         if not isinstance(request.get("examples"), list):
             raise invalid("'examples' must be a list of objects")
+        self.limits.check_shapes({"examples": (len(request["examples"]),)})
         examples = [example_from_json(e) for e in request["examples"]]
         context = example_from_json(request["context"]) if "context" in request else None
+        serialized = methods.serialized_examples(examples, context)
+        self.limits.check_string_bytes(string_bytes([serialized]))
         with self.registry.servable(name, version, label) as model:
             signature_name = _signature_name(request)
             methods.example_signature(model, signature_name, method)
-            outputs = model.run(signature_name, {"inputs": methods.serialized_examples(examples, context)})
+            outputs = model.run(signature_name, {"inputs": serialized})
         return shape(outputs)
 
     def status(self, name: str, version: int | None, label: str | None) -> str:
@@ -124,9 +130,10 @@ def _signature_name(request: dict) -> str:
     return name
 
 
-def create_app(registry: ModelRegistry, *, max_body_bytes: int = 64 << 20, threads: int = 16) -> web.Application:
-    """An aiohttp application serving ``registry`` with TF Serving's REST API."""
-    api = RestApi(registry)
+def create_app(registry: ModelRegistry, *, max_body_bytes: int = 16 << 20, threads: int = 16,
+               limits: RequestLimits = RequestLimits()) -> web.Application:
+    """An aiohttp application serving ``registry`` with TF Serving's REST API (each request within ``limits``)."""
+    api = RestApi(registry, limits)
     executor = ThreadPoolExecutor(threads, thread_name_prefix="zoo-rest")
 
     async def handle(request: web.Request) -> web.Response:
@@ -142,7 +149,12 @@ def create_app(registry: ModelRegistry, *, max_body_bytes: int = 64 << 20, threa
                     body = await request.read()
                 except web.HTTPRequestEntityTooLarge:
                     return _error_response(ServingError(
-                        "RESOURCE_EXHAUSTED", f"Request body is larger than the limit of {max_body_bytes} bytes"), 413)
+                        "RESOURCE_EXHAUSTED", f"Request body is larger than the limit of {max_body_bytes} bytes "
+                                              "(--max-body-bytes)"), 413)
+                except ConnectionError as exc:  # the client went away mid-upload: nobody to answer
+                    log.info("%s %s: client disconnected before sending the whole body (%s)",
+                             request.method, raw, exc)
+                    return _error_response(invalid("incomplete request body"))
                 handler = getattr(api, prediction.group(4).lower())
                 text = await loop.run_in_executor(executor, handler, name, version, label, body)
             elif status:

@@ -22,10 +22,25 @@ from aiohttp import web
 
 from zoo.serve.batching import BatchingOptions
 from zoo.serve.grpc_service import add_services
+from zoo.serve.limits import RequestLimits
 from zoo.serve.registry import ModelRegistry
 from zoo.serve.rest import create_app
 
 log = logging.getLogger("zoo.serve")
+
+
+class HalfCloseHandler(web.RequestHandler):
+    """aiohttp's HTTP connection, except that a client which sends a whole request and then half-closes its
+    socket (``shutdown(SHUT_WR)``) still gets the response; the connection closes after it."""
+
+    def eof_received(self) -> bool | None:
+        # aiohttp (3.10-3.14) keeps the request being handled in _current_request and parsed ones in _messages.
+        pending = [request.content for request in (self._current_request,) if request is not None]
+        pending += [payload for _, payload in self._messages]
+        if not pending or not all(payload.is_eof() for payload in pending):
+            return None  # idle, or a body cut short: close now (a handler reading that body sees the disconnect)
+        self.close()  # no further requests on this connection
+        return True  # keep the socket open to write the answers
 
 
 class ModelServer:
@@ -40,7 +55,8 @@ class ModelServer:
         host: str = "127.0.0.1",
         poll_seconds: float = 1.0,
         batching: BatchingOptions | None = None,
-        max_body_bytes: int = 64 << 20,
+        max_body_bytes: int = 16 << 20,
+        limits: RequestLimits = RequestLimits(),
         threads: int = 16,
     ):
         self.registry = ModelRegistry(model_base, batching)
@@ -49,6 +65,7 @@ class ModelServer:
         self.grpc_port = grpc_port
         self.poll_seconds = poll_seconds
         self.max_body_bytes = max_body_bytes
+        self.limits = limits
         self.threads = threads
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -64,7 +81,7 @@ class ModelServer:
             options=[("grpc.max_receive_message_length", self.max_body_bytes),
                      ("grpc.max_send_message_length", self.max_body_bytes)],
         )
-        add_services(self._grpc, self.registry, max_elements=self.max_body_bytes)
+        add_services(self._grpc, self.registry, self.limits)
         self.grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.grpc_port}")
         if not self.grpc_port:
             raise OSError(f"cannot bind gRPC to {self.host}:{self.grpc_port}")
@@ -86,12 +103,15 @@ class ModelServer:
 
     def _serve_rest(self, sock: socket.socket, ready: threading.Event) -> None:
         self._loop = asyncio.new_event_loop()
-        app = create_app(self.registry, max_body_bytes=self.max_body_bytes, threads=self.threads)
+        app = create_app(self.registry, max_body_bytes=self.max_body_bytes, threads=self.threads, limits=self.limits)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
-        self._loop.run_until_complete(web.SockSite(self._runner, sock).start())
+        manager = self._runner.server
+        listener = self._loop.run_until_complete(self._loop.create_server(
+            lambda: HalfCloseHandler(manager, loop=self._loop, access_log=None), sock=sock))
         ready.set()
         self._loop.run_forever()
+        listener.close()
         self._loop.run_until_complete(self._runner.cleanup())
         self._loop.close()
 
