@@ -3,15 +3,13 @@
 exported assignments equal to scikit-learn's ``KMeans.predict`` on the whole MNIST test set.
 
 The exported model is run the way TF Serving runs it (TF1 session loader) on all 10,000 test images;
-scikit-learn predicts on the features the in-memory encoder computes.
+scikit-learn predicts on the points the trained feature model computes (``RunResult.trained``).
 
     python -m bench kmeans [--seeds N]
 """
 
 from __future__ import annotations
 
-import tempfile
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,7 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from bench.common import BenchRecord
+from bench.common import BenchRecord, run_recipe
+from zoo.data.mnist import load_mnist
 from zoo.export.session import session_load
 
 DEFAULT_SEEDS = 3
@@ -33,20 +32,17 @@ def served_clusters(version_dir: Path, images: np.ndarray) -> np.ndarray:
 
 
 def run_features(**overrides: Any) -> dict[str, Any]:
-    started = time.perf_counter()
-    cls = zoo.get_recipe("kmeans")
-    scratch = Path(tempfile.mkdtemp(prefix="zoo-bench-kmeans-"))
-    recipe = cls(zoo.config.apply_overrides(cls.Config(), overrides), run_dir=scratch / "run")
-    result = recipe.run(scratch / "exports")
-    x_test = recipe.load_data().test[0]
-    expected = recipe.kmeans.predict(recipe.features(x_test))
+    result = run_recipe("kmeans", **overrides)
+    trained = result.trained
+    x_test = load_mnist(result.config["data"]).test[0]
+    expected = trained.kmeans.predict(trained.points(x_test))
     served = served_clusters(result.export.path, x_test)
     return {
         "metrics": result.metrics,
         "export_equals_sklearn_predict": bool(np.array_equal(served, expected)),
         "assignments_differing": int(np.sum(served != expected)),
         "test_images_compared": len(x_test),
-        "wall_seconds": round(time.perf_counter() - started, 1),
+        "wall_seconds": round(result.wall_seconds, 1),
     }
 
 

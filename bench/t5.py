@@ -14,31 +14,21 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-import zoo
-from bench.common import BenchRecord, run_entry
+from bench.common import BenchRecord, run_seeds
 from recipes.t5 import T5, classification_pairs
 from zoo.export.session import session_load
+from zoo.recipe import RunResult
 from zoo.text.greedy_decode import keras_hub_greedy
 
 DEFAULT_SEEDS = 3
 BATCH = 32
 ROUNDS = 3
-
-
-class KeptT5(T5):
-    """The t5 recipe, keeping its trained model for the eager side of the comparison."""
-
-    def evaluate(self, model, splits):
-        self.model, self.splits = model, splits
-        return super().evaluate(model, splits)
 
 
 def timed(fn) -> tuple[float, Any]:
@@ -48,27 +38,22 @@ def timed(fn) -> tuple[float, Any]:
 
 
 def run(record: BenchRecord, seeds: Sequence[int]) -> None:
-    for seed in seeds:
-        scratch = Path(tempfile.mkdtemp(prefix="zoo-bench-t5-"))
-        run_recipe = KeptT5(T5.Config(seed=seed), run_dir=scratch / "run")
-        run_result = run_recipe.run(export_dir=scratch / "exports")
-        if seed == seeds[0]:
-            recipe, result = run_recipe, run_result
-            record.add("config", {k: v for k, v in result.config.items() if k != "seed"})
-        record.add_run(seed, run_entry(run_result))
-    record.add("speed", speed(recipe, result))
+    result = run_seeds(record, seeds)
+    record.add("speed", speed(result))
 
 
-def speed(recipe: KeptT5, result) -> dict[str, Any]:
-    texts, _ = classification_pairs(*recipe.splits.test, recipe.splits.label_names)
+def speed(result: RunResult) -> dict[str, Any]:
+    """Exported vs eager generation on one batch of the run's own test articles."""
+    trained, max_input_length = result.trained, result.config["max_input_length"]
+    splits = T5(T5.Config(seed=result.config["seed"])).load_data()
+    texts, _ = classification_pairs(*splits.test, splits.label_names)
     batch = np.array(texts[:BATCH], dtype=object)
-    model, cfg = recipe.model, recipe.config
-    model.compile(sampler="greedy")
+    trained.model.compile(sampler="greedy")
 
     def eager():
-        ids, mask = recipe.vocab.encode(tf.constant(batch), cfg.max_input_length, recipe.tokenizer)
-        tokens = keras_hub_greedy(model, ids.numpy(), mask.numpy(), cfg.max_decode_length)
-        return recipe.vocab.decode(tokens, recipe.tokenizer).numpy()
+        ids, mask = trained.vocab.encode(tf.constant(batch), max_input_length, trained.tokenizer)
+        tokens = keras_hub_greedy(trained.model, ids.numpy(), mask.numpy(), result.config["max_decode_length"])
+        return trained.vocab.decode(tokens, trained.tokenizer).numpy()
 
     graph = tf.Graph()
     # Not ``with Session(...)``: that also makes the graph the default, and the eager side must run outside it.

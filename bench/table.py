@@ -68,8 +68,9 @@ def recipe_row(name: str, result: dict[str, Any]) -> str:
 def comparison_row(name: str, result: dict[str, Any]) -> str:
     """electra's bar compares two pretraining objectives at equal compute, fine-tuned the same way."""
     sides = {"ELECTRA": result["results"]["electra"], "MLM BERT": result["results"]["mlm_bert"]}
-    stats = {side: {"mean": r["test_accuracy_mean"], "sd": r["test_accuracy_stdev"], "min": r["test_accuracy_min_max"][0],
-                    "max": r["test_accuracy_min_max"][1], "n": len(r["runs"])} for side, r in sides.items()}
+    stats = {side: {"mean": r["test_accuracy_mean"], "sd": r["test_accuracy_stdev"],
+                    "min": r["test_accuracy_min_max"][0], "max": r["test_accuracy_min_max"][1], "n": len(r["runs"])}
+             for side, r in sides.items()}
     cells = [
         "`test_accuracy`: " + " / ".join(stats),
         " / ".join(format_figure(s) for s in stats.values()),

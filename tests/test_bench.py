@@ -1,4 +1,5 @@
-"""``python -m bench``: figures over seeds (mean ± sd, bars on the mean), parts kept as they come, extras checked first."""
+"""``python -m bench``: figures over seeds (mean ± sd, bars on the mean), parts kept as they come, the bench extra
+checked before anything trains."""
 
 from __future__ import annotations
 
@@ -92,3 +93,22 @@ def test_usage_errors_exit_2_and_write_nothing(tmp_path: Path, argv: list[str], 
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_kmeans_bench_compares_the_export_with_the_trained_kmeans() -> None:
+    from bench.kmeans import run_features
+
+    run = run_features(**zoo.get_recipe("kmeans").tiny)
+    assert run["test_images_compared"] == 10_000
+    assert run["export_equals_sklearn_predict"] and run["assignments_differing"] == 0
+
+
+@pytest.mark.slow
+def test_t5_bench_times_exported_against_eager_generation_of_the_trained_model() -> None:
+    from bench.common import run_recipe
+    from bench.t5 import BATCH, speed
+
+    figures = speed(run_recipe("t5", **zoo.get_recipe("t5").tiny))
+    assert figures["outputs_equal"] == BATCH  # the same trained model on both sides
+    assert figures["exported_texts_per_second"] > 0 and figures["eager_keras_hub_texts_per_second"] > 0
