@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
+import warnings
 from typing import Iterator
 
 
@@ -35,3 +37,44 @@ def import_tensorflow_quietly() -> None:
         import tensorflow
 
         tensorflow.config.list_physical_devices()
+
+
+# Notices that libraries repeat on every run for things the zoo does on purpose, each with the reason it is safe:
+KNOWN_NOTICES = (
+    # KerasHub's T5 attention layers get the zoo's explicit padding masks; Keras' implicit mask is not needed.
+    r"Layer '.*' \(of type T5MultiHeadAttention\) was passed an input with a mask attached to it",
+    # bert/electra classify from the masked mean of the sequence output, not the backbone's pooled output.
+    r"Gradients do not exist for variables \['pooled_dense",
+)
+# tf.function's retracing notice, which Keras' predict/evaluate trigger once per new input shape or model.
+RETRACING = "triggered tf.function retracing"
+
+
+class _DropRetracing(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return RETRACING not in record.getMessage()
+
+
+@contextlib.contextmanager
+def known_notices_quieted() -> Iterator[None]:
+    """Hide :data:`KNOWN_NOTICES` and TensorFlow's retracing notice while the block runs (a recipe run), so the
+    console shows progress and results; every other warning still shows.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as seen:
+    ...     warnings.simplefilter("always")
+    ...     with known_notices_quieted():
+    ...         warnings.warn("Gradients do not exist for variables ['pooled_dense/kernel']")
+    ...         warnings.warn("something else")
+    >>> [str(w.message) for w in seen]
+    ['something else']
+    """
+    logger, drop = logging.getLogger("tensorflow"), _DropRetracing()
+    with warnings.catch_warnings():
+        for pattern in KNOWN_NOTICES:
+            warnings.filterwarnings("ignore", message=pattern)
+        logger.addFilter(drop)
+        try:
+            yield
+        finally:
+            logger.removeFilter(drop)

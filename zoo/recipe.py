@@ -51,6 +51,7 @@ from zoo.data.splits import Splits
 from zoo.distribute import is_chief, worker_dir
 from zoo.errors import UsageError
 from zoo.export import ExportResult, Servable, export
+from zoo.quiet import known_notices_quieted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -293,6 +294,10 @@ class Recipe:
     def run(self, export_dir: str | Path = "saved_models", version: int | None = None) -> RunResult:
         """load_data → fit → evaluate → servable → validated export; the metrics, the Trained value and the export."""
         check_publishable(type(self))
+        with known_notices_quieted():
+            return self._run(export_dir, version)
+
+    def _run(self, export_dir: str | Path, version: int | None) -> RunResult:
         started = time.perf_counter()
         keras.utils.set_random_seed(self.config.seed)
         if self.config.deterministic:
