@@ -112,3 +112,22 @@ def test_t5_bench_times_exported_against_eager_generation_of_the_trained_model()
     figures = speed(run_recipe("t5", **zoo.get_recipe("t5").tiny))
     assert figures["outputs_equal"] == BATCH  # the same trained model on both sides
     assert figures["exported_texts_per_second"] > 0 and figures["eager_keras_hub_texts_per_second"] > 0
+
+
+def test_serve_bench_records_the_median_of_rounds_for_every_mode(tmp_path: Path, half_plus_two) -> None:
+    from bench.serve_bench import measure
+    from zoo.export import export
+
+    export(half_plus_two, model_name="half_plus_two", export_root=tmp_path / "models",
+           card={"config": {}, "metrics": {}, "data": {}})
+    record = BenchRecord("serve", tmp_path / "results")
+    measure(record, tmp_path / "models", "half_plus_two", clients=2, seconds=0.3, rounds=2)
+    saved = json.loads(record.path.read_text())
+    assert saved["setup"] == {"model": "half_plus_two", "version": 1, "concurrency": 2, "seconds_per_mode": 0.3,
+                              "rounds": 2}
+    modes = ["in-process session", "REST", "gRPC", "REST + batching", "gRPC + batching"]
+    assert list(saved["results"]) == modes
+    for figures in saved["results"].values():
+        assert len(figures["rounds_rps"]) == 2 and all(rps > 0 for rps in figures["rounds_rps"])
+        assert figures["throughput_rps"] == pytest.approx(statistics.median(figures["rounds_rps"]), rel=0.01)
+    assert saved["results"]["in-process session"]["ratio_vs_in_process"] == 1.0
