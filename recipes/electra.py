@@ -36,8 +36,10 @@ from zoo.text.pretraining import ElectraPretrainer
 
 @dataclasses.dataclass
 class ElectraConfig(FromScratchConfig):
-    generator_hidden_dim: int = zoo.field(32, "generator hidden size (the paper: 1/4 to 1/2 of the discriminator's)")
-    discriminator_weight: float = zoo.field(50.0, "λ: loss = generator MLM loss + λ × discriminator loss")
+    generator_hidden_dim: int = zoo.field(32, "generator hidden size (the paper: 1/4 to 1/2 of the discriminator's)",
+                                         within="[1, inf)")
+    discriminator_weight: float = zoo.field(50.0, "λ: loss = generator MLM loss + λ × discriminator loss",
+                                             within="[0, inf)")
 
 
 @zoo.register("electra")

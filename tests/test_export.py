@@ -172,3 +172,29 @@ def test_warmup_records_are_prediction_logs(tmp_path, half_plus_two):
     raw = list(tf.data.TFRecordDataset(str(path / "assets.extra" / WARMUP_FILE)).as_numpy_iterator())
     assert len(raw) == 1
     assert prediction_log_pb2.PredictionLog.FromString(raw[0]).predict_log.request.model_spec.name == "half_plus_two"
+
+
+def test_gate_refuses_nan_or_infinite_outputs_on_the_warmup_replay(tmp_path):
+    servable = Servable(
+        tracked=[],
+        endpoints={
+            "serving_default": Endpoint(
+                fn=lambda x: {"y": tf.math.log(x - 2.0)},  # log(-1) = NaN, log(0) = -inf, log(3) is finite
+                input_signature=[tf.TensorSpec([None], tf.float32, name="x")],
+                warmup={"x": np.array([1.0, 2.0, 5.0], np.float32)},
+            )
+        },
+    )
+    with pytest.raises(ExportError, match=r"^export failed the validation gate: serving_default/y: 2 of 3 values "
+                                          r"are NaN or infinite on the warmup requests$"):
+        export(servable, model_name="diverged", export_root=tmp_path, card=CARD)
+    assert existing_versions(tmp_path / "diverged") == []
+    assert not (tmp_path / "models.config").exists()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_metrics_stop_the_export_before_anything_is_written(tmp_path, half_plus_two, value):
+    card = {**CARD, "metrics": {"test_accuracy": 0.1, "test_loss": value}}
+    with pytest.raises(ExportError, match=rf"non-finite metrics \(test_loss={value}\); the training diverged"):
+        export(half_plus_two, model_name="half_plus_two", export_root=tmp_path, card=card)
+    assert list(tmp_path.iterdir()) == []

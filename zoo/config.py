@@ -1,24 +1,32 @@
 """Typed recipe configs and their layered overrides: defaults, then a file, then ``--set``.
 
 Every recipe declares a dataclass that subclasses :class:`RecipeConfig`. Its fields are the recipe's keys;
-``field(metadata={"help": ...})`` documents them. Values from files and the command line are parsed by
-the field's declared type, and unknown keys are refused.
+``field(default, help, within="[1, inf)")`` documents them and declares the values they accept, once, next
+to the key. Values from files and the command line are parsed by the field's declared type, unknown keys
+are refused, and every number (each element of a tuple, too) is checked against its key's interval. A
+recipe that redeclares a base key (``epochs``, ``batch_size``…) to change its default keeps the base range.
 
 Example:
 
 >>> import dataclasses
 >>> @dataclasses.dataclass
 ... class MyConfig(RecipeConfig):
-...     width: int = field(64, "units in the hidden layer")
+...     width: int = field(64, "units in the hidden layer", within="[1, 4096]")
 >>> cfg = apply_overrides(MyConfig(), {"width": "128", "epochs": 3})
 >>> cfg.width, cfg.epochs
 (128, 3)
+>>> apply_overrides(MyConfig(), {"width": "0"})
+Traceback (most recent call last):
+...
+zoo.errors.UsageError: width=0 is out of range: width must be in [1, 4096]
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import typing
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,24 +34,83 @@ from typing import Any, Mapping
 from zoo.errors import UsageError
 
 
-def field(default: Any, help: str, **kwargs: Any) -> Any:
-    """A config field with a default and a help line (shown by ``python -m zoo.run RECIPE --help``)."""
+_INTERVAL = re.compile(r"^\s*([\[(])\s*([^,\s]+)\s*,\s*([^,\s]+)\s*([\])])\s*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """The values a numeric key accepts, in interval notation: ``[1, inf)``, ``(0, 1]``, ``[0, 1)``.
+
+    ``[``/``]`` include the bound, ``(``/``)`` exclude it; ``inf`` leaves a side open. NaN is in no interval.
+
+    >>> Interval.parse("[0, 1)").contains(0.0), Interval.parse("[0, 1)").contains(1.0)
+    (True, False)
+    >>> str(Interval.parse("(0,inf)"))
+    '(0, inf)'
+    """
+
+    low: float
+    high: float
+    low_closed: bool
+    high_closed: bool
+
+    @classmethod
+    def parse(cls, text: str) -> "Interval":
+        match = _INTERVAL.match(text)
+        if not match:
+            raise ValueError(f"not an interval: {text!r} (write e.g. '[1, inf)' or '(0, 1]')")
+        opening, low, high, closing = match.groups()
+        interval = cls(float(low), float(high), opening == "[", closing == "]")
+        if not interval.low <= interval.high:
+            raise ValueError(f"empty interval: {text!r}")
+        return interval
+
+    def contains(self, value: float) -> bool:
+        above = value >= self.low if self.low_closed else value > self.low
+        below = value <= self.high if self.high_closed else value < self.high
+        return above and below
+
+    def __str__(self) -> str:
+        def bound(x: float) -> str:
+            return "inf" if x == math.inf else "-inf" if x == -math.inf else f"{x:g}"
+
+        return f"{'[' if self.low_closed else '('}{bound(self.low)}, {bound(self.high)}{']' if self.high_closed else ')'}"
+
+
+def _numbers(value: Any) -> tuple:
+    """The numbers a value holds: itself, or each element of a list or tuple (bools and text are not numbers)."""
+    items = value if isinstance(value, (list, tuple)) else (value,)
+    return tuple(v for v in items if isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def field(default: Any, help: str, *, within: str | None = None, **kwargs: Any) -> Any:
+    """A config field with a default, a help line and optionally the interval its numbers must lie in.
+
+    All three are shown by ``python -m zoo.run RECIPE --help``; ``within`` applies to each element of a tuple.
+    """
+    metadata = {"help": help}
+    if within is not None:
+        interval = Interval.parse(within)
+        outside = [v for v in _numbers(default) if not interval.contains(v)]
+        if outside:
+            raise ValueError(f"default {default!r} is not in {interval}")
+        metadata["within"] = interval
     if isinstance(default, (list, dict, set)):
-        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kwargs)
-    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata, **kwargs)
+    return dataclasses.field(default=default, metadata=metadata, **kwargs)
 
 
 @dataclasses.dataclass
 class RecipeConfig:
     """Keys every recipe accepts."""
 
-    epochs: int = field(1, "passes over the training data")
-    batch_size: int = field(128, "examples per training step (global, across replicas)")
-    learning_rate: float = field(1e-3, "peak learning rate")
-    seed: int = field(0, "seed for Python, NumPy and TensorFlow random numbers")
+    epochs: int = field(1, "passes over the training data", within="[0, inf)")
+    batch_size: int = field(128, "examples per training step (global, across replicas)", within="[1, inf)")
+    learning_rate: float = field(1e-3, "peak learning rate", within="(0, inf)")
+    seed: int = field(0, "seed for Python, NumPy and TensorFlow random numbers", within="[0, 4294967295]")
     deterministic: bool = field(False, "bit-identical reruns (tf.config.experimental.enable_op_determinism; slower)")
     jit_compile: bool = field(False, "compile the training step with XLA (off under tf.distribute and with deterministic)")
-    max_examples: int = field(0, "cap on training examples, 0 = all (for smoke runs)")
+    max_examples: int = field(0, "cap on training examples, 0 = all (for smoke runs)", within="[0, inf)")
     data: str = field("package", "data source: 'package' (offline, installed by make install) or 'tfds:NAME'")
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,20 +125,43 @@ class KeyInfo:
     type_name: str
     default: Any
     help: str
+    within: Interval | None = None
 
 
 def _field_types(config_cls: type) -> dict[str, Any]:
     return typing.get_type_hints(config_cls)
 
 
+def interval_of(config_cls: type, name: str) -> Interval | None:
+    """The interval declared for key ``name``: by the class itself, or else by the nearest base declaring one."""
+    for klass in config_cls.__mro__:
+        declared = getattr(klass, "__dataclass_fields__", {}).get(name)
+        if declared is not None and "within" in declared.metadata:
+            return declared.metadata["within"]
+    return None
+
+
 def describe(config_cls: type[RecipeConfig]) -> list[KeyInfo]:
-    """Every key of a config class with its type, default and help, in declaration order."""
+    """Every key of a config class with its type, default, help and interval, in declaration order."""
     hints = _field_types(config_cls)
     instance = config_cls()
     return [
-        KeyInfo(f.name, _type_name(hints[f.name]), getattr(instance, f.name), f.metadata.get("help", ""))
+        KeyInfo(f.name, _type_name(hints[f.name]), getattr(instance, f.name), f.metadata.get("help", ""),
+                interval_of(config_cls, f.name))
         for f in dataclasses.fields(config_cls)
     ]
+
+
+def check_ranges(config: RecipeConfig) -> None:
+    """Raise UsageError naming the first key whose number (or any element of its tuple) is outside its interval."""
+    for f in dataclasses.fields(config):
+        interval = interval_of(type(config), f.name)
+        value = getattr(config, f.name)
+        if interval is None or all(interval.contains(v) for v in _numbers(value)):
+            continue
+        shown = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        each = "each value of " if isinstance(value, (list, tuple)) else ""
+        raise UsageError(f"{f.name}={shown} is out of range: {each}{f.name} must be in {interval}")
 
 
 def _type_name(tp: Any) -> str:
@@ -138,6 +228,7 @@ def apply_overrides(config: RecipeConfig, overrides: Mapping[str, Any]) -> Recip
             raise UsageError(f"unknown config key {key!r}; known keys: {', '.join(known)}")
         changes[key] = parse_value(key, hints[key], value)
     updated = dataclasses.replace(config, **changes)
+    check_ranges(updated)
     validate = getattr(updated, "validate", None)
     if validate is not None:
         validate()
@@ -160,7 +251,13 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"config file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                         f"{exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from zoo.errors import UsageError, ZooError
+from zoo.errors import ExportError, UsageError, ZooError
 
 USAGE = (
     "python -m zoo.run --list | RECIPE [--help] [--set KEY=VALUE]... [--config FILE] [--export-dir DIR] "
@@ -28,6 +28,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def version_number(text: str) -> int:
+    """``--version``'s value: ASCII digits only, as TF Serving reads version directories (not ``²`` or ``٣``)."""
+    from zoo.export.versions import is_version_name
+
+    if not is_version_name(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version number (ASCII digits)")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m zoo.run", usage=USAGE, add_help=False)
     parser.add_argument("recipe", nargs="?", help="recipe name (see --list)")
@@ -37,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override one config key (repeatable)")
     parser.add_argument("--config", metavar="FILE", help="YAML or JSON file of config keys")
     parser.add_argument("--export-dir", default="saved_models", metavar="DIR", help="export root (default: saved_models)")
-    parser.add_argument("--version", type=int, metavar="N", help="export version (default: highest existing + 1)")
+    parser.add_argument("--version", type=version_number, metavar="N", help="export version (default: highest existing + 1)")
     parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "multi_worker"],
                         help="tf.distribute strategy")
     parser.add_argument("--recipes", action="append", default=[], metavar="MODULE",
@@ -68,11 +77,14 @@ def recipe_help(cls) -> str:
     keys = describe(cls.Config)
     width = max(len(k.name) for k in keys)
     tw = max(len(k.type_name) for k in keys)
+    ranges = {k.name: f"in {k.within}" if k.within else "" for k in keys}
+    rw = max(len(r) for r in ranges.values())
     lines = [f"{cls.name}: {cls.summary}", f"data: {cls.data_summary}"]
     if cls.bars:
         lines.append("quality bar: " + "; ".join(str(b) for b in cls.bars))
     lines += ["", f"usage: {USAGE}", "", "config keys (--set KEY=VALUE, or a --config file):"]
-    lines += [f"  {k.name:<{width}}  {k.type_name:<{tw}}  default {k.default!r:<12}  {k.help}" for k in keys]
+    lines += [f"  {k.name:<{width}}  {k.type_name:<{tw}}  default {k.default!r:<12}  {ranges[k.name]:<{rw}}  {k.help}"
+              for k in keys]
     return "\n".join(lines)
 
 
@@ -114,14 +126,12 @@ def _main(argv: Sequence[str] | None) -> int:
         print(recipe_help(registry.get_recipe(args.recipe)))
         return 0
     cls, config = resolve_config(args)
-    if args.version is not None:
-        from zoo.errors import ExportError
-        from zoo.export.versions import check_version_free
+    from zoo.export.preflight import check_export_target
 
-        try:
-            check_version_free(Path(args.export_dir) / cls.name, args.version)
-        except ExportError as exc:
-            raise UsageError(str(exc)) from None
+    try:  # before any data is loaded: a run that cannot publish its result is a usage error
+        check_export_target(Path(args.export_dir), cls.name, args.version)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
 
     from zoo.distribute import make_strategy
 

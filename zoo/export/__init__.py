@@ -11,9 +11,11 @@ PosixPath('saved_models/half_plus_two/1')
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
+from zoo.errors import ExportError
 from zoo.export.gate import GateReport, validate
 from zoo.export.model_card import write_model_card
 from zoo.export.models_config import CONFIG_FILE, read_models_config, write_models_config
@@ -44,8 +46,13 @@ def export(
     """Save, write warmup and model card, run the gate, then publish ``export_root/model_name/N``.
 
     ``card`` holds ``config``, ``metrics`` and ``data`` for ``assets.extra/zoo.json``. Nothing becomes
-    visible to TF Serving unless every step, the validation gate included, succeeds.
+    visible to TF Serving unless every step, the validation gate included, succeeds; a NaN or infinite
+    metric (a run that diverged) stops the export before anything is written.
     """
+    non_finite = {k: v for k, v in card.get("metrics", {}).items() if not math.isfinite(float(v))}
+    if non_finite:
+        shown = ", ".join(f"{k}={v}" for k, v in non_finite.items())
+        raise ExportError(f"not exporting {model_name}: non-finite metrics ({shown}); the training diverged")
     export_root = Path(export_root)
     read_models_config(export_root / CONFIG_FILE)  # a models.config that would not parse fails before any work
     reports: list[GateReport] = []

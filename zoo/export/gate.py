@@ -2,7 +2,8 @@
 
 1. The SavedModel loads through the TF1 session loader with the ``serve`` tag, as TF Serving loads it, and
    every signature runs on its warmup requests (replayed from the warmup file, as TF Serving replays them).
-2. Each output equals the in-memory model's output on the same inputs.
+2. Each output equals the in-memory model's output on the same inputs, and every float output is finite:
+   a model that answers NaN or infinity (trained with a diverging learning rate, say) is not published.
 3. Every op in the graph, function library included, is a core TensorFlow op or a tensorflow-text op
    (the ops the stock ``tensorflow_model_server`` links); no ``PyFunc``/``EagerPyFunc``.
 4. The warmup file is well formed: at most 1000 parseable ``PredictionLog`` records of a type TF Serving
@@ -100,8 +101,12 @@ def _compare(name: str, output: str, served: np.ndarray, expected: np.ndarray, a
     if served.shape != expected.shape:
         return f"{name}/{output}: shape {served.shape} served vs {expected.shape} in memory", 0.0
     if served.dtype.kind in "fc":
+        finite = np.isfinite(served)
+        if not finite.all():
+            return (f"{name}/{output}: {finite.size - np.count_nonzero(finite)} of {finite.size} values are NaN or "
+                    "infinite on the warmup requests"), 0.0
         diff = float(np.max(np.abs(served - expected))) if served.size else 0.0
-        if not np.allclose(served, expected, atol=atol, rtol=atol, equal_nan=True):
+        if not np.allclose(served, expected, atol=atol, rtol=atol):
             return f"{name}/{output}: max abs difference {diff:.3g} between served and in-memory outputs", diff
         return None, diff
     if not np.array_equal(served, expected):
@@ -157,7 +162,8 @@ def validate(
         try:
             meta_graph = session_load(session, saved_model_dir)
         except Exception as exc:
-            raise ExportError(f"validation gate: the session loader (TF Serving's path) cannot load it: {exc}") from None
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ExportError(f"validation gate: the session loader (TF Serving's path) cannot load it: {first_line}") from None
         signatures = meta_graph.signature_def
         ops = graph_ops(meta_graph)
         problems.extend(check_ops(ops))
@@ -193,5 +199,5 @@ def validate(
         for name in sorted(set(signatures) - set(runs) - {"__saved_model_init_op"}):
             problems.append(f"signature {name!r} has no warmup request, so it was never run")
     if problems:
-        raise ExportError("export failed the validation gate:\n  - " + "\n  - ".join(problems))
+        raise ExportError("export failed the validation gate: " + "; ".join(p.replace("\n", " ") for p in problems))
     return GateReport(signatures_run=runs, ops=sorted(ops), max_abs_diff=max_diff)

@@ -26,11 +26,27 @@ from zoo.errors import ExportError
 _TMP_PREFIX = ".tmp-"
 
 
+def is_version_name(name: str) -> bool:
+    """Whether ``name`` is a version number as TF Serving reads one: ASCII digits only.
+
+    (``str.isdigit`` alone also accepts ``'²'`` and other Unicode digits, which ``int`` may reject or read.)
+
+    >>> is_version_name("12"), is_version_name("²"), is_version_name("٣"), is_version_name("-1")
+    (True, False, False, False)
+    """
+    return name.isascii() and name.isdigit()
+
+
+def looks_like_a_version(name: str) -> bool:
+    """A name a person may read as a number (``'²'``, ``'٣'``, ``'½'``) that is not a version TF Serving reads."""
+    return name.isnumeric() and not is_version_name(name)
+
+
 def existing_versions(model_dir: Path) -> list[int]:
     """Integer version directories under ``model_dir`` (what TF Serving would see), ascending."""
     if not model_dir.is_dir():
         return []
-    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and is_version_name(p.name))
 
 
 def next_version(model_dir: Path) -> int:
@@ -64,7 +80,7 @@ def remove_stale_temporaries(model_dir: Path) -> list[Path]:
         return removed
     for path in model_dir.glob(_TMP_PREFIX + "*"):
         pid_text = path.name.rsplit("-", 1)[-1]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+        if is_version_name(pid_text) and not _pid_alive(int(pid_text)):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
