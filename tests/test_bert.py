@@ -8,20 +8,10 @@ import pytest
 import tensorflow as tf
 
 import zoo
+from signature_support import session_run
 from zoo.run import main
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bert_parity.npz"
-
-
-def session_run(version_dir, signature_name, feeds):
-    """Run a signature the way TF Serving does: TF1 session loader, feed and fetch tensor names."""
-    graph = tf.Graph()
-    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
-        meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version_dir))
-        signature = meta.signature_def[signature_name]
-        outputs = session.run({k: v.name for k, v in signature.outputs.items()},
-                              {signature.inputs[k].name: v for k, v in feeds.items()})
-        return signature, outputs
 
 
 @pytest.fixture(scope="module")

@@ -10,23 +10,11 @@ import tensorflow as tf
 
 import zoo
 from conftest import PYTHON, zoo_env
+from signature_support import session_run
 from zoo.data.mnist import load_mnist
 from zoo.run import main
 
 SMOKE = ["--set", "epochs=1", "--set", "max_examples=2000"]
-
-
-def session_predict(version_dir, signature_name, feeds):
-    """Run a signature the way TF Serving does: TF1 session loader, feed and fetch tensor names."""
-    graph = tf.Graph()
-    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
-        meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version_dir))
-        signature = meta.signature_def[signature_name]
-        outputs = session.run(
-            {k: v.name for k, v in signature.outputs.items()},
-            {signature.inputs[k].name: v for k, v in feeds.items()},
-        )
-        return signature, outputs
 
 
 @pytest.mark.slow
@@ -47,7 +35,7 @@ def test_cli_exports_versions_that_serve_raw_uint8_images(tmp_path, monkeypatch,
     assert 0.0 <= card["metrics"]["test_accuracy"] <= 1.0
 
     x_test, y_test = load_mnist().test
-    signature, out = session_predict(version, "serving_default", {"images": x_test[:32]})
+    signature, out = session_run(version, "serving_default", {"images": x_test[:32]})
     assert signature.inputs["images"].dtype == tf.uint8.as_datatype_enum
     assert [d.size for d in signature.inputs["images"].tensor_shape.dim] == [-1, 28, 28]
     assert out["probabilities"].shape == (32, 10)
@@ -60,7 +48,7 @@ def test_cli_exports_versions_that_serve_raw_uint8_images(tmp_path, monkeypatch,
         [zoo.export.signatures.int64_example(images=img.reshape(-1)).SerializeToString() for img in x_test[:3]],
         dtype=object,
     )
-    _, classified = session_predict(version, "classify", {"inputs": examples})
+    _, classified = session_run(version, "classify", {"inputs": examples})
     assert classified["classes"].shape == (3, 10) and classified["classes"][0, 7] == b"7"
     np.testing.assert_allclose(classified["scores"], out["probabilities"][:3], atol=1e-6)
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from test_cnn_mnist import session_predict
+from signature_support import session_run
 from zoo.export import export
 from zoo.run import main
 from recipes.t5 import T5Trained
@@ -18,7 +18,7 @@ TINY = {"max_examples": 24, "vocab_size": 300, "num_sentinels": 20, "hidden_dim"
 
 
 def serve(version_dir, texts):
-    signature, out = session_predict(version_dir, "serving_default", {"text": np.array(texts, dtype=object)})
+    signature, out = session_run(version_dir, "serving_default", {"text": np.array(texts, dtype=object)})
     return signature, out["text"]
 
 

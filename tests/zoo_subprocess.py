@@ -36,12 +36,10 @@ def only_version(export_dir: Path, model: str) -> Path:
 
 def predict_with_session_loader(version_dir: Path, images: np.ndarray) -> np.ndarray:
     """``probabilities`` from ``serving_default``, loaded with the TF1 session loader as TF Serving does."""
-    import tensorflow as tf
+    from zoo.export.session import SessionModel
 
-    with tf.compat.v1.Session(graph=tf.Graph()) as session:
-        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version_dir))
-        signature = meta_graph.signature_def["serving_default"]
-        return session.run(signature.outputs["probabilities"].name, {signature.inputs["images"].name: images})
+    with SessionModel(version_dir) as model:
+        return model.run("serving_default", {"images": images}, fetches=["probabilities"])["probabilities"]
 
 
 def assert_serves_digits(version_dir: Path) -> None:
