@@ -1,4 +1,16 @@
-"""Locating files inside installed packages, and checking their sha256 before they are read."""
+"""Locating files inside installed packages, and checking their sha256 before they are read.
+
+Files the zoo writes to reuse later (a cache) carry the sha256 recorded when they were written, in a
+``NAME.sha256`` sibling; :func:`matches_recorded_sha256` says whether a file is still what was written.
+
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "weights.h5"
+>>> _ = path.write_bytes(b"trained"); _ = record_sha256(path)
+>>> matches_recorded_sha256(path)
+True
+>>> _ = path.write_bytes(b"swapped"); matches_recorded_sha256(path)
+False
+"""
 
 from __future__ import annotations
 
@@ -27,6 +39,30 @@ def verify_sha256(path: str | Path, expected: str) -> str:
             "the file was modified or is a different release; reinstall it with `make install`"
         )
     return actual
+
+
+def _digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def record_sha256(path: str | Path) -> str:
+    """Write ``path``'s sha256 to ``PATH.sha256`` (atomically) and return it: call it right after writing ``path``."""
+    path = Path(path)
+    digest = sha256_of(path)
+    temporary = path.with_name(f".{path.name}.sha256.tmp")
+    temporary.write_text(digest + "\n", encoding="ascii")
+    temporary.replace(_digest_path(path))
+    return digest
+
+
+def matches_recorded_sha256(path: str | Path) -> bool:
+    """Whether ``path`` exists and still has the sha256 :func:`record_sha256` recorded (False without a record)."""
+    path = Path(path)
+    try:
+        recorded = _digest_path(path).read_text(encoding="ascii").strip()
+        return path.is_file() and sha256_of(path) == recorded
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def package_file(distribution: str, relative_path: str, install_hint: str) -> Path:
