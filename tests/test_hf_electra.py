@@ -12,10 +12,12 @@ from hf_encoder_support import (
     TOLERANCE, backbone_inputs, checkpoint, decoded, edited_copy, every_position, max_difference, max_log_difference,
     reference,
 )
+from signature_support import session_run
 from zoo.errors import UsageError
 from zoo.hf.electra_checkpoint import checkpoint_kind, load_electra_discriminator, load_electra_generator
 from zoo.text.fill_mask import FillMask
 from zoo.text.wordpiece import WordpieceTokenizer
+from zoo_subprocess import only_version, run_python
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +104,35 @@ def test_cased_tokenizer_is_refused(tmp_path):
     (directory / "tokenizer_config.json").write_text('{"do_lower_case": false}')
     with pytest.raises(UsageError, match=r"tokenizer_config.json: do_lower_case is false"):
         load_electra_discriminator(directory)
+
+
+@pytest.mark.slow
+def test_electra_recipe_exports_imported_checkpoints_with_pytorchs_numbers(discriminator_ref, generator_ref, tmp_path):
+    """``python -m zoo.run electra --set init=D --set generator_init=G --set epochs=0``, served by TF Serving's loader:
+    ``replaced`` = sigmoid(ElectraForPreTraining logits) and ``fill_mask`` = the fill-mask pipeline."""
+    export_dir = tmp_path / "saved_models"
+    run = run_python(["-m", "zoo.run", "electra", "--set", f"init={checkpoint('electra_discriminator')}",
+                      "--set", f"generator_init={checkpoint('electra_generator')}", "--set", "epochs=0",
+                      "--set", "max_examples=16", "--set", "sequence_length=48", "--export-dir", str(export_dir)],
+                     cwd=tmp_path, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    version = only_version(export_dir, "electra")
+    # `replaced` tokenises like the classifier (no special-token matching), so only the texts without [MASK]
+    rows = [i for i, text in enumerate(discriminator_ref["texts"]) if "[MASK]" not in text]
+    _, replaced = session_run(version, "replaced", {"text": discriminator_ref["texts"][rows].astype(object)})
+    length = replaced["token_ids"].shape[1]
+    ref = {k: discriminator_ref[k][rows][:, :length] for k in ("token_ids", "padding_mask", "replaced_probabilities")}
+    np.testing.assert_array_equal(replaced["token_ids"], ref["token_ids"])
+    assert max_difference(replaced["replaced_probabilities"], ref["replaced_probabilities"], ref["padding_mask"]) < TOLERANCE
+    assert not replaced["replaced_probabilities"][ref["padding_mask"] == 0].any()
+    _, filled = session_run(version, "fill_mask", {"text": generator_ref["texts"].astype(object)})
+    assert decoded(filled["tokens"]) == generator_ref["fill_tokens"].tolist()
+    np.testing.assert_allclose(filled["scores"], generator_ref["fill_scores"], atol=TOLERANCE, rtol=0)
+
+
+def test_electra_recipe_refuses_a_generator_as_init_before_doing_anything(tmp_path):
+    run = run_python(["-m", "zoo.run", "electra", "--set", f"init={checkpoint('electra_generator')}",
+                      "--export-dir", str(tmp_path / "out")], cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().endswith("model.safetensors: an ELECTRA generator, where a discriminator is expected")
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

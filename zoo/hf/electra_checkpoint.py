@@ -82,12 +82,17 @@ def _backbone(config: dict[str, Any], weights: CheckpointWeights) -> keras_hub.m
     return backbone
 
 
-def _load(directory: str | Path, kind: str) -> tuple[dict[str, Any], CheckpointWeights]:
+def read_electra_checkpoint(directory: str | Path, kind: str) -> dict[str, Any]:
+    """``config.json`` of an ELECTRA ``kind`` ("discriminator" or "generator") directory, everything checked."""
     config = read_electra_config(directory)
     found = checkpoint_kind(directory)
     if found != kind:
         raise UsageError(f"{Path(directory) / 'model.safetensors'}: an ELECTRA {found}, where a {kind} is expected")
-    return config, CheckpointWeights(directory, prefix=PREFIX)
+    return config
+
+
+def _load(directory: str | Path, kind: str) -> tuple[dict[str, Any], CheckpointWeights]:
+    return read_electra_checkpoint(directory, kind), CheckpointWeights(directory, prefix=PREFIX)
 
 
 @dataclasses.dataclass
