@@ -1,4 +1,4 @@
-"""lstm on a smoke configuration: CLI → export through the gate → raw text (and bad text) through TF Serving's loader."""
+"""lstm's tiny run (CLI, shared fixture) → export through the gate → raw text (and bad text) through TF Serving's loader."""
 
 import json
 
@@ -12,7 +12,6 @@ from zoo.data.bbc_news import LABEL_NAMES
 from zoo.export.signatures import bytes_example
 from zoo.run import main
 
-SMOKE = {"epochs": 1, "max_examples": 64, "batch_size": 16, "sequence_length": 32, "lstm_units": 4}
 EDGE_CASES = [
     "",                                                 # empty
     "Shares in the bank rose after profits beat forecasts. " * 40_000,   # ~2 MB
@@ -22,11 +21,11 @@ EDGE_CASES = [
 
 
 @pytest.fixture(scope="module")
-def version(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lstm")
-    sets = [arg for key, value in SMOKE.items() for arg in ("--set", f"{key}={value}")]
-    assert main(["lstm", *sets, "--export-dir", str(root / "exports"), "--run-dir", str(root / "run")]) == 0
-    return root / "exports" / "lstm" / "1"
+def version(tiny_exports):
+    """lstm's ``tiny`` run through ``python -m zoo.run`` (shared with tests/test_every_recipe.py)."""
+    export_dir, runs = tiny_exports
+    assert runs["lstm"].returncode == 0, runs["lstm"].stderr[-3000:]
+    return export_dir / "lstm" / "1"
 
 
 @pytest.mark.slow
