@@ -1,12 +1,8 @@
-"""``python -m zoo.serve`` as a process, and serving a real (tiny) cnn_mnist export."""
+"""``python -m zoo.serve`` as a process, and serving the session's tiny cnn_mnist export."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
+import shutil
 
 import grpc
 import numpy as np
@@ -14,40 +10,25 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from serve_support import export_half_plus_two, http, post_json, serving
+from serve_support import export_half_plus_two, http, post_json, serve_process, serving
 from zoo.serve.__main__ import main
 from zoo.serve.loader import LoadedVersion
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow
 def test_cli_serves_half_plus_two_over_rest_and_grpc(tmp_path):
     export_half_plus_two(tmp_path)
-    rest_port, grpc_port = _free_port(), _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zoo.serve", "--model-base", str(tmp_path), "--rest-port", str(rest_port),
-         "--grpc-port", str(grpc_port)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    try:
-        assert process.stdout.readline().startswith(f"zoo.serve: REST http://127.0.0.1:{rest_port}")
-        url = f"http://127.0.0.1:{rest_port}/v1/models/half_plus_two:predict"
+    with serve_process(tmp_path) as server:
+        url = f"{server.rest_url}/v1/models/half_plus_two:predict"
         assert http("POST", url, '{"instances": [1.0, 2.0, 5.0]}') == (200, '{"predictions": [2.5, 3.0, 4.5]}')
 
         request = predict_pb2.PredictRequest()
         request.model_spec.name = "half_plus_two"
         request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.array([1.0, 2.0, 5.0], np.float32)))
-        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        with grpc.insecure_channel(server.grpc_target) as channel:
             response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
         assert tf.make_ndarray(response.outputs["y"]).tolist() == [2.5, 3.0, 4.5]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=30)
-    assert code == 0
+    assert server.process.returncode == 0  # SIGTERM is a clean stop
 
 
 def test_cli_rejects_a_bad_port(capsys):
@@ -56,9 +37,10 @@ def test_cli_rejects_a_bad_port(capsys):
 
 
 @pytest.mark.slow
-def test_tiny_cnn_mnist_export_answers_raw_uint8_images(tmp_path):
-    subprocess.run([sys.executable, "-m", "zoo.run", "cnn_mnist", "--set", "epochs=1", "--set", "max_examples=256",
-                    "--export-dir", str(tmp_path)], check=True, capture_output=True, timeout=600)
+def test_tiny_cnn_mnist_export_answers_raw_uint8_images(tmp_path, tiny_exports):
+    export_dir, runs = tiny_exports
+    assert runs["cnn_mnist"].returncode == 0, runs["cnn_mnist"].stderr[-3000:]
+    shutil.copytree(export_dir / "cnn_mnist", tmp_path / "cnn_mnist")  # served alone
     images = np.random.default_rng(0).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
     with serving(tmp_path) as server:
         url = f"http://127.0.0.1:{server.rest_port}/v1/models/cnn_mnist"

@@ -64,8 +64,8 @@ def check_signature_shape(name: str, shape: Sequence[int], tensor_info) -> None:
     """INVALID_ARGUMENT unless ``shape`` has the rank and fixed dimensions of the signature input ``tensor_info``."""
     if len(shape) > MAX_RANK:
         raise invalid(f"input {name!r} is nested {len(shape)} levels deep; at most {MAX_RANK} are accepted")
-    if tensor_info.tensor_shape.unknown_rank:
-        return
+    if not tensor_info.HasField("tensor_shape") or tensor_info.tensor_shape.unknown_rank:
+        return  # a signature that does not say
     expected = [d.size for d in tensor_info.tensor_shape.dim]
     if len(shape) != len(expected) or any(e >= 0 and e != s for e, s in zip(expected, shape)):
         wanted = "[" + ",".join(str(e) if e >= 0 else "?" for e in expected) + "]"
