@@ -3,11 +3,18 @@
 ``T5Seq2SeqLM.generate`` cannot be exported with a ``None`` batch dimension (its sampler squeezes an axis
 whose static size is lost, "Cannot squeeze axis=1"), and its self-attention cache is updated with
 ``XlaDynamicUpdateSlice``, an op the stock model server does not run. :func:`greedy_decode` is a
-``tf.while_loop`` over decoder steps built from the model's own layers: the encoder runs once, each decoder
-layer's cross-attention keys and values are projected once and passed to the layer as a static cache, and
-the decoder self-attention is recomputed over the prefix generated so far (outputs are short; correctness
-first). The loop stops when every row has produced ``eos`` or after ``max_length`` tokens. It picks the
-same tokens as ``generate`` with a greedy sampler (tested against :func:`keras_hub_greedy`).
+``tf.while_loop`` over decoder steps built from the model's own layers and weights. The encoder runs once;
+each decoder layer's cross-attention keys and values are projected once. Self-attention keeps a key/value
+cache of fixed size [batch, max_length, heads, head_dim] per layer: step ``i`` feeds only the newest token,
+writes its key and value at position ``i`` with a one-hot ``SelectV2`` (no dynamic-update-slice), and
+attends over all ``max_length`` positions with the later ones masked, so every step does the same work, at
+token 60 as at token 2. ``cache=False`` instead recomputes the decoder over the whole prefix each step (the
+plain formulation, kept as the reference the cache is measured and tested against).
+
+The loop stops when every row has produced ``eos`` or after ``max_length`` tokens; rows that finished early
+are padded with ``pad``, as Hugging Face's ``generate(do_sample=False, num_beams=1)`` pads them. It picks
+the same tokens as ``generate`` with a greedy sampler (tested against :func:`keras_hub_greedy`, and against
+PyTorch ``transformers`` on imported checkpoints).
 
 Example:
 
@@ -28,59 +35,117 @@ import tensorflow as tf
 
 from zoo.text.sentencepiece_vocab import EOS_ID, PAD_ID
 
+_MASKED = -1e9  # added to the scores of positions a query must not see, as KerasHub's T5 does
+
 
 def greedy_decode(lm, encoder_token_ids: tf.Tensor, encoder_padding_mask: tf.Tensor, max_length: int,
-                  eos_id: int | tf.Tensor = EOS_ID, start_id: int = PAD_ID) -> tf.Tensor:
+                  eos_id: int | tf.Tensor = EOS_ID, start_id: int = PAD_ID, cache: bool = True) -> tf.Tensor:
     """int32 [batch, max_length]: the argmax continuation of each row, ``eos`` included, ``pad`` after it.
 
     ``lm`` is a ``keras_hub.models.T5Seq2SeqLM``; the decoder starts from ``start_id`` (T5 uses ``pad``).
+    ``cache`` chooses the self-attention key/value cache (constant work per step) over recomputing the prefix.
     """
     if max_length < 1:
         raise ValueError(f"max_length must be at least 1, got {max_length}")
     backbone = lm.backbone
     batch = tf.shape(encoder_token_ids)[0]
     encoder_states = lm.call_encoder(encoder_token_ids, encoder_padding_mask)
-    encoder_attention_mask = encoder_padding_mask[:, tf.newaxis, :]
-    cross_caches = [_cross_attention_cache(layer.cross_attention, encoder_states)
+    cross_caches = [_keys_and_values(layer.cross_attention, encoder_states)
                     for layer in backbone.decoder_transformer_layers]
+    step, initial_state = (_cached_steps if cache else _recomputing_steps)(
+        lm, encoder_states, encoder_padding_mask, cross_caches, max_length, batch, start_id)
 
-    def next_tokens(prefix):
-        x = backbone.decoder_embedding_dropout(backbone.token_embedding(prefix))
+    def body(index, tokens, generated, finished, state):
+        logits, state = step(index, tokens, generated, state)
+        tokens = tf.where(finished, start_id, tf.argmax(logits, axis=-1, output_type=tf.int32))
+        generated = tf.where(tf.one_hot(index, max_length, on_value=True, off_value=False)[tf.newaxis, :],
+                             tokens[:, tf.newaxis], generated)
+        return index + 1, tokens, generated, finished | tf.equal(tokens, eos_id), state
+
+    def not_done(index, tokens, generated, finished, state):
+        return (index < max_length) & ~tf.reduce_all(finished)
+
+    start = (tf.constant(0), tf.fill([batch], start_id), tf.fill([batch, max_length], start_id),
+             tf.zeros([batch], tf.bool), initial_state)
+    _, _, generated, _, _ = tf.while_loop(not_done, body, start)
+    return tf.ensure_shape(generated, [None, max_length])
+
+
+# A decoder step is ``step(index, newest tokens [batch], generated [batch, max_length], state)`` → (logits
+# [batch, vocabulary], state); each builder below returns one with its initial state.
+def _cached_steps(lm, encoder_states, encoder_padding_mask, cross_caches, max_length, batch, start_id):
+    """Steps that feed one token and keep every layer's self-attention keys and values at fixed size."""
+    backbone = lm.backbone
+    layers = backbone.decoder_transformer_layers
+    first = layers[0].self_attention
+    # Relative position bias of every (query, key) pair, later keys masked: row i is step i's bias.
+    causal = tf.linalg.band_part(tf.ones([max_length, max_length]), -1, 0)
+    self_bias = first.compute_bias(max_length, max_length) + (1.0 - causal) * _MASKED
+    cross_bias = (1.0 - tf.cast(encoder_padding_mask, tf.float32))[:, tf.newaxis, tf.newaxis, :] * _MASKED
+    empty = tf.zeros([batch, max_length, first.num_heads, first.key_value_dim], encoder_states.dtype)
+
+    def step(index, tokens, generated, caches):
+        x = backbone.token_embedding(tokens[:, tf.newaxis])  # [batch, 1, hidden]
+        bias = self_bias[:, :, index:index + 1, :]
+        here = tf.one_hot(index, max_length, on_value=True, off_value=False)[tf.newaxis, :, tf.newaxis, tf.newaxis]
+        updated = []
+        for layer, (keys, values), (cross_keys, cross_values) in zip(layers, caches, cross_caches):
+            attention = layer.self_attention
+            normed = layer.self_attention_layer_norm(x)
+            new_keys, new_values = _keys_and_values(attention, normed)
+            keys, values = tf.where(here, new_keys, keys), tf.where(here, new_values, values)
+            updated.append((keys, values))
+            x = x + _attend(attention, normed, keys, values, bias)
+            normed = layer.cross_attention_layer_norm(x)
+            x = x + _attend(layer.cross_attention, normed, cross_keys, cross_values, cross_bias)
+            x = x + _feed_forward(layer, layer.layer_norm(x))
+        return lm._logits(backbone.decoder_layer_norm(x))[:, 0, :], updated
+
+    return step, [(empty, empty) for _ in layers]
+
+
+def _recomputing_steps(lm, encoder_states, encoder_padding_mask, cross_caches, max_length, batch, start_id):
+    """Steps that run the decoder layers over the start token and everything generated so far."""
+    backbone = lm.backbone
+    encoder_attention_mask = encoder_padding_mask[:, tf.newaxis, :]
+
+    def step(index, tokens, generated, state):
+        prefix = tf.concat([tf.fill([batch, 1], start_id), generated[:, :index]], axis=1)
+        x = backbone.token_embedding(prefix)
         position_bias = None
         for layer, cross_cache in zip(backbone.decoder_transformer_layers, cross_caches):
             x, position_bias = layer(x, position_bias=position_bias, encoder_hidden_states=encoder_states,
                                      encoder_attention_mask=encoder_attention_mask, use_causal_mask=True,
-                                     cross_attention_cache=cross_cache)
-        x = backbone.decoder_dropout(backbone.decoder_layer_norm(x[:, -1:, :]))
-        logits = lm._logits(x)  # KerasHub's LM head (T5's rescaling, tied embedding), as generate() uses it
-        return tf.argmax(logits[:, 0, :], axis=-1, output_type=tf.int32)
+                                     cross_attention_cache=tf.stack(cross_cache, axis=1))
+        return lm._logits(backbone.decoder_layer_norm(x[:, -1:, :]))[:, 0, :], state
 
-    start = tf.fill([batch, 1], start_id)
-
-    def body(generated, finished):
-        tokens = tf.where(finished, start_id, next_tokens(tf.concat([start, generated], axis=1)))
-        return tf.concat([generated, tokens[:, tf.newaxis]], axis=1), finished | tf.equal(tokens, eos_id)
-
-    def not_done(generated, finished):
-        return (tf.shape(generated)[1] < max_length) & ~tf.reduce_all(finished)
-
-    generated, _ = tf.while_loop(
-        not_done, body, (tf.zeros([batch, 0], tf.int32), tf.zeros([batch], tf.bool)),
-        shape_invariants=(tf.TensorShape([None, None]), tf.TensorShape([None])),
-    )
-    tokens = tf.pad(generated, [[0, 0], [0, max_length - tf.shape(generated)[1]]], constant_values=start_id)
-    return tf.ensure_shape(tokens, [None, max_length])
+    return step, tf.zeros([0])
 
 
-def _cross_attention_cache(attention, encoder_states: tf.Tensor) -> tf.Tensor:
-    """[batch, 2, source_length, heads, head_dim]: a T5 attention layer's keys and values of the encoder output."""
-    batch = tf.shape(encoder_states)[0]
+def _heads(attention, states: tf.Tensor) -> tf.Tensor:
+    """[batch, length, heads * head_dim] → [batch, length, heads, head_dim]."""
+    return tf.reshape(states, [tf.shape(states)[0], -1, attention.num_heads, attention.key_value_dim])
 
-    def heads(states):
-        return tf.reshape(states, [batch, -1, attention.num_heads, attention.key_value_dim])
 
-    keys = heads(attention.key_projector(encoder_states))
-    return tf.stack([keys, heads(attention.value_projector(encoder_states))], axis=1)
+def _keys_and_values(attention, states: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """A KerasHub T5 attention layer's keys and values of ``states``, each [batch, length, heads, head_dim]."""
+    return _heads(attention, attention.key_projector(states)), _heads(attention, attention.value_projector(states))
+
+
+def _attend(attention, queries_from: tf.Tensor, keys: tf.Tensor, values: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+    """T5 attention (no score scaling; ``bias`` holds relative positions and masks) and its output projection."""
+    queries = _heads(attention, attention.query_projector(queries_from))
+    scores = tf.einsum("bqnd,bknd->bnqk", queries, keys) + bias
+    mixed = tf.einsum("bnqk,bknd->bqnd", tf.nn.softmax(scores, axis=-1), values)
+    return attention.output_projector(tf.reshape(mixed, [tf.shape(mixed)[0], -1, attention.inner_dim]))
+
+
+def _feed_forward(layer, normed: tf.Tensor) -> tf.Tensor:
+    """A KerasHub T5 layer's feed-forward block (gated or not) on layer-normed input, before the residual."""
+    hidden = layer.input_projector(normed)
+    if layer.use_gated_activation:
+        hidden = hidden * layer.gate_projector(normed)
+    return layer.output_projector(hidden)
 
 def keras_hub_greedy(lm, encoder_token_ids, encoder_padding_mask, max_length: int, eos_id: int = EOS_ID) -> np.ndarray:
     """The reference: ``lm.generate`` with a greedy sampler, laid out as :func:`greedy_decode`'s output.
