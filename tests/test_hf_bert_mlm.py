@@ -99,3 +99,17 @@ def test_bert_recipe_refuses_a_bad_checkpoint_before_doing_anything(tmp_path):
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.strip().endswith("config.json: model_type is 'electra', expected 'bert'")
     assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_old_layer_norm_names_gamma_and_beta_are_read(ref, tmp_path):
+    """TF-converted checkpoints (bert-base-uncased's era) name layer-norm weights gamma/beta."""
+    from safetensors.numpy import load_file, save_file
+
+    directory = edited_copy("bert_mlm", tmp_path)
+    tensors = load_file(str(directory / "model.safetensors"))
+    renamed = {name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): value
+               for name, value in tensors.items()}
+    assert renamed.keys() != tensors.keys()
+    save_file(renamed, str(directory / "model.safetensors"))
+    probabilities = tf.nn.softmax(load_bert_masked_lm(directory).logits(backbone_inputs(ref), every_position(ref)))
+    assert max_log_difference(probabilities.numpy(), ref["probabilities"], ref["padding_mask"]) < TOLERANCE
