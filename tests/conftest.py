@@ -56,16 +56,21 @@ PYTHON = sys.executable
 @pytest.fixture(scope="session")
 def tiny_exports(tmp_path_factory):
     """Every registered recipe run once with its ``tiny`` config through ``python -m zoo.run`` in a clean
-    subprocess, all exporting into one directory: ``(export_dir, {name: CompletedProcess})``.
+    subprocess (two at a time), all exporting into one directory: ``(export_dir, {name: CompletedProcess})``.
 
     Shared by the registry-wide recipe test and the serving tests, so each recipe is trained once per session.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from zoo_subprocess import run_python, set_options
 
     root = tmp_path_factory.mktemp("tiny_exports")
     export_dir = root / "saved_models"
-    runs = {}
-    for name in zoo.list_recipes():
+
+    def run(name):
         args = ["-m", "zoo.run", name, *set_options(zoo.get_recipe(name).tiny), "--export-dir", str(export_dir)]
-        runs[name] = run_python(args, cwd=root, timeout=600)
-    return export_dir, runs
+        return run_python(args, cwd=root, timeout=900)
+
+    names = zoo.list_recipes()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return export_dir, dict(zip(names, pool.map(run, names)))

@@ -21,6 +21,7 @@ model_config_list {
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from pathlib import Path
@@ -33,6 +34,7 @@ from zoo.errors import ExportError
 from zoo.export.versions import existing_versions
 
 CONFIG_FILE = "models.config"
+LOCK_FILE = ".models.config.lock"  # hidden: TF Serving and zoo.serve ignore it
 CONFIG_MODE = 0o644
 SERVING_ROOT = "/models"
 
@@ -90,11 +92,18 @@ def merge_models_config(
 def write_models_config(export_root: Path, serving_root: str = SERVING_ROOT) -> Path:
     """Add every exported model to ``export_root/models.config``, keeping what it holds.
 
-    The file is rewritten only when a model is added: atomically (a temporary sibling renamed over it), mode 0644.
+    The file is rewritten only when a model is added: atomically (a temporary sibling renamed over it), mode 0644,
+    under an exclusive lock, so two exports finishing at once into one root both end up listed.
     """
-    path = Path(export_root) / CONFIG_FILE
+    with open(Path(export_root) / LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _merge_into_file(Path(export_root), serving_root)
+
+
+def _merge_into_file(export_root: Path, serving_root: str) -> Path:
+    path = export_root / CONFIG_FILE
     existing = read_models_config(path)
-    merged = merge_models_config(existing, exported_models(Path(export_root)), serving_root)
+    merged = merge_models_config(existing, exported_models(export_root), serving_root)
     if existing is not None and merged == existing:
         return path
     text = text_format.MessageToString(merged)
