@@ -45,8 +45,8 @@ class Interval:
 
     >>> Interval.parse("[0, 1)").contains(0.0), Interval.parse("[0, 1)").contains(1.0)
     (True, False)
-    >>> str(Interval.parse("(0,inf)"))
-    '(0, inf)'
+    >>> str(Interval.parse("(0,inf)")), str(Interval.parse("[0, 4294967295]")), str(Interval.parse("[0.5, 1)"))
+    ('(0, inf)', '[0, 4294967295]', '[0.5, 1)')
     """
 
     low: float
@@ -72,7 +72,9 @@ class Interval:
 
     def __str__(self) -> str:
         def bound(x: float) -> str:
-            return "inf" if x == math.inf else "-inf" if x == -math.inf else f"{x:g}"
+            if math.isinf(x):
+                return "inf" if x > 0 else "-inf"
+            return str(int(x)) if x.is_integer() else repr(x)
 
         return f"{'[' if self.low_closed else '('}{bound(self.low)}, {bound(self.high)}{']' if self.high_closed else ')'}"
 
