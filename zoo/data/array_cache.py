@@ -24,12 +24,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
+
+from zoo.data.files import write_atomically
 
 CACHE_MODE = 0o644
 
@@ -72,14 +73,5 @@ def read_cache(path: Path, expected_digest: str) -> dict[str, np.ndarray] | None
 def write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> str:
     """Write ``arrays`` to ``path`` atomically with mode 0644; return their :func:`arrays_digest`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as handle:
-        try:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        except BaseException:
-            os.unlink(handle.name)
-            raise
-    os.chmod(handle.name, CACHE_MODE)
-    os.replace(handle.name, path)
+    write_atomically(path, lambda handle: np.savez(handle, **arrays), CACHE_MODE)
     return arrays_digest(arrays)

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
+import tempfile
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 from zoo.errors import DataError
 
@@ -41,6 +44,30 @@ def verify_sha256(path: str | Path, expected: str) -> str:
     return actual
 
 
+def write_atomically(path: str | Path, write: Callable[[BinaryIO], object], mode: int = 0o644) -> Path:
+    """Create or replace ``path`` whole: ``write(handle)`` fills a hidden temporary sibling, which is flushed to
+    disk, given ``mode`` and renamed over ``path``; a failure leaves ``path`` as it was and no temporary behind.
+
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "models.config"
+    >>> _ = write_atomically(target, lambda handle: handle.write(b"model_config_list {}"))
+    >>> target.read_bytes(), oct(target.stat().st_mode & 0o777)
+    (b'model_config_list {}', '0o644')
+    """
+    path = Path(path)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as handle:
+        try:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        except BaseException:
+            os.unlink(handle.name)
+            raise
+    os.chmod(handle.name, mode)
+    os.replace(handle.name, path)
+    return path
+
+
 def _digest_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
@@ -49,9 +76,7 @@ def record_sha256(path: str | Path) -> str:
     """Write ``path``'s sha256 to ``PATH.sha256`` (atomically) and return it: call it right after writing ``path``."""
     path = Path(path)
     digest = sha256_of(path)
-    temporary = path.with_name(f".{path.name}.sha256.tmp")
-    temporary.write_text(digest + "\n", encoding="ascii")
-    temporary.replace(_digest_path(path))
+    write_atomically(_digest_path(path), lambda handle: handle.write(f"{digest}\n".encode("ascii")))
     return digest
 
 

@@ -22,14 +22,13 @@ model_config_list {
 from __future__ import annotations
 
 import fcntl
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from zoo.data.files import write_atomically
 from zoo.errors import ExportError
 from zoo.export.versions import existing_versions
 
@@ -108,15 +107,4 @@ def _merge_into_file(export_root: Path, serving_root: str) -> Path:
         return path
     text = text_format.MessageToString(merged)
     parse_models_config(text)
-    with tempfile.NamedTemporaryFile("w", dir=export_root, prefix=".models.config.", delete=False,
-                                     encoding="utf-8") as handle:
-        try:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        except BaseException:
-            os.unlink(handle.name)
-            raise
-    os.chmod(handle.name, CONFIG_MODE)
-    os.replace(handle.name, path)
-    return path
+    return write_atomically(path, lambda handle: handle.write(text.encode("utf-8")), CONFIG_MODE)
