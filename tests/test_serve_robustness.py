@@ -118,8 +118,8 @@ def test_a_client_that_half_closes_after_a_complete_request_gets_the_answer(serv
 
 def test_an_abandoned_upload_logs_one_line_and_the_server_keeps_answering(server, url, caplog):
     caplog.set_level(logging.INFO, logger="zoo.serve")
-    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=30) as sock:
-        sock.sendall(_post(b'{"instances": [1.0, ', content_length=1000))
+    cut_short = _post(b'{"instances": [1.0, ', content_length=1000)
+    assert _raw_request(server, cut_short, half_close=True) == b""  # closed at once, not left waiting for the rest
     records = wait_for(lambda: [r for r in caplog.records if r.name == "zoo.serve"])
     assert [(r.exc_info, "\n" in r.getMessage(), "disconnected" in r.getMessage()) for r in records] == [
         (None, False, True)]

@@ -31,16 +31,35 @@ log = logging.getLogger("zoo.serve")
 
 class HalfCloseHandler(web.RequestHandler):
     """aiohttp's HTTP connection, except that a client which sends a whole request and then half-closes its
-    socket (``shutdown(SHUT_WR)``) still gets the response; the connection closes after it."""
+    socket (``shutdown(SHUT_WR)``) still gets the response; the connection closes after it.
 
-    def eof_received(self) -> bool | None:
-        # aiohttp (3.10-3.14) keeps the request being handled in _current_request and parsed ones in _messages.
-        pending = [request.content for request in (self._current_request,) if request is not None]
-        pending += [payload for _, payload in self._messages]
-        if not pending or not all(payload.is_eof() for payload in pending):
-            return None  # idle, or a body cut short: close now (a handler reading that body sees the disconnect)
-        self.close()  # no further requests on this connection
-        return True  # keep the socket open to write the answers
+    aiohttp closes the socket on the client's EOF, which drops the answer being computed. Here the socket stays
+    open for writing, and what happens next depends on what had arrived: complete requests are answered, then
+    the connection closes; a body cut short, or an idle connection, closes at once (as aiohttp would). The state
+    is read from aiohttp's connection (``_current_request``, ``_messages``, ``_waiter``).
+    """
+
+    _LOOKS = 1000  # loop turns to wait for aiohttp to pick up a parsed request (it takes one or two)
+
+    def eof_received(self) -> bool:
+        self._after_eof(self._LOOKS)
+        return True  # keep the socket open for writing; _after_eof closes it when nothing is left to answer
+
+    def _after_eof(self, looks: int) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        current = getattr(self, "_current_request", None)
+        payloads = [current.content] if current is not None else []
+        payloads += [payload for _, payload in getattr(self, "_messages", ())]
+        if payloads:
+            if all(payload.is_eof() for payload in payloads):
+                self.close()  # answer what arrived, take nothing more, then close
+            else:
+                self.transport.close()  # a body cut short: its reader sees the disconnect
+        elif getattr(self, "_waiter", None) is not None or looks <= 0:
+            self.transport.close()  # idle: nothing to answer
+        else:  # a request is between parsing and its handler: look again on the next loop turn
+            self._loop.call_soon(self._after_eof, looks - 1)
 
 
 class ModelServer:
