@@ -76,3 +76,38 @@ def test_list_defaults_are_not_shared_between_instances():
     a, b = ToyConfig(), ToyConfig()
     a.sizes.append(9)
     assert b.sizes == [1, 2]
+
+
+@dataclasses.dataclass
+class RangedConfig(RecipeConfig):
+    epochs: int = field(5, "redeclared for its default; keeps the base range")
+    rate: float = field(0.1, "a rate", within="[0, 1)")
+    widths: tuple[int, ...] = field((8, 16), "widths", within="[1, 64]")
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("epochs", "-1", r"epochs=-1 is out of range: epochs must be in \[0, inf\)"),
+        ("rate", "1", r"rate=1.0 is out of range: rate must be in \[0, 1\)"),
+        ("rate", "nan", r"rate=nan is out of range"),
+        ("widths", "8,65", r"widths=8,65 is out of range: each value of widths must be in \[1, 64\]"),
+        ("batch_size", "0", r"batch_size=0 is out of range: batch_size must be in \[1, inf\)"),
+    ],
+)
+def test_declared_ranges_are_checked_for_base_and_own_keys(key, value, message):
+    with pytest.raises(UsageError, match=message):
+        apply_overrides(RangedConfig(), {key: value})
+
+
+def test_values_inside_the_ranges_pass_and_describe_shows_them():
+    cfg = apply_overrides(RangedConfig(), {"epochs": "0", "rate": "0", "widths": "1,64"})
+    assert (cfg.epochs, cfg.rate, cfg.widths) == (0, 0.0, (1, 64))
+    keys = {k.name: k for k in describe(RangedConfig)}
+    assert (str(keys["rate"].within), str(keys["epochs"].within), keys["data"].within) == ("[0, 1)", "[0, inf)", None)
+
+
+@pytest.mark.parametrize("within", ["[0, 1)", "0..1", "[2, 1]", "[nan, 1]"])
+def test_a_default_outside_its_range_or_a_malformed_range_fails_at_definition(within):
+    with pytest.raises(ValueError):
+        field(1.0, "a rate", within=within)
