@@ -1,6 +1,7 @@
 """``python -m bench NAME [NAME ...] | all [--seeds N]``: run benchmarks over seeds, write ``bench/results/NAME.json``.
 
-NAME is a registered recipe or ``serve`` (the serving bench); ``all`` is every recipe, then ``serve``. Each
+NAME is a registered recipe, ``serve`` (the serving bench) or ``hf`` (Hugging Face checkpoints against PyTorch);
+``all`` is every recipe, then ``serve`` and ``hf``. Each
 quality figure is recorded per seed and as mean ± sd (min, max) over the seeds; a bar is judged on the mean.
 Without ``--seeds`` each bench runs its own ``DEFAULT_SEEDS`` (3 for the quick recipes; see each module).
 Everything the named benches import from the ``bench`` extra is checked before anything trains.
@@ -21,6 +22,7 @@ from bench.common import RESULTS_DIR, BenchRecord, missing_modules, run_seeds, w
 
 DEFAULT_SEEDS = 3  # for a recipe without a bench module of its own
 SERVE = "serve"
+STANDALONE = {SERVE: "bench.serve_bench", "hf": "bench.hf"}  # benches of no recipe: run(record), no seeds
 INSTALL_HINT = "run `make bench` or `pip install -e '.[bench]'`"
 
 
@@ -32,12 +34,12 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def bench_module(name: str) -> ModuleType | None:
-    module = "bench.serve_bench" if name == SERVE else f"bench.{name}"
+    module = STANDALONE.get(name, f"bench.{name}")
     return importlib.import_module(module) if importlib.util.find_spec(module) is not None else None
 
 
 def bench_one(name: str, module: ModuleType | None, results_dir: Path, seeds: int | None) -> Path:
-    if name == SERVE:
+    if name in STANDALONE:
         record = BenchRecord(name, results_dir)
         module.run(record)
         return record.path
@@ -55,14 +57,15 @@ def bench_one(name: str, module: ModuleType | None, results_dir: Path, seeds: in
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="+", metavar="NAME", help=f"recipe names, '{SERVE}', or 'all'")
+    parser.add_argument("names", nargs="+", metavar="NAME", help=f"recipe names, {', '.join(STANDALONE)}, or 'all'")
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: each bench's DEFAULT_SEEDS)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
-    names = [*zoo.list_recipes(), SERVE] if args.names == ["all"] else args.names
-    unknown = sorted(set(names) - {*zoo.list_recipes(), SERVE})
+    known = [*zoo.list_recipes(), *STANDALONE]
+    names = known if args.names == ["all"] else args.names
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        parser.error(f"unknown benchmarks {unknown}; known: {[*zoo.list_recipes(), SERVE]}")
+        parser.error(f"unknown benchmarks {unknown}; known: {known}")
     if args.seeds is not None and args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
     modules = {name: bench_module(name) for name in names}

@@ -5,9 +5,14 @@ string → string generation.
 No T5 weights or vocabulary install offline, so the recipe builds both at small scale: a unigram
 SentencePiece vocabulary in T5's layout (pad 0, eos 1, unk 2, sentinels at the top) trained on the training
 articles, then (with ``pretrain_epochs`` > 0) T5's span-corruption objective on the same articles, then
-fine-tuning. The exported ``serving_default`` takes ``text`` (string [batch]) and returns generated
-``text``: tokenization, greedy decoding (a ``tf.while_loop`` with key/value caches,
-:mod:`zoo.text.greedy_decode`) and detokenization all run inside the graph, with the batch dimension open.
+fine-tuning. Or, with ``init=DIR``, it starts from a Hugging Face T5 checkpoint (a downloaded ``t5-small`` or
+``flan-t5-small`` directory: ``config.json``, ``model.safetensors``, ``spiece.model``), imported so its logits
+and greedy tokens equal PyTorch ``transformers``' (:mod:`zoo.hf.t5_checkpoint`), with the checkpoint's own
+tokenizer; ``epochs=0`` then exports it as it is. The exported ``serving_default`` takes ``text`` (string
+[batch]) and returns generated ``text`` (special tokens dropped) and ``token_ids`` (int32 [batch,
+max_decode_length], pad 0 after eos): tokenization, greedy decoding (a ``tf.while_loop`` with key/value
+caches, :mod:`zoo.text.greedy_decode`) and detokenization all run inside the graph, with the batch dimension
+open.
 
 Example:
 
@@ -29,13 +34,13 @@ import keras
 import keras_hub
 import numpy as np
 import tensorflow as tf
-import tensorflow_text as tf_text
 
 import zoo
 from zoo.data.bbc_news import load_bbc_news
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
+from zoo.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config
 from zoo.recipe import history_of
 from zoo.text.greedy_decode import greedy_decode
 from zoo.text.sentencepiece_vocab import EOS_ID, PAD_ID, SentencePieceVocab
@@ -72,7 +77,13 @@ class T5Config(zoo.RecipeConfig):
     max_decode_length: int = zoo.field(8, "tokens generated at most (eos included) by evaluation and serving",
                                       within="[1, inf)")
 
+    init: str = zoo.field("", "a Hugging Face T5 checkpoint directory to start from (config.json, model.safetensors, "
+                              "spiece.model); empty: train a vocabulary and a model here (vocab_size, "
+                              "num_sentinels, the size and pretrain_* keys apply only then)")
+
     def validate(self) -> None:
+        if self.init:
+            read_t5_config(self.init)  # a clear error now rather than after loading data
         if self.hidden_dim % self.num_heads:
             raise UsageError(f"hidden_dim {self.hidden_dim} must be divisible by num_heads {self.num_heads}")
 
@@ -105,12 +116,13 @@ def seq2seq_examples(encoder_ids: np.ndarray, target_ids: np.ndarray) -> tuple[d
 
 @dataclasses.dataclass(kw_only=True)
 class T5Trained(zoo.Trained):
-    """What t5's :meth:`T5.fit` made: the seq2seq ``model``, the ``vocab`` trained for it, the in-graph
-    ``tokenizer``, ``generate`` (strings [batch] → generated strings [batch], the traced function that
-    evaluation and ``serving_default`` share) and the span-corruption ``pretraining_history`` (empty when off)."""
+    """What t5's :meth:`T5.fit` made: the seq2seq ``model``, its ``vocab`` (trained here, or the checkpoint's),
+    the in-graph ``tokenizer``, ``generate`` (strings [batch] → generated ``text`` [batch] and ``token_ids``,
+    the traced function that evaluation and ``serving_default`` share) and the span-corruption
+    ``pretraining_history`` (empty when off)."""
 
     vocab: SentencePieceVocab
-    tokenizer: tf_text.SentencepieceTokenizer
+    tokenizer: tf.Module  # the vocabulary's in-graph tokenizer (tokenize / detokenize)
     generate: tf.types.experimental.GenericFunction
     pretraining_history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
 
@@ -132,11 +144,17 @@ class T5(zoo.Recipe):
 
     def fit(self, splits: Splits) -> T5Trained:
         cfg = self.config
-        vocab = self.train_vocabulary([str(t) for t in splits.train[0]])
-        tokenizer = vocab.tokenizer()
-        with self.strategy.scope():
-            model = self.build_model(vocab.size)
-        pretraining_history = self.pretrain(model, vocab, tokenizer, splits.train[0])
+        if cfg.init:
+            with self.strategy.scope():
+                checkpoint = load_t5_checkpoint(cfg.init)
+            vocab, model, tokenizer = checkpoint.vocab, checkpoint.lm, checkpoint.vocab.tokenizer()
+            pretraining_history = {}
+        else:
+            vocab = self.train_vocabulary([str(t) for t in splits.train[0]])
+            tokenizer = vocab.tokenizer()
+            with self.strategy.scope():
+                model = self.build_model(vocab.size)
+            pretraining_history = self.pretrain(model, vocab, tokenizer, splits.train[0])
 
         train = self.finetuning_examples(vocab, tokenizer, *splits.train, splits.label_names)
         validation = (self.finetuning_examples(vocab, tokenizer, *splits.validation, splits.label_names)
@@ -152,7 +170,7 @@ class T5(zoo.Recipe):
         inputs, targets = classification_pairs(*splits.test, splits.label_names)
         batch = max(self.config.batch_size, 64)
         outputs = [text.decode() for start in range(0, len(inputs), batch)
-                   for text in trained.generate(tf.constant(inputs[start:start + batch])).numpy()]
+                   for text in trained.generate(tf.constant(inputs[start:start + batch]))["text"].numpy()]
         return {"test_exact_match": float(np.mean([o == t for o, t in zip(outputs, targets)]))}
 
     def servable(self, trained: T5Trained, splits: Splits) -> Servable:
@@ -162,7 +180,7 @@ class T5(zoo.Recipe):
             tracked=[trained.model, trained.tokenizer],
             endpoints={
                 "serving_default": Endpoint(
-                    fn=lambda text: {"text": generate(text)},
+                    fn=generate,
                     input_signature=[tf.TensorSpec([None], tf.string, name="text")],
                     warmup={"text": np.array(inputs, dtype=object)},
                 ),
@@ -255,13 +273,15 @@ class T5(zoo.Recipe):
         return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
 
     def generator(self, model: keras.Model, vocab: SentencePieceVocab, tokenizer) -> tf.types.experimental.GenericFunction:
-        """Strings [batch] → generated strings [batch], all in TensorFlow ops (what ``serving_default`` runs),
-        traced with the batch dimension open."""
+        """Strings [batch] → ``text`` (generated strings [batch]) and ``token_ids`` (int32 [batch,
+        max_decode_length]), all in TensorFlow ops (what ``serving_default`` runs), traced with the batch
+        dimension open."""
         max_input_length, max_decode_length = self.config.max_input_length, self.config.max_decode_length
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def generate(text):
             ids, mask = vocab.encode(text, max_input_length, tokenizer)
-            return vocab.decode(greedy_decode(model, ids, mask, max_decode_length), tokenizer)
+            token_ids = greedy_decode(model, ids, mask, max_decode_length)
+            return {"text": vocab.decode(token_ids, tokenizer), "token_ids": token_ids}
 
         return generate

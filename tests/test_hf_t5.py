@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from signature_support import session_run
 from zoo.errors import UsageError
 from zoo.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config
 from zoo.text.greedy_decode import greedy_decode
+from zoo_subprocess import only_version, run_python
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHECKPOINTS = ("t5_relu_tied", "t5_gated_untied")
@@ -149,9 +151,44 @@ def test_missing_files_are_named(copy_of, tmp_path):
 def test_weights_that_disagree_with_the_config_are_refused(copy_of):
     directory = copy_of()
     edit_config(directory, d_ff=44)
-    with pytest.raises(UsageError, match=r"model.safetensors: tensor 'encoder.block.0.layer.1.DenseReluDense.wi_0.weight' "
-                                         r"has shape \[40, 32\], but config.json implies \[44, 32\]"):
+    with pytest.raises(UsageError, match=r"model.safetensors: tensor 'encoder.block.0.layer.1.DenseReluDense.wi_0."
+                                         r"weight' has shape \[40, 32\], but config.json implies \[44, 32\]"):
         load_t5_checkpoint(directory)
     edit_config(directory, d_ff=40, tie_word_embeddings=True)
     with pytest.raises(UsageError, match="lm_head.weight differs from shared.weight"):
         load_t5_checkpoint(directory)
+
+
+# --------------------------------------------------------------------------- python -m zoo.run t5 --set init=
+@pytest.mark.slow
+def test_zoo_run_init_epochs_0_serves_pytorch_generation(tmp_path, reference):
+    """The FLAN-shaped checkpoint exported as it is: served token_ids and text equal PyTorch's generate."""
+    name = "t5_gated_untied"
+    done = run_python(["-m", "zoo.run", "t5", "--set", f"init={FIXTURES / 'hf_t5' / name}", "--set", "epochs=0",
+                       "--set", f"max_decode_length={NEW_TOKENS}", "--set", "max_input_length=48",
+                       "--set", "max_examples=16", "--export-dir", str(tmp_path / "exports")],
+                      cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    version = only_version(tmp_path / "exports", "t5")
+    texts = reference[f"{name}/texts"]
+    for batch, expected in ((1, reference[f"{name}/generated_1"]), (7, reference[f"{name}/generated"])):
+        signature, out = session_run(version, "serving_default", {"text": np.array(texts[:batch], dtype=object)})
+        assert sorted(signature.outputs) == ["text", "token_ids"]
+        np.testing.assert_array_equal(out["token_ids"], expected)
+        assert [t.decode() for t in out["text"]] == reference[f"{name}/decoded"][:batch].tolist()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "nowhere", "no such checkpoint directory"),
+    (lambda d: (d / "model.safetensors").rename(d / "pytorch_model.bin").parent, "only pytorch_model.bin"),
+    (lambda d: (d / "spiece.model").unlink() or d, "spiece.model: missing"),
+])
+def test_zoo_run_bad_init_exits_2_with_one_line_and_writes_nothing(tmp_path, copy_of, make, message):
+    directory = make(copy_of())
+    done = run_python(["-m", "zoo.run", "t5", "--set", f"init={directory}", "--set", "epochs=0",
+                       "--export-dir", str(tmp_path / "exports")], cwd=tmp_path, timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / "exports").exists()

@@ -1,0 +1,138 @@
+"""hf: Hugging Face checkpoints in, TF Serving out, against PyTorch ``transformers`` in the same run.
+
+One function per model family, each writing its part of ``bench/results/hf.json`` as it lands
+(``record.add(family, …)``):
+
+- :func:`t5`: random-init checkpoints of the official ``t5-small`` (v1.0: relu, tied) and ``flan-t5-small``
+  (v1.1: gated tanh GELU, untied) shapes, written by ``transformers`` (:mod:`bench.hf_t5`), then
+  ``python -m zoo.run t5 --set init=DIR --set epochs=0 --set max_decode_length=64`` (in process). Recorded:
+  the largest logit difference to PyTorch (bar 1e-4); whether the exported ``serving_default``, loaded with
+  the TF1 session loader as TF Serving loads it, returns ``token_ids`` equal to ``generate(do_sample=False,
+  num_beams=1)`` at batch 1 and 7 for 64 new tokens; texts per second of that export vs PyTorch (text in,
+  text out on both sides: tokenizer, ``generate``, ``batch_decode``) on 32 inputs × 64 new tokens, alternating
+  rounds, medians (goal ≥ 1.0); and our own greedy decode with the self-attention key/value cache vs
+  recomputing the prefix every step, on the same inputs.
+
+    python -m bench hf          # needs the bench extra (torch)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import tensorflow as tf
+
+from bench.common import BenchRecord, run_recipe
+from bench.hf_t5 import FLAN_T5_SMALL, T5_SMALL, hf_t5_model, hf_t5_tokenizer, t5_reference, write_t5_checkpoint
+from zoo.data.bbc_news import load_bbc_news
+from zoo.export.session import session_load
+from zoo.hf.t5_checkpoint import load_t5_checkpoint
+from zoo.text.greedy_decode import greedy_decode
+
+REQUIRES = ("torch", "transformers", "sentencepiece")
+SPIECE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "hf_t5" / "t5_relu_tied" / "spiece.model"
+T5_SHAPES = {"t5-small": T5_SMALL, "flan-t5-small": FLAN_T5_SMALL}
+NEW_TOKENS = 64
+SPEED_INPUTS = 32
+ROUNDS = 3
+MAX_INPUT_LENGTH = 128
+
+
+def median_seconds(fns: dict[str, Callable[[], Any]], rounds: int = ROUNDS) -> dict[str, float]:
+    """Each function once to warm up, then ``rounds`` alternating rounds; the median seconds of each."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def t5_texts() -> list[str]:
+    """Inputs: ``summarize:`` + the first 300 characters of BBC test articles."""
+    return ["summarize: " + str(t)[:300] for t in load_bbc_news().test[0][:SPEED_INPUTS]]
+
+
+def t5_shape(name: str, config: dict[str, Any], scratch: Path, texts: list[str]) -> dict[str, Any]:
+    """One shape: write the checkpoint, export it through the recipe, compare with PyTorch, time both."""
+    import torch
+
+    directory = write_t5_checkpoint(scratch / name, SPIECE, seed=0, **config)
+    model = hf_t5_model(directory)
+    seven = t5_reference(directory, texts[:7], NEW_TOKENS, model)
+    one = t5_reference(directory, texts[:1], NEW_TOKENS, model)
+
+    checkpoint = load_t5_checkpoint(directory)
+    decoder = seven["decoder_input_ids"]
+    outputs = checkpoint.lm.backbone({"encoder_token_ids": seven["input_ids"],
+                                      "encoder_padding_mask": seven["attention_mask"],
+                                      "decoder_token_ids": decoder, "decoder_padding_mask": np.ones_like(decoder)})
+    logits = checkpoint.lm._logits(outputs["decoder_sequence_output"]).numpy()
+
+    result = run_recipe("t5", export_dir=scratch / f"{name}-export", init=str(directory), epochs=0,
+                        max_decode_length=NEW_TOKENS, max_input_length=MAX_INPUT_LENGTH)
+    tokenizer = hf_t5_tokenizer(directory)
+    batch = np.array(texts, dtype=object)
+
+    def torch_text_to_text():
+        encoded = tokenizer(texts, padding=True, truncation=True, max_length=MAX_INPUT_LENGTH, return_tensors="pt")
+        with torch.inference_mode():
+            out = model.generate(**encoded, do_sample=False, num_beams=1, max_new_tokens=NEW_TOKENS, min_new_tokens=0)
+        return tokenizer.batch_decode(out, skip_special_tokens=True)
+
+    graph = tf.Graph()
+    with contextlib.closing(tf.compat.v1.Session(graph=graph)) as session:
+        with graph.as_default():
+            signature = session_load(session, result.export.path).signature_def["serving_default"]
+        feed = signature.inputs["text"].name
+        fetch = {k: signature.outputs[k].name for k in ("text", "token_ids")}
+        served_1, served_7 = (session.run(fetch, {feed: batch[:n]})["token_ids"] for n in (1, 7))
+        seconds = median_seconds({"zoo_export": lambda: session.run(fetch, {feed: batch}),
+                                  "pytorch": torch_text_to_text})
+        served = session.run(fetch, {feed: batch})
+    torch_texts = torch_text_to_text()
+
+    ids, mask = checkpoint.vocab.encode(tf.constant(texts), MAX_INPUT_LENGTH)
+    spec = [tf.TensorSpec([None, None], tf.int32)] * 2
+    decoders = {f"{'cached' if cache else 'recomputing'}": tf.function(
+        lambda i, m, cache=cache: greedy_decode(checkpoint.lm, i, m, NEW_TOKENS, cache=cache), input_signature=spec)
+        for cache in (True, False)}
+    decode_seconds = median_seconds({k: (lambda d=d: d(ids, mask)) for k, d in decoders.items()})
+    generated_tokens = int((served["token_ids"] != 0).sum())
+    return {
+        "config": config,
+        "max_abs_logit_difference": float(np.abs(logits - seven["logits"]).max()),
+        "logits_within_1e-4": bool(np.abs(logits - seven["logits"]).max() < 1e-4),
+        "token_ids_equal_generate": {"batch_1": bool((served_1 == one["generated"]).all()),
+                                     "batch_7": bool((served_7 == seven["generated"]).all())},
+        "texts_equal_pytorch": int(sum(a.decode() == b for a, b in zip(served["text"], torch_texts))),
+        "speed": {"inputs": len(texts), "new_tokens": NEW_TOKENS, "rounds": ROUNDS,
+                  "tokens_generated_per_run": generated_tokens,
+                  "texts_per_second": {k: round(len(texts) / v, 2) for k, v in seconds.items()},
+                  "ratio_zoo_export_vs_pytorch": round(seconds["pytorch"] / seconds["zoo_export"], 3)},
+        "decode_cache": {"seconds": {k: round(v, 3) for k, v in decode_seconds.items()},
+                         "speedup_cached_vs_recomputing":
+                             round(decode_seconds["recomputing"] / decode_seconds["cached"], 2)},
+    }
+
+
+def t5(record: BenchRecord) -> None:
+    texts = t5_texts()
+    shapes = {}
+    with tempfile.TemporaryDirectory(prefix="zoo-bench-hf-t5-") as scratch:  # full-shape checkpoints: 250 MB each
+        for name, config in T5_SHAPES.items():
+            shapes[name] = t5_shape(name, config, Path(scratch), texts)
+            record.add("t5", shapes)
+
+
+def run(record: BenchRecord) -> None:
+    t5(record)
