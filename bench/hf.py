@@ -12,6 +12,10 @@ One function per model family, each writing its part of ``bench/results/hf.json`
   text out on both sides: tokenizer, ``generate``, ``batch_decode``) on 32 inputs × 64 new tokens, alternating
   rounds, medians (goal ≥ 1.0); and our own greedy decode with the self-attention key/value cache vs
   recomputing the prefix every step, on the same inputs.
+- :func:`bench.hf_encoders.encoders`: random-init electra-small discriminator and generator and a bert-base
+  masked LM (full uncased vocabulary) against PyTorch: probabilities (bar 1e-4), token ids, and the served
+  ``replaced`` / ``fill_mask`` of ``python -m zoo.run electra|bert --set init=DIR --set epochs=0`` vs
+  ``sigmoid(logits)`` and the fill-mask pipeline.
 
     python -m bench hf          # needs the bench extra (torch)
 """
@@ -29,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench.common import BenchRecord, run_recipe
+from bench.hf_encoders import encoders
 from bench.hf_t5 import FLAN_T5_SMALL, T5_SMALL, hf_t5_model, hf_t5_tokenizer, t5_reference, write_t5_checkpoint
 from zoo.data.bbc_news import load_bbc_news
 from zoo.export.session import session_load
@@ -136,3 +141,4 @@ def t5(record: BenchRecord) -> None:
 
 def run(record: BenchRecord) -> None:
     t5(record)
+    encoders(record)
