@@ -9,7 +9,7 @@ import pytest
 
 from conftest import PYTHON, zoo_env
 from zoo.run import main
-from zoo_subprocess import TINY, env_with
+from zoo_subprocess import TINY, env_with, run_python
 
 
 def zoo_run(*args, cwd):
@@ -122,12 +122,11 @@ def test_help_shows_each_keys_range(capsys):
 
 
 # ------------------------------------------------ usage errors a real process reports before loading any data
-def _zoo_run_isolated(args, cwd, *, prefix=(), own_cache=True):
-    """``python -m zoo.run ARGS`` in a clean environment; with ``own_cache`` its cache directory is ``cwd/cache``
-    (initially absent, so it appears only if data is loaded)."""
-    env = env_with(ZOO_CACHE_DIR=str(cwd / "cache")) if own_cache else env_with()
+def _zoo_run_isolated(args, cwd, *, prefix=()):
+    """``python -m zoo.run ARGS`` in a clean environment whose cache directory is ``cwd/cache`` (initially
+    absent, so it appears only if data is loaded)."""
     return subprocess.run([*prefix, PYTHON, "-m", "zoo.run", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=env, stdin=subprocess.DEVNULL)
+                          timeout=300, env=env_with(ZOO_CACHE_DIR=str(cwd / "cache")), stdin=subprocess.DEVNULL)
 
 
 def _assert_usage_error(result, message, cwd, keep=()):
@@ -224,7 +223,7 @@ def test_a_run_that_diverges_to_nan_publishes_nothing(tmp_path):
     out.mkdir()
     (out / "models.config").write_text("model_config_list {}\n")
     args = ["cnn_mnist", *TINY, "--set", "max_examples=64", "--set", "jit_compile=false", "--set", "learning_rate=1e30"]
-    result = _zoo_run_isolated([*args, "--export-dir", "out"], tmp_path, own_cache=False)
+    result = run_python(["-m", "zoo.run", *args, "--export-dir", "out"], cwd=tmp_path, timeout=300)
     assert result.returncode == 1, result.stderr[-2000:]
     last = result.stderr.strip().splitlines()[-1]
     assert last == "zoo: not exporting cnn_mnist: non-finite metrics (test_loss=nan); the training diverged", last
