@@ -61,6 +61,6 @@ def test_scratch_masked_lm_pretrains_fine_tunes_and_exports(tmp_path):
 
 
 def test_bad_init_directory_is_a_usage_or_data_error(tmp_path, capsys):
-    assert main(["bert", "--set", f"init={tmp_path}", "--export-dir", str(tmp_path / "x")]) != 0
-    assert "not a Hugging Face BERT checkpoint directory" in capsys.readouterr().err
+    assert main(["bert", "--set", f"init={tmp_path}", "--export-dir", str(tmp_path / "x")]) == 2
+    assert f"{tmp_path / 'config.json'}: missing" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
