@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -88,8 +87,7 @@ def write_checkpoint(kind: str, directory: Path, vocabulary: Sequence[str], *, s
     (directory / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
     tokenizer = transformers.BertTokenizerFast(vocab={token: i for i, token in enumerate(vocabulary)}, do_lower_case=True)
     tokenizer.save_pretrained(directory)
-    for extra in ("special_tokens_map.json",):  # keep the directory to what the hub ships for these models
-        (directory / extra).unlink(missing_ok=True)
+    (directory / "special_tokens_map.json").unlink(missing_ok=True)  # the zoo does not read it
     return directory
 
 
@@ -135,9 +133,6 @@ def reference_outputs(kind: str, directory: Path, texts: Sequence[str], top_k: i
     out["fill_scores"] = scores
     return out
 
-
-def config_of(directory: Path) -> dict[str, Any]:
-    return json.loads((directory / "config.json").read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------------------------------- python -m bench hf

@@ -4,7 +4,6 @@ import shutil
 
 import pytest
 
-import recipes  # noqa: F401  (registers bert and electra)
 import zoo
 import zoo.data.minilm as minilm
 from zoo.data.files import package_file
