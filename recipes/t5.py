@@ -37,6 +37,7 @@ import tensorflow as tf
 
 import zoo
 from zoo.data.bbc_news import load_bbc_news
+from zoo.data.files import matches_recorded_sha256, record_sha256
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
@@ -227,7 +228,7 @@ class T5(zoo.Recipe):
         saved = self.run_dir / "pretrained.weights.h5"
         if cfg.pretrain_epochs <= 0:
             return {}
-        if saved.exists():
+        if matches_recorded_sha256(saved):  # a rerun reuses them only if they are what this run's pretraining wrote
             model.load_weights(str(saved))
             return {}
         token_rows = [row.numpy() for row in tokenizer.tokenize(tf.constant([str(t) for t in texts]))]
@@ -243,6 +244,7 @@ class T5(zoo.Recipe):
             for key, values in history_of(one_pass).items():
                 history.setdefault(key, []).extend(values)
         model.save_weights(str(saved))
+        record_sha256(saved)
         return history
 
     def pretraining_examples(self, vocab: SentencePieceVocab, token_rows: list[np.ndarray], rng: np.random.Generator):

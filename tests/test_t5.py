@@ -85,3 +85,17 @@ def test_teacher_forcing_examples_shift_targets_right_and_weight_real_tokens():
     assert x["encoder_padding_mask"].tolist() == [[1, 1, 1, 0]]
     assert x["decoder_token_ids"].tolist() == [[0, 7, 8, 1, 0]] and y.tolist() == [[7, 8, 1, 0, 0]]
     assert x["decoder_padding_mask"].tolist() == [[1, 1, 1, 1, 0]] and weights.tolist() == [[1, 1, 1, 0, 0]]
+
+
+@pytest.mark.slow
+def test_pretrained_weights_are_reused_only_while_they_match_their_recorded_digest(tmp_path):
+    cls = zoo.get_recipe("t5")
+    recipe = cls(cls.Config(**TINY), run_dir=tmp_path / "run", verbose=0)
+    texts = [str(t) for t in recipe.load_data().train[0][:TINY["max_examples"]]]
+    vocab = recipe.train_vocabulary(texts)
+    tokenizer = vocab.tokenizer()
+    assert recipe.pretrain(recipe.build_model(vocab.size), vocab, tokenizer, texts)["loss"]  # pretrained, saved
+    assert recipe.pretrain(recipe.build_model(vocab.size), vocab, tokenizer, texts) == {}  # reused as recorded
+    saved = tmp_path / "run" / "pretrained.weights.h5"
+    saved.write_bytes(saved.read_bytes()[:-1] + b"\0")  # no longer what the run wrote
+    assert recipe.pretrain(recipe.build_model(vocab.size), vocab, tokenizer, texts)["loss"]  # pretrained again

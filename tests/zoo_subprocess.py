@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.export.versions import is_version_name
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 TINY = ["--set", "epochs=1", "--set", "max_examples=256", "--set", "filters=8"]  # cnn_mnist smoke run
@@ -29,7 +31,7 @@ def run_python(args: list[str], *, cwd: Path, timeout: float, paths: tuple = ())
 
 def only_version(export_dir: Path, model: str) -> Path:
     """The single published version of ``model``; fails if there is none or more than one."""
-    versions = sorted(p.name for p in (export_dir / model).iterdir() if p.is_dir() and p.name.isdigit())
+    versions = sorted(p.name for p in (export_dir / model).iterdir() if p.is_dir() and is_version_name(p.name))
     assert versions == ["1"], f"expected exactly version 1 of {model}, found {versions}"
     return export_dir / model / "1"
 
