@@ -18,9 +18,11 @@ from zoo.serve.loader import LoadedVersion
 @pytest.mark.slow
 def test_cli_serves_half_plus_two_over_rest_and_grpc(tmp_path):
     export_half_plus_two(tmp_path)
-    with serve_process(tmp_path) as server:
+    with serve_process(tmp_path, "--max-rows", "3") as server:
         url = f"{server.rest_url}/v1/models/half_plus_two:predict"
         assert http("POST", url, '{"instances": [1.0, 2.0, 5.0]}') == (200, '{"predictions": [2.5, 3.0, 4.5]}')
+        assert post_json(url, {"instances": [1.0] * 4}) == (400, {
+            "error": "input 'x' has 4 rows; one request may hold at most 3 (--max-rows)"})
 
         request = predict_pb2.PredictRequest()
         request.model_spec.name = "half_plus_two"
@@ -34,6 +36,15 @@ def test_cli_serves_half_plus_two_over_rest_and_grpc(tmp_path):
 def test_cli_rejects_a_bad_port(capsys):
     assert main(["--rest-port", "70000"]) == 2
     assert "ports must be in 0..65535" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--max-rows", "--max-elements", "--max-string-bytes", "--max-body-bytes"])
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_cli_limits_must_be_positive_integers(capsys, flag, value):
+    with pytest.raises(SystemExit) as exited:
+        main([flag, value])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"argument {flag}: must be a positive integer, got {value}")
 
 
 @pytest.mark.slow
