@@ -136,3 +136,35 @@ def test_electra_recipe_refuses_a_generator_as_init_before_doing_anything(tmp_pa
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.strip().endswith("model.safetensors: an ELECTRA generator, where a discriminator is expected")
     assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def write_bfloat16_copy(source, target):
+    """``source`` safetensors re-written with every tensor as bfloat16 (float32 truncated to its top half)."""
+    import json
+
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(source))
+    header, blobs, offset = {}, [], 0
+    for name, value in tensors.items():
+        blob = (np.ascontiguousarray(value, np.float32).view(np.uint32) >> 16).astype("<u2").tobytes()
+        header[name] = {"dtype": "BF16", "shape": list(value.shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    target.write_bytes(len(encoded).to_bytes(8, "little") + encoded + b"".join(blobs))
+    return tensors
+
+
+def test_bfloat16_checkpoints_are_widened_exactly(tmp_path):
+    from zoo.hf.checkpoint_files import CheckpointWeights
+
+    directory = edited_copy("electra_discriminator", tmp_path)
+    tensors = write_bfloat16_copy(checkpoint("electra_discriminator") / "model.safetensors",
+                                  directory / "model.safetensors")
+    name = "electra.embeddings.word_embeddings.weight"
+    truncated = (tensors[name].view(np.uint32) & 0xFFFF0000).view(np.float32)
+    got = CheckpointWeights(directory, prefix="electra.").get("embeddings.word_embeddings.weight", tensors[name].shape)
+    np.testing.assert_array_equal(got, truncated)
+    assert load_electra_discriminator(directory).backbone.num_layers == 2

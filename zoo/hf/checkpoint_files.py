@@ -7,7 +7,8 @@ another ``model_type``, a directory holding only ``pytorch_model.bin`` (the zoo 
 
 Tensor names are looked up as the checkpoint spells them: with or without the architecture's prefix
 (``bert.``, ``electra.``), and with either layer-norm naming (``weight``/``bias`` or the older
-``gamma``/``beta`` of TF-converted checkpoints).
+``gamma``/``beta`` of TF-converted checkpoints). Tensors stored as bfloat16, which numpy has no type for, are
+widened to float32 exactly (a bfloat16 is the top half of a float32).
 
 Example:
 
@@ -109,12 +110,27 @@ class CheckpointWeights:
             raise UsageError(f"{self.path}: no tensor {self.prefix + name!r}")
         from safetensors import safe_open
 
-        with safe_open(str(self.path), framework="np") as handle:
-            array = handle.get_tensor(full)
+        try:
+            with safe_open(str(self.path), framework="np") as handle:
+                array = handle.get_tensor(full)
+        except TypeError:  # numpy cannot represent the stored dtype
+            array = self._bfloat16_tensor(full)
         if tuple(array.shape) != tuple(shape):
             raise UsageError(f"{self.path}: tensor {full!r} has shape {list(array.shape)}, "
                              f"but {CONFIG} implies {list(shape)}")
         return np.asarray(array, dtype=np.float32)
+
+    def _bfloat16_tensor(self, name: str) -> np.ndarray:
+        """Tensor ``name`` read from the file's own layout (8-byte header size, JSON header, data) as float32."""
+        with open(self.path, "rb") as handle:
+            header_size = int.from_bytes(handle.read(8), "little")
+            info = json.loads(handle.read(header_size))[name]
+            if info["dtype"] != "BF16":
+                raise UsageError(f"{self.path}: tensor {name!r} has dtype {info['dtype']}, which the zoo cannot read")
+            start, end = info["data_offsets"]
+            handle.seek(8 + header_size + start)
+            halves = np.frombuffer(handle.read(end - start), dtype="<u2")
+        return (halves.astype(np.uint32) << 16).view(np.float32).reshape(info["shape"])
 
 
 def read_wordpiece_vocabulary(directory: str | Path, vocabulary_size: int | None = None) -> list[str]:
