@@ -55,3 +55,8 @@ def test_a_class_whose_derived_name_belongs_to_a_registered_recipe_is_refused(tm
     with pytest.raises(zoo.errors.UsageError, match="belongs to recipes.cnn_mnist.CnnMnist; register it"):
         CnnMnist(CnnMnist.Config(epochs=1)).run(tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_config_built_in_python_is_checked_like_set_values():
+    with pytest.raises(zoo.errors.UsageError, match="batch_size=0 is out of range"):
+        CnnMnist(CnnMnist.Config(batch_size=0))

@@ -230,11 +230,16 @@ def apply_overrides(config: RecipeConfig, overrides: Mapping[str, Any]) -> Recip
             raise UsageError(f"unknown config key {key!r}; known keys: {', '.join(known)}")
         changes[key] = parse_value(key, hints[key], value)
     updated = dataclasses.replace(config, **changes)
-    check_ranges(updated)
-    validate = getattr(updated, "validate", None)
-    if validate is not None:
-        validate()
+    check(updated)
     return updated
+
+
+def check(config: RecipeConfig) -> None:
+    """Every check of a config, wherever it was built (``--set``, a file, Python): the declared ranges, then the
+    config's own cross-key ``validate()`` if it has one. Raises UsageError."""
+    check_ranges(config)
+    if hasattr(config, "validate"):
+        config.validate()
 
 
 def parse_set_options(pairs: list[str]) -> dict[str, str]:

@@ -47,6 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.config import RecipeConfig
+from zoo.config import check as check_config
 from zoo.data.splits import Splits
 from zoo.distribute import is_chief, worker_dir
 from zoo.errors import UsageError
@@ -169,8 +170,7 @@ class Recipe:
         self.config = config if config is not None else self.Config()
         if not isinstance(self.config, self.Config):
             raise TypeError(f"{type(self).__name__} takes a {self.Config.__name__}, got {type(self.config).__name__}")
-        if hasattr(self.config, "validate"):  # configs built in Python are checked as --set values are
-            self.config.validate()
+        check_config(self.config)  # a config built in Python is checked as --set values are
         self.strategy = strategy or tf.distribute.get_strategy()
         self.run_dir = worker_dir(run_dir or Path("runs") / self.name / self.config_digest(), self.strategy)
         self.verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
