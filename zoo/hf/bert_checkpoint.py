@@ -20,6 +20,10 @@ comes from KerasHub's freshly initialised ``pooled_dense``.
 
 Example:
 
+>>> load_bert_checkpoint(minilm_directory()).hidden_dim
+384
+>>> has_masked_lm_head(minilm_directory())      # a BertModel: no fill_mask
+False
 >>> backbone = load_bert_checkpoint(minilm_directory())                        # doctest: +SKIP
 >>> out = backbone({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": mask})  # doctest: +SKIP
 >>> sorted(out)                                                                 # doctest: +SKIP

@@ -12,6 +12,18 @@ widened to float32 exactly (a bfloat16 is the top half of a float32).
 
 Example:
 
+>>> import json, tempfile
+>>> directory = Path(tempfile.mkdtemp())
+>>> _ = (directory / "config.json").write_text(json.dumps({"model_type": "bert"}))
+>>> read_config(directory, "electra")                                          # doctest: +ELLIPSIS
+Traceback (most recent call last):
+zoo.errors.UsageError: .../config.json: model_type is 'bert', expected 'electra'
+>>> CheckpointWeights(directory)                                               # doctest: +ELLIPSIS
+Traceback (most recent call last):
+zoo.errors.UsageError: .../model.safetensors: missing
+
+With a real checkpoint (e.g. ``google/electra-small-discriminator``):
+
 >>> config = read_config(directory, "electra")                                 # doctest: +SKIP
 >>> weights = CheckpointWeights(directory, prefix="electra.")                  # doctest: +SKIP
 >>> weights.get("embeddings.word_embeddings.weight", (config["vocab_size"], config["embedding_size"])).shape  # doctest: +SKIP
