@@ -15,13 +15,17 @@ The encoder is BERT's, so the layers are ported by :mod:`zoo.hf.bert_checkpoint`
 ``embeddings_projection`` (``electra.embeddings_project``). ELECTRA has no pooler: the backbone's
 ``pooled_output`` comes from KerasHub's freshly initialised ``pooled_dense``.
 
-Example:
+Example (the repository's tiny random checkpoints; ``google/electra-small-*`` directories load the same way):
 
->>> discriminator = load_electra_discriminator("electra-small-discriminator/")    # doctest: +SKIP
->>> discriminator.replaced_probabilities(inputs).shape                             # doctest: +SKIP
-TensorShape([2, 12])
->>> load_electra_generator("electra-small-generator/").head.vocabulary_size        # doctest: +SKIP
-30522
+>>> tiny = Path(__file__).parents[2] / "tests" / "fixtures" / "hf_encoders"
+>>> checkpoint_kind(tiny / "electra_discriminator"), checkpoint_kind(tiny / "electra_generator")
+('discriminator', 'generator')
+>>> ids = tf.constant([[2, 106, 4, 3]])
+>>> inputs = {"token_ids": ids, "segment_ids": tf.zeros_like(ids), "padding_mask": tf.ones_like(ids)}
+>>> load_electra_discriminator(tiny / "electra_discriminator").replaced_probabilities(inputs).shape
+TensorShape([1, 4])
+>>> load_electra_generator(tiny / "electra_generator").head.vocabulary_size
+765
 """
 
 from __future__ import annotations
