@@ -131,3 +131,20 @@ def test_serve_bench_records_the_median_of_rounds_for_every_mode(tmp_path: Path,
         assert len(figures["rounds_rps"]) == 2 and all(rps > 0 for rps in figures["rounds_rps"])
         assert figures["throughput_rps"] == pytest.approx(statistics.median(figures["rounds_rps"]), rel=0.01)
     assert saved["results"]["in-process session"]["ratio_vs_in_process"] == 1.0
+
+
+def test_lstm_judges_the_seed_floor_and_the_goal_on_the_recorded_seeds(tmp_path: Path) -> None:
+    from bench.lstm import judge
+
+    record = BenchRecord("lstm", tmp_path, bars=zoo.get_recipe("lstm").bars)
+    record.add("tfidf_logreg", {"test_accuracy": 0.982})
+    for seed, accuracy in enumerate([0.975, 0.977, 0.973]):
+        record.add_run(seed, {"metrics": {"test_accuracy": accuracy}})
+    judge(record)
+    saved = json.loads(record.path.read_text())
+    assert saved["seed_floor"]["met"] and saved["goal_within_1_point"] and saved["gap_to_baseline"] == 0.007
+    record.add_run(3, {"metrics": {"test_accuracy": 0.945}})
+    judge(record)
+    saved = json.loads(record.path.read_text())
+    assert not saved["seed_floor"]["met"] and not saved["goal_within_1_point"]
+    assert saved["bars"] == {"test_accuracy >= 0.96": True}  # the mean, 0.9675, still meets the bar
