@@ -13,7 +13,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 from conftest import PYTHON, REPO, make_half_plus_two, zoo_env
 from zoo.errors import ExportError
 from zoo.export import Endpoint, Servable, export
-from zoo.export.gate import check_ops, validate
+from zoo.export.gate import check_ops, run_gate
 from zoo.export.model_card import read_model_card
 from zoo.export.models_config import parse_models_config
 from zoo.export.signatures import CLASSIFY, example_classifier, int64_example
@@ -76,7 +76,7 @@ def test_sigkill_during_export_leaves_no_visible_version(tmp_path):
         def stall(*args, **kwargs):
             print("IN_GATE", flush=True)
             time.sleep(120)
-        export_module.validate = stall
+        export_module.run_gate = stall
         export_module.export(make_half_plus_two(), model_name="half_plus_two", export_root={str(tmp_path)!r}, card={{}})
         """
     )
@@ -123,21 +123,21 @@ def test_gate_detects_served_outputs_that_differ_from_memory(tmp_path, half_plus
     path = _export(half_plus_two, tmp_path).path
     wrong = {"serving_default": lambda x: {"y": 0.5 * x + 2.5}}
     with pytest.raises(ExportError, match="max abs difference 0.5"):
-        validate(path, wrong)
+        run_gate(path, wrong)
 
 
 def test_gate_requires_a_warmup_request_per_signature(tmp_path, half_plus_two):
     path = _export(half_plus_two, tmp_path).path
     (path / "assets.extra" / WARMUP_FILE).write_bytes(b"")
     with pytest.raises(ExportError, match="signature 'serving_default' has no warmup request"):
-        validate(path, {"serving_default": lambda x: {"y": 0.5 * x + 2.0}})
+        run_gate(path, {"serving_default": lambda x: {"y": 0.5 * x + 2.0}})
 
 
 def test_gate_rejects_malformed_warmup(tmp_path, half_plus_two):
     path = _export(half_plus_two, tmp_path).path
     (path / "assets.extra" / WARMUP_FILE).write_bytes(b"not a tfrecord at all")
     with pytest.raises(ExportError, match="warmup file is malformed"):
-        validate(path, {"serving_default": lambda x: {"y": 0.5 * x + 2.0}})
+        run_gate(path, {"serving_default": lambda x: {"y": 0.5 * x + 2.0}})
 
 
 def test_classify_signature_gets_tf_serving_method_and_classify_warmup(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from zoo.errors import ExportError
-from zoo.export.gate import GateReport, validate
+from zoo.export.gate import GateReport, run_gate
 from zoo.export.model_card import write_model_card
 from zoo.export.models_config import CONFIG_FILE, read_models_config, write_models_config
 from zoo.export.saved_model import describe_signatures, save_servable
@@ -69,7 +69,7 @@ def export(
             data=card.get("data", {}),
             signatures=describe_signatures(servable),
         )
-        reports.append(validate(tmp, functions))
+        reports.append(run_gate(tmp, functions))
 
     path = publish(export_root / model_name, version, write)
     return ExportResult(path=path, version=int(path.name), gate=reports[0], models_config=write_models_config(export_root))

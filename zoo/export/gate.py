@@ -11,7 +11,7 @@
 
 Example:
 
->>> report = validate(path, reference_functions)   # doctest: +SKIP
+>>> report = run_gate(path, reference_functions)   # doctest: +SKIP
 >>> report.signatures_run                          # doctest: +SKIP
 {'serving_default': 1, 'classify': 1}
 """
@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.errors import ExportError
-from zoo.export.session import session_load
+from zoo.export.session import SessionModel
 from zoo.export.signatures import CLASSIFY, REGRESS
 from zoo.export.warmup import LOG_TYPES, MAX_RECORDS, WARMUP_FILE, read_warmup, request_feeds
 
@@ -114,7 +114,7 @@ def _compare(name: str, output: str, served: np.ndarray, expected: np.ndarray, a
     return None, 0.0
 
 
-def validate(
+def run_gate(
     saved_model_dir: Path,
     reference: Mapping[str, Callable[..., Mapping[str, tf.Tensor]]],
     atol: float = 1e-5,
@@ -157,15 +157,14 @@ def validate(
 
     runs: dict[str, int] = {}
     max_diff = 0.0
-    graph = tf.Graph()
-    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
-        try:
-            meta_graph = session_load(session, saved_model_dir)
-        except Exception as exc:
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ExportError(f"validation gate: the session loader (TF Serving's path) cannot load it: {first_line}") from None
-        signatures = meta_graph.signature_def
-        ops = graph_ops(meta_graph)
+    try:
+        loaded = SessionModel(saved_model_dir)
+    except Exception as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ExportError(f"validation gate: the session loader (TF Serving's path) cannot load it: {first_line}") from None
+    with loaded:
+        signatures = loaded.signature_defs
+        ops = graph_ops(loaded.meta_graph)
         problems.extend(check_ops(ops))
         for index, kind, name, feeds, expected in requests:
             if name not in signatures:
@@ -180,10 +179,7 @@ def validate(
                 problems.append(f"warmup record {index} for {name!r} lacks inputs {sorted(missing)}")
                 continue
             try:
-                served = session.run(
-                    {key: info.name for key, info in signature.outputs.items()},
-                    {signature.inputs[key].name: value for key, value in feeds.items()},
-                )
+                served = loaded.run(name, feeds)
             except Exception as exc:
                 problems.append(f"{name}: running the warmup request failed: {type(exc).__name__}: {exc}")
                 continue

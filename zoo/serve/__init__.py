@@ -1,6 +1,6 @@
 """``zoo.serve``: TF Serving's REST and gRPC APIs over a directory of SavedModels (``python -m zoo.serve``).
 
-Modules: ``registry`` (which versions are loaded; the file-system poll), ``loader`` (one version in its own
+Modules: ``loaded_models`` (which versions are loaded; the file-system poll), ``loader`` (one version in its own
 session), ``batching``, ``json_codec`` and ``predict_json`` (REST tensors), ``examples`` (REST tf.Examples),
 ``methods`` (classify/regress/metadata shaping), ``rest``, ``grpc_service``, ``server`` (both together).
 

@@ -5,7 +5,7 @@ Servicers built on the stubs ``tensorflow-serving-api`` ships, so any TF Serving
 Example:
 
 >>> server = grpc.server(ThreadPoolExecutor(8))                        # doctest: +SKIP
->>> add_services(server, registry)                                     # doctest: +SKIP
+>>> add_services(server, models)                                     # doctest: +SKIP
 >>> server.add_insecure_port("127.0.0.1:8500"); server.start()         # doctest: +SKIP
 """
 
@@ -33,7 +33,7 @@ from zoo.export.signatures import CLASSIFY, REGRESS
 from zoo.serve import methods
 from zoo.serve.errors import ServingError, invalid
 from zoo.serve.limits import RequestLimits, check_signature_shape, string_bytes
-from zoo.serve.registry import ModelRegistry
+from zoo.serve.loaded_models import LoadedModels
 
 log = logging.getLogger("zoo.serve")
 
@@ -98,10 +98,10 @@ def _examples(request_input) -> tuple[list, tf.train.Example | None]:
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    """Predict, Classify, Regress and GetModelMetadata over the registry's loaded versions."""
+    """Predict, Classify, Regress and GetModelMetadata over the loaded versions."""
 
-    def __init__(self, registry: ModelRegistry, limits: RequestLimits = RequestLimits()):
-        self.registry = registry
+    def __init__(self, models: LoadedModels, limits: RequestLimits = RequestLimits()):
+        self.models = models
         self.limits = limits
 
     def _feeds(self, inputs, signature) -> dict[str, np.ndarray]:
@@ -127,7 +127,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     @_aborting
     def Predict(self, request, context):
-        with self.registry.servable(*_target(request.model_spec)) as model:
+        with self.models.use(*_target(request.model_spec)) as model:
             signature = model.signature(request.model_spec.signature_name)
             feeds = self._feeds(request.inputs, signature)
             outputs = model.run(request.model_spec.signature_name, feeds, tuple(request.output_filter))
@@ -159,7 +159,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self.limits.check_shapes({"examples": (len(examples),)})
         serialized = methods.serialized_examples(examples, context_example)
         self.limits.check_string_bytes(string_bytes([serialized]))
-        with self.registry.servable(*_target(request.model_spec)) as model:
+        with self.models.use(*_target(request.model_spec)) as model:
             name = request.model_spec.signature_name
             methods.example_signature(model, name, method)
             outputs = model.run(name, {"inputs": serialized})
@@ -171,7 +171,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         fields = list(request.metadata_field)
         if fields != ["signature_def"]:
             raise invalid(f"Metadata field(s) not supported: {fields}; only 'signature_def' is")
-        with self.registry.servable(*_target(request.model_spec)) as model:
+        with self.models.use(*_target(request.model_spec)) as model:
             response = get_model_metadata_pb2.GetModelMetadataResponse()
             _fill_spec(response.model_spec, model, "")
             response.model_spec.signature_name = ""
@@ -182,13 +182,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 class ModelStatusServicer(model_service_pb2_grpc.ModelServiceServicer):
     """GetModelStatus (HandleReloadConfigRequest stays UNIMPLEMENTED: the base directory is the config)."""
 
-    def __init__(self, registry: ModelRegistry):
-        self.registry = registry
+    def __init__(self, models: LoadedModels):
+        self.models = models
 
     @_aborting
     def GetModelStatus(self, request, context):
         response = get_model_status_pb2.GetModelStatusResponse()
-        for state in self.registry.status(*_target(request.model_spec)):
+        for state in self.models.status(*_target(request.model_spec)):
             status = response.model_version_status.add(version=state.version)
             status.state = get_model_status_pb2.ModelVersionStatus.State.Value(state.state)
             status.status.error_code = error_codes_pb2.Code.Value(state.error_code)
@@ -196,8 +196,8 @@ class ModelStatusServicer(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
-def add_services(server: grpc.Server, registry: ModelRegistry, limits: RequestLimits = RequestLimits()) -> None:
+def add_services(server: grpc.Server, models: LoadedModels, limits: RequestLimits = RequestLimits()) -> None:
     """Register both TF Serving services on ``server`` (each request within ``limits``)."""
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionServicer(registry, limits), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelStatusServicer(registry), server)
+        PredictionServicer(models, limits), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelStatusServicer(models), server)

@@ -22,9 +22,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_text  # noqa: F401  (registers tensorflow-text's ops, which the stock model server links)
 
-from zoo.export.session import session_load
+from zoo.export.session import SessionModel
 from zoo.export.warmup import WARMUP_FILE, read_warmup, request_feeds
 from zoo.serve.batching import Batcher, BatchingOptions
 from zoo.serve.errors import ServingError, from_tf_error, invalid
@@ -39,15 +38,12 @@ class LoadedVersion:
         self.name = name
         self.version = version
         self.path = Path(path)
-        self.graph = tf.Graph()
-        self.session = tf.compat.v1.Session(graph=self.graph)
+        self.model = SessionModel(self.path)
+        self.signature_defs = self.model.signature_defs
         try:
-            with self.graph.as_default():
-                meta_graph = session_load(self.session, self.path)
-            self.signature_defs = meta_graph.signature_def
             self._replay_warmup()
         except Exception:
-            self.session.close()
+            self.model.close()
             raise
         self._batcher = Batcher(self._run_now, batching) if batching else None
         self._lock = threading.Lock()
@@ -81,12 +77,8 @@ class LoadedVersion:
         return self._run_now(signature or "serving_default", feeds, fetches)
 
     def _run_now(self, signature: str, feeds: Mapping[str, np.ndarray], fetches: Sequence[str]) -> dict[str, np.ndarray]:
-        signature_def = self.signature_defs[signature]
         try:
-            return self.session.run(
-                {alias: signature_def.outputs[alias].name for alias in fetches},
-                {signature_def.inputs[alias].name: value for alias, value in feeds.items()},
-            )
+            return self.model.run(signature, feeds, fetches)
         except tf.errors.OpError as exc:
             raise from_tf_error(exc) from None
         except (ValueError, TypeError) as exc:  # the client checks shapes and dtypes before running
@@ -124,4 +116,4 @@ class LoadedVersion:
     def _close(self) -> None:
         if self._batcher is not None:
             self._batcher.close()
-        self.session.close()
+        self.model.close()

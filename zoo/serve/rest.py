@@ -7,7 +7,7 @@ Every failure is ``{"error": message}`` with the status TF Serving gives its can
 
 Example:
 
->>> app = create_app(registry, max_body_bytes=1 << 20)        # doctest: +SKIP
+>>> app = create_app(models, max_body_bytes=1 << 20)        # doctest: +SKIP
 >>> aiohttp.web.run_app(app, host="127.0.0.1", port=8501)     # doctest: +SKIP
 """
 
@@ -31,7 +31,7 @@ from zoo.serve.examples import example_from_json
 from zoo.serve.json_codec import encode_tensor, parse_json
 from zoo.serve.limits import RequestLimits, string_bytes
 from zoo.serve.predict_json import decode_predict_request, encode_predict_response
-from zoo.serve.registry import ModelRegistry
+from zoo.serve.loaded_models import LoadedModels
 
 _PREDICTION_PATH = re.compile(
     r"(?i)/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)")
@@ -66,13 +66,13 @@ def _proto_json(message) -> dict:
 class RestApi:
     """The request handlers, each a blocking function of the parsed route and body."""
 
-    def __init__(self, registry: ModelRegistry, limits: RequestLimits = RequestLimits()):
-        self.registry = registry
+    def __init__(self, models: LoadedModels, limits: RequestLimits = RequestLimits()):
+        self.models = models
         self.limits = limits
 
     def predict(self, name: str, version: int | None, label: str | None, body: bytes) -> str:
         request = _json_object(body)
-        with self.registry.servable(name, version, label) as model:
+        with self.models.use(name, version, label) as model:
             signature_name = _signature_name(request)
             feeds, row = decode_predict_request(request, model.signature(signature_name), self.limits)
             return encode_predict_response(model.run(signature_name, feeds), row)
@@ -96,20 +96,20 @@ class RestApi:
         context = example_from_json(request["context"]) if "context" in request else None
         serialized = methods.serialized_examples(examples, context)
         self.limits.check_string_bytes(string_bytes([serialized]))
-        with self.registry.servable(name, version, label) as model:
+        with self.models.use(name, version, label) as model:
             signature_name = _signature_name(request)
             methods.example_signature(model, signature_name, method)
             outputs = model.run(signature_name, {"inputs": serialized})
         return shape(outputs)
 
     def status(self, name: str, version: int | None, label: str | None) -> str:
-        states = self.registry.status(name, version, label)
+        states = self.models.status(name, version, label)
         return json.dumps({"model_version_status": [
             {"version": str(s.version), "state": s.state,
              "status": {"error_code": s.error_code, "error_message": s.error_message}} for s in states]})
 
     def metadata(self, name: str, version: int | None, label: str | None) -> str:
-        with self.registry.servable(name, version, label) as model:
+        with self.models.use(name, version, label) as model:
             return json.dumps({
                 "model_spec": {"name": name, "signature_name": "", "version": str(model.version)},
                 "metadata": {"signature_def": _proto_json(methods.metadata(model))},
@@ -130,10 +130,10 @@ def _signature_name(request: dict) -> str:
     return name
 
 
-def create_app(registry: ModelRegistry, *, max_body_bytes: int = 16 << 20, threads: int = 16,
+def create_app(models: LoadedModels, *, max_body_bytes: int = 16 << 20, threads: int = 16,
                limits: RequestLimits = RequestLimits()) -> web.Application:
-    """An aiohttp application serving ``registry`` with TF Serving's REST API (each request within ``limits``)."""
-    api = RestApi(registry, limits)
+    """An aiohttp application serving ``models`` with TF Serving's REST API (each request within ``limits``)."""
+    api = RestApi(models, limits)
     executor = ThreadPoolExecutor(threads, thread_name_prefix="zoo-rest")
 
     async def handle(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""``ModelServer``: the registry, its file-system poll, the REST server and the gRPC server, started together.
+"""``ModelServer``: the loaded models, their file-system poll, the REST server and the gRPC server, started together.
 
 Example (ports 0 pick free ones):
 
@@ -23,7 +23,7 @@ from aiohttp import web
 from zoo.serve.batching import BatchingOptions
 from zoo.serve.grpc_service import add_services
 from zoo.serve.limits import RequestLimits
-from zoo.serve.registry import ModelRegistry
+from zoo.serve.loaded_models import LoadedModels
 from zoo.serve.rest import create_app
 
 log = logging.getLogger("zoo.serve")
@@ -78,7 +78,7 @@ class ModelServer:
         limits: RequestLimits = RequestLimits(),
         threads: int = 16,
     ):
-        self.registry = ModelRegistry(model_base, batching)
+        self.models = LoadedModels(model_base, batching)
         self.host = host
         self.rest_port = rest_port
         self.grpc_port = grpc_port
@@ -94,13 +94,13 @@ class ModelServer:
 
     def start(self) -> "ModelServer":
         """Load what is on disk, then start serving (returns once both ports accept connections)."""
-        self.registry.refresh()
+        self.models.refresh()
         self._grpc = grpc.server(
             ThreadPoolExecutor(self.threads, thread_name_prefix="zoo-grpc"),
             options=[("grpc.max_receive_message_length", self.max_body_bytes),
                      ("grpc.max_send_message_length", self.max_body_bytes)],
         )
-        add_services(self._grpc, self.registry, self.limits)
+        add_services(self._grpc, self.models, self.limits)
         self.grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.grpc_port}")
         if not self.grpc_port:
             raise OSError(f"cannot bind gRPC to {self.host}:{self.grpc_port}")
@@ -111,7 +111,7 @@ class ModelServer:
         self._spawn(self._serve_rest, sock, ready)
         ready.wait()
         self._spawn(self._poll)
-        log.info("serving %s: REST %s:%d, gRPC %s:%d", self.registry.base, self.host, self.rest_port,
+        log.info("serving %s: REST %s:%d, gRPC %s:%d", self.models.base, self.host, self.rest_port,
                  self.host, self.grpc_port)
         return self
 
@@ -122,7 +122,7 @@ class ModelServer:
 
     def _serve_rest(self, sock: socket.socket, ready: threading.Event) -> None:
         self._loop = asyncio.new_event_loop()
-        app = create_app(self.registry, max_body_bytes=self.max_body_bytes, threads=self.threads, limits=self.limits)
+        app = create_app(self.models, max_body_bytes=self.max_body_bytes, threads=self.threads, limits=self.limits)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         manager = self._runner.server
@@ -137,9 +137,9 @@ class ModelServer:
     def _poll(self) -> None:
         while not self._stopping.wait(self.poll_seconds):
             try:
-                self.registry.refresh()
+                self.models.refresh()
             except Exception:  # keep polling: a bad moment on disk must not stop version pick-up for good
-                log.exception("polling %s failed", self.registry.base)
+                log.exception("polling %s failed", self.models.base)
 
     def request_stop(self) -> None:
         """Ask ``wait`` to return (safe from a signal handler)."""
@@ -158,4 +158,4 @@ class ModelServer:
             self._grpc.stop(grace=1.0).wait()
         for thread in self._threads:
             thread.join(timeout=10)
-        self.registry.close()
+        self.models.close()

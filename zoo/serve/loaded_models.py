@@ -10,9 +10,9 @@ tried again once its files change.
 
 Example:
 
->>> registry = ModelRegistry("saved_models")          # doctest: +SKIP
->>> registry.refresh()                                # doctest: +SKIP
->>> with registry.servable("half_plus_two") as model: # doctest: +SKIP
+>>> models = LoadedModels("saved_models")            # doctest: +SKIP
+>>> models.refresh()                                  # doctest: +SKIP
+>>> with models.use("half_plus_two") as model:        # doctest: +SKIP
 ...     model.version
 1
 """
@@ -113,7 +113,7 @@ class _Failure:
     files: frozenset  # the version's files when the load was tried
 
 
-class ModelRegistry:
+class LoadedModels:
     """The loaded versions of every model under ``base``, kept in step with the disk by ``refresh``."""
 
     def __init__(self, base: str | Path, batching: BatchingOptions | None = None):
@@ -185,7 +185,7 @@ class ModelRegistry:
         return labels[label]
 
     @contextlib.contextmanager
-    def servable(self, name: str, version: int | None = None, label: str | None = None) -> Iterator[LoadedVersion]:
+    def use(self, name: str, version: int | None = None, label: str | None = None) -> Iterator[LoadedVersion]:
         """Hold the requested version (latest when neither ``version`` nor ``label``) while the block runs."""
         if label is not None:
             version = self.resolve_label(name, label)
