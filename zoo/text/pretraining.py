@@ -80,6 +80,21 @@ def masked_lm_dataset(
     )
 
 
+def warmup_cosine(peak_learning_rate: float, steps: int, warmup_steps: int) -> keras.optimizers.schedules.CosineDecay:
+    """Learning rate rising linearly from 0 to ``peak_learning_rate`` over ``warmup_steps``, then cosine to 0.
+
+    Post-layer-norm encoders (BERT, ELECTRA) trained from scratch with Adam need the warmup (docs/pretraining.md).
+
+    >>> schedule = warmup_cosine(1e-3, steps=100, warmup_steps=10)
+    >>> [round(float(schedule(step)), 6) for step in (0, 5, 10, 55, 100)]
+    [0.0, 0.0005, 0.001, 0.0005, 0.0]
+    """
+    warmup_steps = min(warmup_steps, steps)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, max(steps - warmup_steps, 1), warmup_target=peak_learning_rate, warmup_steps=warmup_steps
+    )
+
+
 def pretrain(model: keras.Model, dataset: tf.data.Dataset, steps: int, verbose: int | str = "auto") -> float:
     """Fit a compiled pretrainer for ``steps`` batches of ``dataset``; return the wall-clock seconds it took."""
     started = time.perf_counter()
@@ -121,11 +136,13 @@ class MaskedLM(keras.Model):
 
 def shared_embedding_encoder(
     backbone: keras.Model, hidden_dim: int, num_layers: int, num_heads: int, intermediate_dim: int, name: str,
+    shared_layers: int = 0,
 ) -> keras.Model:
     """A smaller encoder reading ``backbone``'s own embedding layers (the same variables), with its own layers.
 
-    This is the ELECTRA generator's body: embeddings shared with the discriminator, then a projection to
-    ``hidden_dim`` and ``num_layers`` KerasHub ``TransformerEncoder`` layers.
+    This is the ELECTRA generator's body: embeddings shared with the discriminator, then the discriminator's
+    first ``shared_layers`` transformer layers (also the same variables; 0 = embeddings only, as in the paper),
+    then a projection to ``hidden_dim`` and ``num_layers`` KerasHub ``TransformerEncoder`` layers of its own.
     """
     inputs = _backbone_inputs()
     tokens = backbone.token_embedding(inputs["token_ids"])
@@ -133,6 +150,10 @@ def shared_embedding_encoder(
         (tokens, backbone.position_embedding(tokens), backbone.segment_embedding(inputs["segment_ids"]))
     )
     x = backbone.embeddings_dropout(backbone.embeddings_layer_norm(x))
+    if shared_layers and getattr(backbone, "embeddings_projection", None) is not None:
+        x = backbone.embeddings_projection(x)
+    for layer in backbone.transformer_layers[:shared_layers]:
+        x = layer(x, padding_mask=inputs["padding_mask"])
     initializer = keras.initializers.TruncatedNormal(stddev=0.02)
     x = keras.layers.Dense(hidden_dim, kernel_initializer=initializer, name=f"{name}_projection")(x)
     for i in range(num_layers):
@@ -161,22 +182,25 @@ class ElectraPretrainer(keras.Model):
     """
 
     def __init__(self, discriminator: keras.Model, generator_hidden_dim: int, generator_layers: int,
-                 generator_heads: int = 1, discriminator_weight: float = 50.0, **kwargs) -> None:
+                 generator_heads: int = 1, discriminator_weight: float = 50.0, shared_layers: int = 0,
+                 disallow_correct: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.discriminator = discriminator
         self.discriminator_weight = discriminator_weight
+        self.disallow_correct = disallow_correct
         encoder = shared_embedding_encoder(
             discriminator, generator_hidden_dim, generator_layers, generator_heads, 4 * generator_hidden_dim,
-            name="generator",
+            name="generator", shared_layers=shared_layers,
         )
         self.generator = MaskedLM(encoder, discriminator.token_embedding, name="generator_mlm")
         self.head = replaced_token_head(discriminator.hidden_dim)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in
                          ("loss", "generator_loss", "discriminator_loss", "replaced_accuracy", "replaced_fraction")}
+        self.replaced_auc = keras.metrics.AUC(num_thresholds=512, from_logits=True, name="replaced_auc")
 
     @property
     def metrics(self):
-        return list(self.trackers.values())
+        return [*self.trackers.values(), self.replaced_auc]
 
     def replaced_logits(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         """Per-token logits that the token was replaced: [batch, length]."""
@@ -192,7 +216,10 @@ class ElectraPretrainer(keras.Model):
             keras.losses.sparse_categorical_crossentropy(mask_ids, logits, from_logits=True), mask_weights
         )
         vocabulary = tf.shape(logits)[-1]
-        sampled = tf.random.categorical(tf.reshape(tf.stop_gradient(logits), [-1, vocabulary]), 1, dtype=tf.int32)
+        sampling_logits = tf.stop_gradient(logits)
+        if self.disallow_correct:  # every selected token is replaced by the generator's best wrong guess
+            sampling_logits += tf.one_hot(mask_ids, vocabulary, on_value=-1e9, dtype=sampling_logits.dtype)
+        sampled = tf.random.categorical(tf.reshape(sampling_logits, [-1, vocabulary]), 1, dtype=tf.int32)
         sampled = tf.reshape(sampled, tf.shape(mask_ids))
         selected, positions = mask_weights > 0, features["mask_positions"]
         originals = write_selected(features["token_ids"], positions, mask_ids, selected)
@@ -211,6 +238,7 @@ class ElectraPretrainer(keras.Model):
             "discriminator_loss": discriminator_loss,
             "replaced_accuracy": _weighted_mean(correct, real),
             "replaced_fraction": _weighted_mean(labels, real),
+            "labels": labels, "replaced_logits": replaced, "real": real,
         }
 
     def train_step(self, data):
@@ -219,9 +247,10 @@ class ElectraPretrainer(keras.Model):
             values = self.losses_on(features, mask_ids, mask_weights, training=True)
         variables = self.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(values["loss"], variables), variables))
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
+        self.replaced_auc.update_state(values["labels"], values["replaced_logits"], sample_weight=values["real"])
+        return {metric.name: metric.result() for metric in self.metrics}
 
 
 def write_selected(token_ids: tf.Tensor, positions: tf.Tensor, values: tf.Tensor, selected: tf.Tensor) -> tf.Tensor:

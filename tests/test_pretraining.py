@@ -1,0 +1,76 @@
+"""Pretraining learns: on a corpus where context decides every token (zoo.text.cycle_corpus), masked LM
+predicts masked words, and ELECTRA's discriminator detects replaced ones, within fixed step budgets.
+Tiny models and vocabularies keep each test well under a minute on two busy cores."""
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.metrics import roc_auc_score
+
+from zoo.text.cycle_corpus import cycle_corpus, cycle_vocabulary
+from zoo.text.pretraining import ElectraPretrainer, MaskedLM, masked_lm_dataset, pretrain, warmup_cosine
+from zoo.text.wordpiece import WordpieceTokenizer
+
+WORDS_PER_DOCUMENT = 30
+CHANCE = 1 / 18
+
+
+def tokenizer():
+    return WordpieceTokenizer(cycle_vocabulary(), sequence_length=WORDS_PER_DOCUMENT + 2)
+
+
+def batches(seed, batch_size=32):
+    return masked_lm_dataset(cycle_corpus(documents=1000, length=WORDS_PER_DOCUMENT, seed=seed), tokenizer(),
+                             batch_size=batch_size, seed=seed)
+
+
+def masked_accuracy(model, dataset, batches_to_read=4):
+    correct = total = 0.0
+    for features, mask_ids, mask_weights in dataset.take(batches_to_read):
+        predicted = tf.argmax(model(features, training=False), axis=-1, output_type=tf.int32)
+        correct += float(tf.reduce_sum(tf.cast(predicted == mask_ids, tf.float32) * mask_weights))
+        total += float(tf.reduce_sum(mask_weights))
+    return correct / total
+
+
+@pytest.mark.slow
+def test_masked_lm_predicts_masked_words_from_context():
+    keras.utils.set_random_seed(0)
+    backbone = keras_hub.models.BertBackbone(len(cycle_vocabulary()), num_layers=2, num_heads=2, hidden_dim=128,
+                                             intermediate_dim=512, max_sequence_length=WORDS_PER_DOCUMENT + 2)
+    model = MaskedLM(backbone, backbone.token_embedding)
+    assert masked_accuracy(model, batches(seed=1)) < 3 * CHANCE
+    steps = 300
+    model.compile(keras.optimizers.Adam(warmup_cosine(1e-3, steps, warmup_steps=30)))
+    pretrain(model, batches(seed=0), steps, verbose=0)
+    assert masked_accuracy(model, batches(seed=1)) >= 0.95
+
+
+def replaced_token_detection(pretrainer, dataset, batches_to_read=4):
+    """(ROC AUC, accuracy, accuracy of always answering 'original') of the discriminator over real tokens."""
+    labels, logits = [], []
+    for features, mask_ids, mask_weights in dataset.take(batches_to_read):
+        values = pretrainer.losses_on(features, mask_ids, mask_weights, training=False)
+        real = values["real"].numpy() > 0
+        labels.append(values["labels"].numpy()[real])
+        logits.append(values["replaced_logits"].numpy()[real])
+    labels, logits = np.concatenate(labels), np.concatenate(logits)
+    return roc_auc_score(labels, logits), float(np.mean((logits > 0) == labels)), float(1 - labels.mean())
+
+
+@pytest.mark.slow
+def test_electra_discriminator_detects_replaced_words_from_context():
+    keras.utils.set_random_seed(0)
+    discriminator = keras_hub.models.ElectraBackbone(
+        len(cycle_vocabulary()), num_layers=2, num_heads=2, hidden_dim=128, embedding_dim=128, intermediate_dim=512,
+        max_sequence_length=WORDS_PER_DOCUMENT + 2)
+    pretrainer = ElectraPretrainer(discriminator, generator_hidden_dim=32, generator_layers=0, shared_layers=2,
+                                   discriminator_weight=1.0, disallow_correct=True)
+    steps = 600
+    pretrainer.compile(keras.optimizers.Adam(warmup_cosine(1e-3, steps, warmup_steps=60)))
+    pretrain(pretrainer, batches(seed=0), steps, verbose=0)
+    auc, accuracy, base_rate = replaced_token_detection(pretrainer, batches(seed=1))
+    assert auc >= 0.95
+    assert accuracy >= base_rate + 0.05
