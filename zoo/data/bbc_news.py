@@ -15,10 +15,10 @@ shuffles the topics together (so ``Splits.capped`` keeps a mix of them).
 
 Example:
 
->>> splits = load_bbc_news()                                 # doctest: +SKIP
->>> splits.label_names                                        # doctest: +SKIP
+>>> splits = load_bbc_news()
+>>> splits.label_names
 ('business', 'entertainment', 'politics', 'sports', 'tech')
->>> [len(s[1]) for s in (splits.train, splits.validation, splits.test)]   # doctest: +SKIP
+>>> [len(s[1]) for s in (splits.train, splits.validation, splits.test)]
 [1557, 221, 447]
 """
 

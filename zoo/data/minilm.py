@@ -10,10 +10,10 @@ modification time are unchanged since it was checked is not hashed again in the 
 
 Example:
 
->>> vocab = load_vocab()                                     # doctest: +SKIP
->>> vocab[:3], load_word_embeddings().shape                   # doctest: +SKIP
+>>> vocab = load_vocab()
+>>> vocab[:3], load_word_embeddings().shape
 (['[PAD]', '[unused0]', '[unused1]'], (30522, 384))
->>> sorted(p.name for p in minilm_directory().iterdir() if p.name in SHA256)  # doctest: +SKIP
+>>> sorted(p.name for p in minilm_directory().iterdir() if p.name in SHA256)
 ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']
 """
 

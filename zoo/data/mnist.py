@@ -9,8 +9,8 @@ any other cache (damaged, or forged to make a model look good) is rebuilt from t
 
 Example:
 
->>> splits = load_mnist()                                   # doctest: +SKIP
->>> splits.train[0].shape, splits.train[0].dtype            # doctest: +SKIP
+>>> splits = load_mnist()
+>>> splits.train[0].shape, splits.train[0].dtype
 ((60000, 28, 28), dtype('uint8'))
 """
 

@@ -24,10 +24,6 @@ Example:
 384
 >>> has_masked_lm_head(minilm_directory())      # a BertModel: no fill_mask
 False
->>> backbone = load_bert_checkpoint(minilm_directory())                        # doctest: +SKIP
->>> out = backbone({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": mask})  # doctest: +SKIP
->>> sorted(out)                                                                 # doctest: +SKIP
-['pooled_output', 'sequence_output']
 >>> load_bert_masked_lm("bert-base-uncased/").head.vocabulary_size            # doctest: +SKIP
 30522
 """

@@ -2,10 +2,11 @@
 
 Example (ports 0 pick free ones):
 
->>> server = ModelServer("saved_models", rest_port=0, grpc_port=0).start()     # doctest: +SKIP
->>> server.rest_port > 0                                                       # doctest: +SKIP
+>>> import tempfile
+>>> server = ModelServer(tempfile.mkdtemp(), rest_port=0, grpc_port=0).start()   # an empty model base
+>>> server.rest_port > 0 and server.grpc_port > 0
 True
->>> server.stop()                                                              # doctest: +SKIP
+>>> server.stop()
 """
 
 from __future__ import annotations
