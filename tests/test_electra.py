@@ -43,6 +43,30 @@ def test_unused_selection_slots_leave_cls_in_place():
     assert written.numpy().tolist() == [[2, 7, 5, 8, 3, 0], [2, 11, 3, 0, 0, 0]]
 
 
+
+def test_shared_layers_put_the_discriminators_bottom_layers_inside_the_generator():
+    discriminator = keras_hub.models.ElectraBackbone(vocab_size=50, num_layers=2, num_heads=1, hidden_dim=16,
+                                                     embedding_dim=16, intermediate_dim=32, max_sequence_length=8)
+    pretrainer = ElectraPretrainer(discriminator, generator_hidden_dim=8, generator_layers=0, shared_layers=1)
+    generator = {id(v) for v in pretrainer.generator.trainable_variables}
+    assert all(id(v) in generator for v in discriminator.transformer_layers[0].trainable_variables)
+    assert not any(id(v) in generator for v in discriminator.transformer_layers[1].trainable_variables)
+
+
+def test_disallow_correct_replaces_every_selected_token():
+    keras.utils.set_random_seed(2)
+    features = {"token_ids": tf.constant([[2, 4, 4, 4, 3, 0]] * 8), "segment_ids": tf.zeros([8, 6], tf.int32),
+                "padding_mask": tf.constant([[1, 1, 1, 1, 1, 0]] * 8), "mask_positions": tf.constant([[1, 3]] * 8)}
+    mask_ids, mask_weights = tf.constant([[7, 7]] * 8), tf.constant([[1.0, 1.0]] * 8)
+    for disallow_correct, expected in ((True, 2 / 5), (False, 0.0)):
+        pretrainer = ElectraPretrainer(tiny_discriminator(), generator_hidden_dim=8, generator_layers=1,
+                                       disallow_correct=disallow_correct)
+        # make the generator certain of the original token: without disallow_correct it samples it back
+        pretrainer.generator.get_layer("mlm_head")._bias.assign(tf.one_hot(7, 50) * 1e4)
+        fraction = float(pretrainer.losses_on(features, mask_ids, mask_weights, training=False)["replaced_fraction"])
+        assert fraction == pytest.approx(expected)
+
+
 @pytest.mark.slow
 def test_tiny_run_pretrains_fine_tunes_and_exports_through_the_gate(tmp_path):
     Electra = zoo.get_recipe("electra")
