@@ -81,13 +81,19 @@ def encoder_problems(config: dict[str, Any]) -> list[str]:
     return problems
 
 
-def read_bert_config(directory: str | Path) -> dict[str, Any]:
-    """``config.json`` of a BERT checkpoint directory, checked (weights file and vocabulary present, settings importable)."""
-    config = read_config(directory, "bert")
+def read_encoder_config(directory: str | Path, model_type: str, backbone: str) -> dict[str, Any]:
+    """``config.json`` of a BERT-family checkpoint directory (``model_type`` ``bert`` or ``electra``), checked:
+    the weights file and vocabulary are present and every setting can be expressed by KerasHub's ``backbone``."""
+    config = read_config(directory, model_type)
     CheckpointWeights(directory)
     read_wordpiece_vocabulary(directory, config.get("vocab_size"))
-    refuse(Path(directory), "a KerasHub BertBackbone", encoder_problems(config))
+    refuse(Path(directory), f"a KerasHub {backbone}", encoder_problems(config))
     return config
+
+
+def read_bert_config(directory: str | Path) -> dict[str, Any]:
+    """``config.json`` of a BERT checkpoint directory, checked (weights file and vocabulary present, settings importable)."""
+    return read_encoder_config(directory, "bert", "BertBackbone")
 
 
 # ------------------------------------------------------------------------------------------- porting

@@ -40,9 +40,9 @@ import tensorflow as tf
 
 from zoo.errors import UsageError
 from zoo.hf.bert_checkpoint import (
-    ACTIVATIONS, encoder_problems, gelu_erf, masked_lm_head, port_dense, port_embeddings, port_encoder_layers,
+    ACTIVATIONS, gelu_erf, read_encoder_config, masked_lm_head, port_dense, port_embeddings, port_encoder_layers,
 )
-from zoo.hf.checkpoint_files import CheckpointWeights, read_config, read_wordpiece_vocabulary, refuse
+from zoo.hf.checkpoint_files import CheckpointWeights, refuse
 from zoo.text.fill_mask import BACKBONE_INPUTS, MaskedLanguageModel
 
 PREFIX = "electra."
@@ -53,11 +53,7 @@ GENERATOR_OUTPUT = "generator_lm_head"
 
 def read_electra_config(directory: str | Path) -> dict[str, Any]:
     """``config.json`` of an ELECTRA checkpoint directory, checked (weights, vocabulary, importable settings)."""
-    config = read_config(directory, "electra")
-    CheckpointWeights(directory)
-    read_wordpiece_vocabulary(directory, config.get("vocab_size"))
-    refuse(Path(directory), "a KerasHub ElectraBackbone", encoder_problems(config))
-    return config
+    return read_encoder_config(directory, "electra", "ElectraBackbone")
 
 
 def checkpoint_kind(directory: str | Path) -> str:
