@@ -11,13 +11,21 @@ with ``mask_weights`` as target and sample weight — so at equal steps and batc
   positions with tokens *sampled* from its softmax; the discriminator labels every real token as original or
   replaced (a sampled token equal to the original counts as original). Loss = generator MLM loss +
   ``discriminator_weight`` (50) × discriminator loss; no gradient flows through the sampling.
+  Replaced-token detection alone gives a fresh encoder no gradient towards reading context (a token is
+  replaced only relative to its neighbours); what learns on a corpus where context decides every token is
+  the generator reusing the discriminator's layers (``shared_layers``) so the masked-LM loss trains them,
+  ``discriminator_weight=1`` so that loss is not drowned, and ``disallow_correct`` so the replacements do not
+  vanish as the generator gets good (docs/pretraining.md, tests/test_pretraining.py).
+
+Train either with Adam on :func:`warmup_cosine`.
 
 Example:
 
 >>> tokenizer = WordpieceTokenizer.from_vocabulary_file(minilm_directory() / "vocab.txt", sequence_length=64)  # doctest: +SKIP
 >>> discriminator = keras_hub.models.ElectraBackbone(tokenizer.vocabulary_size, 2, 2, 128, 128, 512, max_sequence_length=64)  # doctest: +SKIP
->>> pretrainer = ElectraPretrainer(discriminator, generator_hidden_dim=32, generator_layers=2)  # doctest: +SKIP
->>> pretrainer.compile(keras.optimizers.Adam(5e-4))                                        # doctest: +SKIP
+>>> pretrainer = ElectraPretrainer(discriminator, generator_hidden_dim=32, generator_layers=0, shared_layers=2,
+...                                discriminator_weight=1.0, disallow_correct=True)          # doctest: +SKIP
+>>> pretrainer.compile(keras.optimizers.Adam(warmup_cosine(1e-3, 100, warmup_steps=10)))   # doctest: +SKIP
 >>> pretrainer.fit(masked_lm_dataset(texts, tokenizer, batch_size=32, seed=0), steps_per_epoch=100)  # doctest: +SKIP
 """
 
@@ -179,6 +187,10 @@ class ElectraPretrainer(keras.Model):
 
     ``discriminator`` is a KerasHub ``ElectraBackbone`` (or any backbone with the same embedding layers);
     after training, it and :attr:`head` (per-token replaced logits) are what fine-tuning and serving use.
+    ``shared_layers``: how many of the discriminator's bottom transformer layers the generator runs (the same
+    variables) before its own ``generator_layers``; ``disallow_correct``: the generator never samples the
+    original token, so every selected token is replaced. ``replaced_auc`` (ROC AUC over real tokens) is
+    tracked with the losses.
     """
 
     def __init__(self, discriminator: keras.Model, generator_hidden_dim: int, generator_layers: int,
