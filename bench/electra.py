@@ -33,7 +33,8 @@ def one_run(recipe_name: str, overrides: dict[str, Any], seed: int) -> dict[str,
     scratch = Path(tempfile.mkdtemp(prefix=f"zoo-bench-{recipe_name}-"))
     recipe = cls(config, run_dir=scratch / "run", verbose=2)
     result = recipe.run(export_dir=scratch / "exports")
-    return {"test_accuracy": result.metrics["test_accuracy"], "pretrain_seconds": round(recipe.pretrain_seconds, 1),
+    return {"test_accuracy": result.metrics["test_accuracy"],
+            "pretrain_seconds": round(result.trained.pretraining["seconds"], 1),
             "wall_seconds": round(result.wall_seconds, 1)}
 
 
