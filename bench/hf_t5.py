@@ -34,13 +34,15 @@ FLAN_T5_SMALL = dict(d_model=512, d_kv=64, d_ff=1024, num_layers=8, num_heads=6,
 
 
 def write_t5_checkpoint(directory: Path, spiece_model: Path, *, seed: int = 0, eos_boost: float = 1.0,
-                        embedding_scale: float = 1.0, **config: Any) -> Path:
+                        embedding_scale: float = 1.0, output_scale: float = 1.0, **config: Any) -> Path:
     """``directory`` with ``config.json``, ``model.safetensors`` and ``spiece.model`` of a random T5.
 
     ``config`` goes to ``transformers.T5Config`` (``tie_word_embeddings=False`` gives an untied ``lm_head``).
     ``eos_boost`` scales the output embedding row of ``eos`` so that greedy generation sometimes stops early.
     ``embedding_scale`` scales the shared embedding: a tied random T5 with ``transformers``' N(0, 1) embedding
     repeats one token forever (the input embedding dominates the residual stream and wins the argmax).
+    ``output_scale`` scales every block's output projections (attention ``o``, feed-forward ``wo``), the other
+    way to let the blocks, not the input embedding, decide the next token.
     """
     import torch
     import transformers
@@ -56,6 +58,8 @@ def write_t5_checkpoint(directory: Path, spiece_model: Path, *, seed: int = 0, e
         for name, parameter in model.named_parameters():
             if name.endswith("layer_norm.weight"):
                 parameter.copy_(1.0 + 0.1 * torch.randn(parameter.shape, generator=generator))
+            elif name.endswith((".o.weight", ".wo.weight")):
+                parameter *= output_scale
         if not tied:  # transformers 5 ties at construction; an untied checkpoint gets a head of its own
             model.lm_head.weight = torch.nn.Parameter(torch.randn(model.lm_head.weight.shape, generator=generator))
         head = model.shared.weight if tied else model.lm_head.weight
