@@ -4,11 +4,11 @@ Three runs at the electra recipe's encoder size (BERT WordPiece vocabulary, hidd
 sequence 64, batch 32, the BBC training-split articles), each with Adam, linear warmup over the first 10%
 of the steps to 1e-3 and cosine decay:
 
-- ``mlm``: ``MaskedLM`` on a ``BertBackbone``;
+- ``mlm``: ``MaskedLM`` on a ``BertBackbone``, output bias started at the targets' prior;
 - ``electra_embeddings_only``: ``ElectraPretrainer`` as the recipe configured it before (generator of hidden 32
   sharing only the embeddings, λ = 50, the generator may sample the original back);
 - ``electra``: the generator reuses the discriminator's layers, λ = 1, ``disallow_correct``
-  (docs/pretraining.md says why).
+  its generator's output bias started at the prior (docs/pretraining.md says why).
 
 Figures are the means over each 50-step chunk's training batches. Writes ``bench/results/pretraining_curves.json``
 and ``bench/results/electra_pretraining.png``.
@@ -28,7 +28,8 @@ from bench.common import RESULTS_DIR, write_result
 from bench.plots import plt
 from zoo.data.bbc_news import load_bbc_news
 from zoo.hf.bert_checkpoint import minilm_directory
-from zoo.text.pretraining import ElectraPretrainer, MaskedLM, masked_lm_dataset, warmup_cosine
+from zoo.text.pretraining import (ElectraPretrainer, MaskedLM, masked_lm_dataset, start_at_target_prior,
+                                   warmup_cosine)
 from zoo.text.wordpiece import WordpieceTokenizer
 
 SEQUENCE_LENGTH, BATCH_SIZE, HIDDEN, LAYERS, HEADS, PEAK_LEARNING_RATE, CHUNK = 64, 32, 128, 2, 2, 1e-3, 50
@@ -52,9 +53,12 @@ def pretrainer(name: str, vocabulary_size: int) -> keras.Model:
 def curve(name: str, texts, tokenizer: WordpieceTokenizer, steps: int) -> dict:
     keras.utils.set_random_seed(0)
     model = pretrainer(name, tokenizer.vocabulary_size)
+    dataset = masked_lm_dataset(texts, tokenizer, BATCH_SIZE, seed=0)
+    if name != "electra_embeddings_only":
+        start_at_target_prior(model if name == "mlm" else model.generator, dataset)
     model.compile(keras.optimizers.Adam(warmup_cosine(PEAK_LEARNING_RATE, steps, warmup_steps=steps // 10)))
     started = time.perf_counter()
-    history = model.fit(masked_lm_dataset(texts, tokenizer, BATCH_SIZE, seed=0), steps_per_epoch=CHUNK,
+    history = model.fit(dataset, steps_per_epoch=CHUNK,
                         epochs=steps // CHUNK, verbose=0).history
     return {"seconds": round(time.perf_counter() - started, 1),
             "history": {k: [round(float(v), 4) for v in values] for k, values in history.items()}}
