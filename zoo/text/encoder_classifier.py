@@ -44,7 +44,9 @@ from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
 from zoo.export.text_classifier import text_classifier_servable
 from zoo.text.fill_mask import FillMask, MaskedLanguageModel, fill_mask_endpoint, masked_examples
-from zoo.text.pretraining import masked_lm_dataset, pretrain, read_text_folder
+from zoo.text.pretraining import (
+    MaskedLM, masked_lm_dataset, pretrain, read_text_folder, start_at_target_prior, warmup_cosine,
+)
 from zoo.text.wordpiece import WordpieceTokenizer
 
 WARMUP_TEXTS = 4
@@ -85,7 +87,8 @@ class FromScratchConfig(EncoderClassifierConfig):
     corpus: str = zoo.field("bbc", "pretraining text: 'bbc' (BBC training-split articles) or a folder of .txt files")
     pretrain_steps: int = zoo.field(2000, "pretraining steps", within="[1, inf)")
     pretrain_batch_size: int = zoo.field(32, "documents per pretraining step", within="[1, inf)")
-    pretrain_learning_rate: float = zoo.field(5e-4, "peak Adam learning rate for pretraining (cosine decay)",
+    pretrain_learning_rate: float = zoo.field(1e-3, "peak Adam learning rate for pretraining (linear warmup over "
+                                                      "the first tenth of the steps, then cosine decay)",
                                                 within="(0, inf)")
     hidden_dim: int = zoo.field(128, "encoder hidden size (pretrained from scratch)", within="[1, inf)")
     num_layers: int = zoo.field(2, "encoder transformer layers (pretrained from scratch)", within="[1, inf)")
@@ -217,9 +220,11 @@ class EncoderClassifierRecipe(zoo.Recipe):
         """Run ``pretrainer`` (a :class:`zoo.text.pretraining.MaskedLM` or ``ElectraPretrainer`` over ``backbone``)
         for ``pretrain_steps`` on the config's ``corpus``; bert (``init=scratch``) and electra share it."""
         cfg = self.config
-        schedule = keras.optimizers.schedules.CosineDecay(cfg.pretrain_learning_rate, max(cfg.pretrain_steps, 1))
-        pretrainer.compile(keras.optimizers.Adam(schedule))
+        warmup = max(1, cfg.pretrain_steps // 10)
+        pretrainer.compile(keras.optimizers.Adam(warmup_cosine(cfg.pretrain_learning_rate, cfg.pretrain_steps, warmup)))
         texts = splits.train[0] if cfg.corpus == "bbc" else read_text_folder(cfg.corpus)
         dataset = masked_lm_dataset(texts, self.tokenizer, cfg.pretrain_batch_size, cfg.seed)
+        # The masked LM's softmax starts at the corpus' token prior, not uniform over 30,522 mostly unused pieces.
+        start_at_target_prior(pretrainer if isinstance(pretrainer, MaskedLM) else pretrainer.generator, dataset)
         seconds = pretrain(pretrainer, dataset, cfg.pretrain_steps, self.verbose)
         return InitialEncoder(backbone, pretrainer, {"steps": cfg.pretrain_steps, "seconds": seconds})
