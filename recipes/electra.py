@@ -59,8 +59,8 @@ class ElectraConfig(FromScratchConfig):
     def validate(self) -> None:
         super().validate()
         vocabularies = set()
-        for key, kind in (("init", "discriminator"), ("generator_init", "generator")):
-            directory = getattr(self, key)
+        for key, directory, kind in (("init", self.init, "discriminator"),
+                                     ("generator_init", self.generator_init, "generator")):
             if not directory:
                 continue
             checkpoint = read_electra_checkpoint(directory, kind)  # a clear error now rather than after loading data
