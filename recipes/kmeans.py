@@ -127,7 +127,8 @@ class Kmeans(zoo.Recipe):
         images = splits.train[0]
         history, refined_centroids = {}, None
         if cfg.features == "autoencoder":
-            parts = self.build_autoencoder()
+            with self.strategy.scope():  # its variables belong to the run's distribution strategy
+                parts = self.build_autoencoder()
             model = self.compiled(lambda: parts.autoencoder, self.steps_per_epoch(splits) * cfg.epochs)
             history = self.fit_keras(model, self.dataset(*splits.train, training=True))
             encoder = parts.encoder
@@ -140,7 +141,8 @@ class Kmeans(zoo.Recipe):
                     seed=cfg.seed, jit_compile=self.uses_xla(), verbose=self.verbose,
                 )
         else:
-            model = encoder = self.given_encoder()
+            with self.strategy.scope():
+                model = encoder = self.given_encoder()
 
         points = outputs_of(encoder, images)
         if cfg.manifold_components > 0:

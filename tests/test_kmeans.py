@@ -95,3 +95,12 @@ def test_unknown_feature_source_is_a_usage_error(tmp_path, capsys):
     assert main(["--list"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("kmeans "))
     assert "test_accuracy >= 0.85; test_nmi >= 0.8" in row
+
+
+@pytest.mark.slow
+def test_the_autoencoder_is_built_inside_a_mirrored_strategy(tmp_path):
+    cls = zoo.get_recipe("kmeans")
+    config = zoo.config.apply_overrides(cls.Config(), cls.tiny)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    result = cls(config, run_dir=tmp_path / "run", strategy=strategy, verbose=0).run(tmp_path / "exports")
+    assert result.export.gate.signatures_run == {"serving_default": 1}
