@@ -6,7 +6,8 @@ One function per model family, each writing its part of ``bench/results/hf.json`
 - :func:`t5`: random-init checkpoints of the official ``t5-small`` (v1.0: relu, tied) and ``flan-t5-small``
   (v1.1: gated tanh GELU, untied) shapes, written by ``transformers`` (:mod:`bench.hf_t5`), then
   ``python -m zoo.run t5 --set init=DIR --set epochs=0 --set max_decode_length=64`` (in process). Recorded:
-  the largest logit difference to PyTorch (bar 1e-4); whether the exported ``serving_default``, loaded with
+  the largest logit difference to PyTorch, absolute and relative, and the
+  largest softmax-probability difference (bar 1e-4); whether the exported ``serving_default``, loaded with
   the TF1 session loader as TF Serving loads it, returns ``token_ids`` equal to ``generate(do_sample=False,
   num_beams=1)`` at batch 1 and 7 for 64 new tokens; texts per second of that export vs PyTorch (text in,
   text out on both sides: tokenizer, ``generate``, ``batch_decode``) on 32 inputs × 64 new tokens, alternating
@@ -76,6 +77,26 @@ def t5_texts() -> list[str]:
     return ["summarize: " + str(t)[:150] for t in load_bbc_news().test[0][:SPEED_INPUTS]]
 
 
+def logit_parity(ours: np.ndarray, theirs: np.ndarray) -> dict[str, Any]:
+    """Logits against PyTorch's, absolute and relative to the largest logit, and the softmax probabilities:
+    an untied random T5 (no ``d_model ** -0.5`` rescale) has logits in the hundreds, where float32 rounding
+    alone is about 1e-5 of the value.
+
+    >>> logit_parity(np.array([[1.0, 3.0]]), np.array([[1.0, 3.00002]]))["probabilities_within_1e-4"]
+    True
+    """
+    difference = float(np.abs(ours - theirs).max())
+    probabilities = float(np.abs(tf.nn.softmax(ours) - tf.nn.softmax(theirs)).max())
+    return {
+        "max_abs_logit_difference": difference,
+        "max_abs_logit": float(np.abs(theirs).max()),
+        "max_relative_logit_difference": difference / float(np.abs(theirs).max()),
+        "logits_within_1e-4": difference < 1e-4,
+        "max_abs_probability_difference": probabilities,
+        "probabilities_within_1e-4": probabilities < 1e-4,
+    }
+
+
 def t5_shape(name: str, config: dict[str, Any], scratch: Path, texts: list[str]) -> dict[str, Any]:
     """One shape: write the checkpoint, export it through the recipe, compare with PyTorch, time both."""
     import torch
@@ -130,8 +151,7 @@ def t5_shape(name: str, config: dict[str, Any], scratch: Path, texts: list[str])
     lengths = np.where(eos.any(axis=1), eos.argmax(axis=1) + 1, NEW_TOKENS)
     return {
         "config": config,
-        "max_abs_logit_difference": float(np.abs(logits - seven["logits"]).max()),
-        "logits_within_1e-4": bool(np.abs(logits - seven["logits"]).max() < 1e-4),
+        **logit_parity(logits, seven["logits"]),
         "token_ids_equal_generate": {"batch_1": bool((served_1 == one["generated"]).all()),
                                      "batch_7": bool((served_7 == seven["generated"]).all())},
         "texts_equal_pytorch": int(sum(a.decode() == b for a, b in zip(served["text"], torch_texts))),
