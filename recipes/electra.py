@@ -14,7 +14,10 @@ Published checkpoints instead of pretraining: ``--set init=DIR`` starts the disc
 ``ElectraForPreTraining`` directory (``google/electra-small-discriminator``; ``replaced`` then equals
 ``sigmoid(ElectraForPreTraining(...).logits)``), and ``--set generator_init=DIR`` adds the ``fill_mask``
 signature from an ``ElectraForMaskedLM`` directory (``google/electra-small-generator``). The vocabulary is
-then the checkpoint's ``vocab.txt``; ``--set epochs=0`` exports the checkpoints as they are.
+then the checkpoint's ``vocab.txt``; ``--set epochs=0`` exports the checkpoints as they are, and
+``--set pretrain_steps=N`` first continues the discriminator's pretraining for N steps (its own head, and a new
+generator over its layers). ``--set pretrain_steps=0`` without ``init`` fine-tunes an encoder that was never
+pretrained (the baseline of ``python -m bench electra``).
 
 Example:
 
@@ -53,7 +56,7 @@ class ElectraConfig(FromScratchConfig):
                                                   "generator runs the discriminator's layers, so 1, not the paper's 50)",
                                              within="[0, inf)")
     init: str = zoo.field("", "a Hugging Face ElectraForPreTraining directory the discriminator starts from "
-                              "(empty: pretrain one here; the size and pretrain_* keys apply only then)")
+                              "(empty: make one here of the size keys; pretrain_steps > 0 continues its pretraining)")
     generator_init: str = zoo.field("", "a Hugging Face ElectraForMaskedLM directory, exported as fill_mask")
 
     def validate(self) -> None:
@@ -88,23 +91,28 @@ class Electra(EncoderClassifierRecipe):
         return Path(checkpoint) / "vocab.txt" if checkpoint else minilm_directory() / "vocab.txt"
 
     def initial_encoder(self, splits: Splits) -> InitialEncoder:
-        """The ``init`` discriminator, or a new one pretrained here with replaced-token detection against a small
-        generator; with ``generator_init``, that generator as the masked LM behind ``fill_mask``."""
+        """The ``init`` discriminator, or a new one; either pretrained here (replaced-token detection against a
+        small generator) for :meth:`~zoo.text.encoder_classifier.FromScratchConfig.pretraining_steps`: from a
+        checkpoint only with ``pretrain_steps > 0``. With ``generator_init``, that generator is the masked LM
+        behind ``fill_mask``."""
         cfg = self.config
         masked_lm = load_electra_generator(cfg.generator_init) if cfg.generator_init else None
         if cfg.init:
-            discriminator = load_electra_discriminator(cfg.init)
-            return InitialEncoder(discriminator.backbone, pretrainer=discriminator, masked_lm=masked_lm)
-        discriminator = keras_hub.models.ElectraBackbone(
-            vocab_size=self.tokenizer.vocabulary_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
-            hidden_dim=cfg.hidden_dim, embedding_dim=cfg.hidden_dim, intermediate_dim=4 * cfg.hidden_dim,
-            max_sequence_length=cfg.sequence_length,
-        )
+            imported = load_electra_discriminator(cfg.init)
+            discriminator, head = imported.backbone, imported.head
+        else:
+            discriminator, head = keras_hub.models.ElectraBackbone(
+                vocab_size=self.tokenizer.vocabulary_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
+                hidden_dim=cfg.hidden_dim, embedding_dim=cfg.hidden_dim, intermediate_dim=4 * cfg.hidden_dim,
+                max_sequence_length=cfg.sequence_length,
+            ), None
         pretrainer = ElectraPretrainer(
             discriminator, generator_hidden_dim=cfg.generator_hidden_dim, generator_layers=0,
-            shared_layers=cfg.num_layers, discriminator_weight=cfg.discriminator_weight, disallow_correct=True,
+            shared_layers=len(discriminator.transformer_layers), discriminator_weight=cfg.discriminator_weight,
+            disallow_correct=True, head=head,
         )
-        return dataclasses.replace(self.pretrained_here(discriminator, pretrainer, splits), masked_lm=masked_lm)
+        initial = self.pretrained_here(discriminator, pretrainer, splits, imported=bool(cfg.init))
+        return dataclasses.replace(initial, masked_lm=masked_lm)
 
     def extra_endpoints(self, trained: EncoderTrained, warmup_texts: np.ndarray) -> dict[str, Endpoint]:
         tokenizer, pretrainer = trained.tokenizer, trained.pretrainer

@@ -79,3 +79,11 @@ def test_tiny_run_pretrains_fine_tunes_and_exports_through_the_gate(tmp_path):
     probabilities, token_ids = replaced["replaced_probabilities"].numpy(), replaced["token_ids"].numpy()
     assert probabilities.shape == token_ids.shape == (2, 8)
     assert ((probabilities >= 0) & (probabilities <= 1)).all() and not probabilities[1, 3:].any()
+
+
+def test_pretrain_steps_zero_fine_tunes_an_encoder_that_was_never_pretrained():
+    """The no-pretraining arm of the comparison: the initial encoder is the new one, its pretraining 0 steps."""
+    Electra = zoo.get_recipe("electra")
+    initial = Electra(Electra.Config(**{**Electra.tiny, "pretrain_steps": 0}), verbose=0).initial_encoder(splits=None)
+    assert initial.pretraining == {"steps": 0, "seconds": 0.0}
+    assert not initial.pretrainer.compiled  # never compiled, so never stepped

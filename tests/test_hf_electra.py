@@ -13,6 +13,8 @@ from hf_encoder_support import (
     reference,
 )
 from signature_support import session_run
+import zoo
+from zoo.data.splits import Provenance, Splits
 from zoo.errors import UsageError
 from zoo.hf.electra_checkpoint import checkpoint_kind, load_electra_discriminator, load_electra_generator
 from zoo.text.fill_mask import FillMask
@@ -128,6 +130,36 @@ def test_electra_recipe_exports_imported_checkpoints_with_pytorchs_numbers(discr
     _, filled = session_run(version, "fill_mask", {"text": generator_ref["texts"].astype(object)})
     assert decoded(filled["tokens"]) == generator_ref["fill_tokens"].tolist()
     np.testing.assert_allclose(filled["scores"], generator_ref["fill_scores"], atol=TOLERANCE, rtol=0)
+
+
+def imported_start(discriminator_ref, **overrides):
+    """The electra recipe's initial encoder from the fixture discriminator, pretrained further per ``overrides``
+    on the fixture's own texts; returns it and its replaced-token error against PyTorch."""
+    Electra = zoo.get_recipe("electra")
+    config = Electra.Config(init=str(checkpoint("electra_discriminator")), sequence_length=48, pretrain_batch_size=4,
+                            generator_hidden_dim=8, **overrides)
+    texts = [str(t) for t in discriminator_ref["texts"]] * 4
+    splits = Splits(train=(np.array(texts, dtype=object), np.zeros(len(texts))),
+                    test=(np.array(texts[:2], dtype=object), np.zeros(2)), label_names=("x",), provenance=Provenance("fixture"))
+    initial = Electra(config, verbose=0).initial_encoder(splits)
+    probabilities = tf.sigmoid(initial.pretrainer.replaced_logits(backbone_inputs(discriminator_ref)))
+    return initial, max_difference(probabilities, discriminator_ref["replaced_probabilities"],
+                                   discriminator_ref["padding_mask"])
+
+
+def test_imported_discriminator_is_not_pretrained_further_by_default(discriminator_ref):
+    initial, error = imported_start(discriminator_ref)
+    assert initial.pretraining["steps"] == 0 and error < TOLERANCE
+
+
+@pytest.mark.slow
+def test_pretrain_steps_continue_from_the_imported_discriminator(discriminator_ref):
+    """A vanishing learning rate leaves the checkpoint's numbers (the run started from it, head included); a
+    real one moves them."""
+    initial, error = imported_start(discriminator_ref, pretrain_steps=2, pretrain_learning_rate=1e-12)
+    assert initial.pretraining["steps"] == 2 and error < TOLERANCE
+    _, error = imported_start(discriminator_ref, pretrain_steps=2, pretrain_learning_rate=1e-2)
+    assert error > 1e-3
 
 
 def test_electra_recipe_refuses_a_generator_as_init_before_doing_anything(tmp_path):

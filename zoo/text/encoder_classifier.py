@@ -50,6 +50,7 @@ from zoo.text.pretraining import (
 from zoo.text.wordpiece import WordpieceTokenizer
 
 WARMUP_TEXTS = 4
+DEFAULT_PRETRAIN_STEPS = 2000  # an encoder made here, when pretrain_steps is left at -1
 
 
 def masked_mean(sequence: tf.Tensor, padding_mask: tf.Tensor) -> tf.Tensor:
@@ -85,7 +86,9 @@ class FromScratchConfig(EncoderClassifierConfig):
     its pretraining run. One place, so the two recipes check and use them the same way."""
 
     corpus: str = zoo.field("bbc", "pretraining text: 'bbc' (BBC training-split articles) or a folder of .txt files")
-    pretrain_steps: int = zoo.field(2000, "pretraining steps", within="[1, inf)")
+    pretrain_steps: int = zoo.field(-1, "pretraining steps: -1 = 2,000 for an encoder made here and none for an "
+                                        "imported one; 0 = none (fine-tune the initial weights); > 0 with a "
+                                        "checkpoint continues its pretraining (electra)", within="[-1, inf)")
     pretrain_batch_size: int = zoo.field(32, "documents per pretraining step", within="[1, inf)")
     pretrain_learning_rate: float = zoo.field(1e-3, "peak Adam learning rate for pretraining (linear warmup over "
                                                       "the first tenth of the steps, then cosine decay)",
@@ -98,6 +101,18 @@ class FromScratchConfig(EncoderClassifierConfig):
         super().validate()
         if self.corpus != "bbc" and not Path(self.corpus).is_dir():
             raise UsageError(f"corpus must be 'bbc' or a folder of .txt files; {self.corpus!r} is neither")
+
+    def pretraining_steps(self, imported: bool) -> int:
+        """``pretrain_steps`` with its default resolved: 2,000 from nothing, 0 from an ``imported`` checkpoint.
+
+        >>> FromScratchConfig().pretraining_steps(imported=False), FromScratchConfig().pretraining_steps(imported=True)
+        (2000, 0)
+        >>> FromScratchConfig(pretrain_steps=0).pretraining_steps(imported=False)
+        0
+        """
+        if self.pretrain_steps >= 0:
+            return self.pretrain_steps
+        return 0 if imported else DEFAULT_PRETRAIN_STEPS
 
 
 @dataclasses.dataclass
@@ -216,15 +231,19 @@ class EncoderClassifierRecipe(zoo.Recipe):
         )(pooled)
         return keras.Model(inputs, probabilities, name=f"{self.name}_classifier")
 
-    def pretrained_here(self, backbone: keras.Model, pretrainer: keras.Model, splits: Splits) -> InitialEncoder:
+    def pretrained_here(self, backbone: keras.Model, pretrainer: keras.Model, splits: Splits,
+                        imported: bool = False) -> InitialEncoder:
         """Run ``pretrainer`` (a :class:`zoo.text.pretraining.MaskedLM` or ``ElectraPretrainer`` over ``backbone``)
-        for ``pretrain_steps`` on the config's ``corpus``; bert (``init=scratch``) and electra share it."""
+        for :meth:`FromScratchConfig.pretraining_steps` on the config's ``corpus`` (none: ``backbone`` as it is);
+        bert (``init=scratch``) and electra share it. ``imported``: ``backbone`` came from a checkpoint."""
         cfg = self.config
-        warmup = max(1, cfg.pretrain_steps // 10)
-        pretrainer.compile(keras.optimizers.Adam(warmup_cosine(cfg.pretrain_learning_rate, cfg.pretrain_steps, warmup)))
+        steps = cfg.pretraining_steps(imported)
+        if steps == 0:
+            return InitialEncoder(backbone, pretrainer, {"steps": 0, "seconds": 0.0})
+        pretrainer.compile(keras.optimizers.Adam(warmup_cosine(cfg.pretrain_learning_rate, steps, max(1, steps // 10))))
         texts = splits.train[0] if cfg.corpus == "bbc" else read_text_folder(cfg.corpus)
         dataset = masked_lm_dataset(texts, self.tokenizer, cfg.pretrain_batch_size, cfg.seed)
         # The masked LM's softmax starts at the corpus' token prior, not uniform over 30,522 mostly unused pieces.
         start_at_target_prior(pretrainer if isinstance(pretrainer, MaskedLM) else pretrainer.generator, dataset)
-        seconds = pretrain(pretrainer, dataset, cfg.pretrain_steps, self.verbose)
-        return InitialEncoder(backbone, pretrainer, {"steps": cfg.pretrain_steps, "seconds": seconds})
+        seconds = pretrain(pretrainer, dataset, steps, self.verbose)
+        return InitialEncoder(backbone, pretrainer, {"steps": steps, "seconds": seconds})

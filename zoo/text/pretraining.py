@@ -213,13 +213,14 @@ class ElectraPretrainer(keras.Model):
     after training, it and :attr:`head` (per-token replaced logits) are what fine-tuning and serving use.
     ``shared_layers``: how many of the discriminator's bottom transformer layers the generator runs (the same
     variables) before its own ``generator_layers``; ``disallow_correct``: the generator never samples the
-    original token, so every selected token is replaced. ``replaced_auc`` (ROC AUC over real tokens) is
-    tracked with the losses.
+    original token, so every selected token is replaced; ``head``: a replaced-token head to continue from
+    (an imported checkpoint's; default a new :func:`replaced_token_head`). ``replaced_auc`` (ROC AUC over real
+    tokens) is tracked with the losses.
     """
 
     def __init__(self, discriminator: keras.Model, generator_hidden_dim: int, generator_layers: int,
                  generator_heads: int = 1, discriminator_weight: float = 50.0, shared_layers: int = 0,
-                 disallow_correct: bool = False, **kwargs) -> None:
+                 disallow_correct: bool = False, head: keras.Model | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.discriminator = discriminator
         self.discriminator_weight = discriminator_weight
@@ -229,7 +230,7 @@ class ElectraPretrainer(keras.Model):
             name="generator", shared_layers=shared_layers,
         )
         self.generator = MaskedLM(encoder, discriminator.token_embedding, name="generator_mlm")
-        self.head = replaced_token_head(discriminator.hidden_dim)
+        self.head = head if head is not None else replaced_token_head(discriminator.hidden_dim)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in
                          ("loss", "generator_loss", "discriminator_loss", "replaced_accuracy", "replaced_fraction")}
         self.replaced_auc = keras.metrics.AUC(num_thresholds=512, from_logits=True, name="replaced_auc")
