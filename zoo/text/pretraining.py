@@ -242,13 +242,13 @@ class ElectraPretrainer(keras.Model):
     def replaced_logits(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         """Per-token logits that the token was replaced: [batch, length]."""
         sequence = self.discriminator({k: inputs[k] for k in BACKBONE_INPUTS}, training=training)["sequence_output"]
-        return self.head(sequence, training=training)[..., 0]
+        return tf.cast(self.head(sequence, training=training)[..., 0], tf.float32)  # losses in float32 under any policy
 
     def call(self, inputs, training=False):
         return self.replaced_logits(inputs, training=training)
 
     def losses_on(self, features, mask_ids, mask_weights, training: bool) -> dict[str, tf.Tensor]:
-        logits = self.generator(features, training=training)
+        logits = tf.cast(self.generator(features, training=training), tf.float32)
         generator_loss = _weighted_mean(
             keras.losses.sparse_categorical_crossentropy(mask_ids, logits, from_logits=True), mask_weights
         )
