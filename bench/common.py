@@ -39,7 +39,9 @@ def environment() -> dict[str, Any]:
     """Date, machine and library versions, recorded with every result."""
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
+                    # other work on the cores when the bench started: wall times and speeds depend on it
+                    "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
         "libraries": library_versions(),
     }
 
