@@ -58,6 +58,7 @@ def test_scratch_masked_lm_pretrains_fine_tunes_and_exports(tmp_path):
     result = Bert(config, run_dir=tmp_path / "run", verbose=0).run(tmp_path / "exports")
     assert set(result.export.gate.signatures_run) == {"serving_default", "classify", "embed", "encode"}
     assert 0.0 <= result.metrics["test_accuracy"] <= 1.0
+    assert result.trained.pretraining["steps"] == 2 and 0.0 <= result.trained.pretraining["mlm_accuracy"] <= 1.0
 
 
 def test_bad_init_directory_is_a_usage_or_data_error(tmp_path, capsys):

@@ -89,6 +89,8 @@ def test_tiny_run_pretrains_fine_tunes_and_exports_through_the_gate(tmp_path):
                             generator_hidden_dim=16, sequence_length=32, epochs=1, batch_size=8, max_examples=24)
     result = Electra(config, run_dir=tmp_path / "run", verbose=0).run(tmp_path / "exports")
     assert set(result.export.gate.signatures_run) == {"serving_default", "classify", "embed", "encode", "replaced"}
+    pretraining = result.trained.pretraining
+    assert pretraining["steps"] == 3 and 0.0 <= pretraining["replaced_auc"] <= 1.0 and pretraining["generator_loss"] > 0
     replaced = tf.saved_model.load(str(result.export.path)).signatures["replaced"](
         text=tf.constant(["the cat sat on the mat", "a"]))
     probabilities, token_ids = replaced["replaced_probabilities"].numpy(), replaced["token_ids"].numpy()

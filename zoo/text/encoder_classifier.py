@@ -118,7 +118,8 @@ class FromScratchConfig(EncoderClassifierConfig):
 @dataclasses.dataclass
 class InitialEncoder:
     """Where fine-tuning starts: the ``backbone``, and when it was pretrained here the ``pretrainer`` (the
-    backbone with its pretraining heads) and the pretraining figures (``steps``, ``seconds``, final metrics);
+    backbone with its pretraining heads) and the pretraining figures (``steps``, ``seconds``, and the metrics of
+    the pretraining run's one epoch, e.g. ``mlm_accuracy`` or ``replaced_auc``);
     ``masked_lm`` when the weights came with a masked-LM head (exported as ``fill_mask``)."""
 
     backbone: keras.Model
@@ -246,4 +247,5 @@ class EncoderClassifierRecipe(zoo.Recipe):
         # The masked LM's softmax starts at the corpus' token prior, not uniform over 30,522 mostly unused pieces.
         start_at_target_prior(pretrainer if isinstance(pretrainer, MaskedLM) else pretrainer.generator, dataset)
         seconds = pretrain(pretrainer, dataset, steps, self.verbose)
-        return InitialEncoder(backbone, pretrainer, {"steps": steps, "seconds": seconds})
+        final = {name: round(float(values[-1]), 4) for name, values in pretrainer.history.history.items()}
+        return InitialEncoder(backbone, pretrainer, {"steps": steps, "seconds": seconds, **final})
