@@ -3,7 +3,8 @@ and the framework's cost.
 
 Speed ratio: images per second of a whole training epoch through the zoo (its tf.data pipeline, callbacks and
 ``fit``) vs the same model trained by a bare Keras script (``model.fit`` on NumPy arrays), each the second of two
-epochs (the first traces), alternating, same machine, same run. Augmentation is off on both sides and both
+epochs (the first traces), alternating over 3 rounds (the median: one disturbed round
+must not decide it), same machine, same run. Augmentation is off on both sides and both
 compile with the recipe's ``jit_compile`` setting, so the same work is timed.
 
     python -m bench cnn_mnist [--seeds N]
@@ -57,7 +58,7 @@ def _bare_keras_epoch(config) -> float:
         lambda: model.fit(x, y, batch_size=config.batch_size, epochs=1, shuffle=True, verbose=0))
 
 
-def speed_ratio(rounds: int = 2) -> dict[str, Any]:
+def speed_ratio(rounds: int = 3) -> dict[str, Any]:
     cls = zoo.get_recipe("cnn_mnist")
     config = zoo.config.apply_overrides(cls.Config(), {"epochs": 1, "max_degrees": 0.0, "max_shift": 0.0})
     zoo_rates, bare_rates = [], []
