@@ -40,8 +40,9 @@ def environment() -> dict[str, Any]:
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
-                    # other work on the cores when the bench started: wall times and speeds depend on it
-                    "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
+                    # other work on the cores (1, 5, 15 minutes) when the record was started (BenchRecord) or
+                    # written (write_result): wall times and speeds depend on it
+                    "load_average": [round(x, 2) for x in os.getloadavg()]},
         "libraries": library_versions(),
     }
 
