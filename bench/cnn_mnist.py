@@ -3,8 +3,8 @@ and the framework's cost.
 
 Speed ratio: images per second of a whole training epoch through the zoo (its tf.data pipeline, callbacks and
 ``fit``) vs the same model trained by a bare Keras script (``model.fit`` on NumPy arrays), each the second of two
-epochs (the first traces), alternating over 3 rounds (the median: one disturbed round
-must not decide it), same machine, same run. Augmentation is off on both sides and both
+epochs (the first traces), alternating over 3 rounds, the best epoch of each side
+compared (:func:`speed_summary`), same machine, same run. Augmentation is off on both sides and both
 compile with the recipe's ``jit_compile`` setting, so the same work is timed.
 
     python -m bench cnn_mnist [--seeds N]
@@ -12,7 +12,6 @@ compile with the recipe's ``jit_compile`` setting, so the same work is timed.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from typing import Any, Callable, Sequence
@@ -65,11 +64,22 @@ def speed_ratio(rounds: int = 3) -> dict[str, Any]:
     for _ in range(rounds):
         bare_rates.append(_bare_keras_epoch(config))
         zoo_rates.append(_zoo_epoch(config))
-    zoo_rate, bare_rate = statistics.median(zoo_rates), statistics.median(bare_rates)
+    return speed_summary(zoo_rates, bare_rates)
+
+
+def speed_summary(zoo_rates: Sequence[float], bare_rates: Sequence[float]) -> dict[str, Any]:
+    """The ratio of each side's best epoch (as ``timeit`` takes the best: other work only ever slows an epoch down;
+    on this machine an epoch of either side runs at about 2,800 or about 1,460 images/s, so medians of a few rounds
+    swung from 0.78 to 1.92).
+
+    >>> speed_summary([2806.5, 1464.5, 2825.2], [1458.4, 1460.2, 2953.7])["ratio"]
+    0.956
+    """
     return {
         "zoo_images_per_second": [round(r, 1) for r in zoo_rates],
         "bare_keras_images_per_second": [round(r, 1) for r in bare_rates],
-        "ratio": round(zoo_rate / bare_rate, 3),
+        "ratio": round(max(zoo_rates) / max(bare_rates), 3),
+        "statistic": "best epoch of each side",
         "goal": ">= 0.95",
     }
 
