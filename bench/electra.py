@@ -1,65 +1,147 @@
-"""electra: ELECTRA vs masked-LM BERT at equal pretraining compute, then identical BBC News fine-tuning.
+"""electra: ELECTRA vs masked-LM BERT vs no pretraining, at equal pretraining steps, then identical BBC fine-tuning.
 
-Both pretrain a discriminator-sized encoder (hidden 128, 2 layers, 2 heads, sequence 64) from scratch on the
-BBC training-split articles with the same steps (1,000), batch (32), learning rate and masking; ELECTRA adds its small
-generator (hidden 32); a third arm fine-tunes the same ELECTRA encoder with no pretraining at all. Each is then
-fine-tuned the same way; test accuracy mean and spread over seeds, and the pretraining wall time, are reported.
+Three arms, each run as the recipes run it (``zoo.run``) on seeds 0, 1, 2:
 
-    python -m bench electra       # or: python -m bench.electra
+- ``electra``: the electra recipe's default pretraining (replaced-token detection; the generator reuses the
+  discriminator's layers, λ = 1, never the original token), 2,000 steps;
+- ``mlm_bert``: ``bert --set init=scratch`` (masked LM), the same encoder size, steps, batch, masking, learning
+  rate schedule and corpus (the BBC training-split articles, in 47-word windows);
+- ``no_pretraining``: the electra encoder fine-tuned with ``pretrain_steps=0``, what either objective adds.
+
+Then the same fine-tuning for all (3 epochs, batch 32, Adam 3e-4, sequence 64). Both objectives see the same
+tokens; their pretraining compute is reported as wall time and as training FLOPs (:func:`pretraining_flops`). Did
+each objective learn? Each run keeps its pretraining curves (means per 100 steps: the masked-LM accuracy of
+``mlm_bert``, the discriminator's ROC AUC of ``electra``), plotted over seeds to
+``bench/results/electra_pretraining.png``.
+
+    python -m bench electra       # about 70 minutes on 2 cores
 """
 
 from __future__ import annotations
 
 import statistics
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
-import zoo
-from bench.common import RESULTS_DIR, write_result
+from bench.common import RESULTS_DIR, run_recipe, seed_stats
+from bench.plots import plt
 
 SEEDS = (0, 1, 2)
-# Sized for a 2-core CPU: one ELECTRA step at sequence 64 took 0.3 s on quiet cores (1.5 s on busy ones); at 300
-# steps the discriminator had not started learning (replaced accuracy = 1 - replaced fraction), hence 1,000.
-SHARED = {"pretrain_steps": 1000, "pretrain_batch_size": 32, "pretrain_learning_rate": 5e-4, "hidden_dim": 128,
+REQUIRES = ("matplotlib",)
+SHARED = {"pretrain_steps": 2000, "pretrain_batch_size": 32, "pretrain_learning_rate": 1e-3, "hidden_dim": 128,
           "num_layers": 2, "num_heads": 2, "sequence_length": 64, "epochs": 3, "batch_size": 32,
           "learning_rate": 3e-4}
-# The third arm is the same ELECTRA encoder fine-tuned with no pretraining: what either objective adds.
-OBJECTIVES = {"electra": ("electra", {}), "mlm_bert": ("bert", {"init": "scratch"}),
-              "no_pretraining": ("electra", {"pretrain_steps": 0})}
+ARMS = {"electra": ("electra", {}), "mlm_bert": ("bert", {"init": "scratch"}),
+        "no_pretraining": ("electra", {"pretrain_steps": 0})}
+# the curve that shows whether each objective learned, with its chance level
+LEARNING_CURVES = {"mlm_bert": ("mlm_accuracy", "masked-LM accuracy"),
+                   "electra": ("replaced_auc", "discriminator ROC AUC (real tokens)")}
+MASK_RATE, VOCABULARY, GENERATOR_HIDDEN = 0.15, 30522, 32
 
 
-def one_run(recipe_name: str, overrides: dict[str, Any], seed: int) -> dict[str, float]:
-    cls = zoo.get_recipe(recipe_name)
-    config = zoo.config.apply_overrides(cls.Config(), {**SHARED, **overrides, "seed": seed})
-    scratch = Path(tempfile.mkdtemp(prefix=f"zoo-bench-{recipe_name}-"))
-    recipe = cls(config, run_dir=scratch / "run", verbose=2)
-    result = recipe.run(export_dir=scratch / "exports")
-    pretraining = result.trained.pretraining  # did the objective learn? (MLM accuracy, replaced AUC over the run)
-    return {"test_accuracy": result.metrics["test_accuracy"],
-            "pretraining": {k: v for k, v in pretraining.items() if k not in ("steps", "seconds")},
-            "pretrain_seconds": round(pretraining["seconds"], 1),
+def one_run(arm: str, seed: int) -> dict[str, Any]:
+    """One arm on one seed, as ``python -m zoo.run`` runs it: test accuracy, pretraining figures and curves."""
+    recipe, overrides = ARMS[arm]
+    result = run_recipe(recipe, **SHARED, **overrides, seed=seed)
+    trained = result.trained
+    return {"seed": seed, "test_accuracy": result.metrics["test_accuracy"],
+            "pretraining": {k: v for k, v in trained.pretraining.items() if k != "seconds"},
+            "pretraining_history": trained.pretraining_history,
+            "pretrain_seconds": round(trained.pretraining["seconds"], 1),
             "wall_seconds": round(result.wall_seconds, 1)}
 
 
-def summary(runs: list[dict[str, float]]) -> dict[str, Any]:
-    accuracies = [r["test_accuracy"] for r in runs]
-    return {
-        "test_accuracy_mean": round(statistics.mean(accuracies), 4),
-        "test_accuracy_stdev": round(statistics.stdev(accuracies), 4) if len(accuracies) > 1 else 0.0,
-        "test_accuracy_min_max": [round(min(accuracies), 4), round(max(accuracies), 4)],
-        "pretrain_seconds_mean": round(statistics.mean(r["pretrain_seconds"] for r in runs), 1),
-        "runs": runs,
-    }
+def pretraining_flops(arm: str, config: Mapping[str, Any] = SHARED) -> float:
+    """Training FLOPs of ``arm``'s pretraining: 3 × the forward pass (forward, then two products per weight in
+    the backward pass) of every matrix product, counted from the shapes (2 FLOPs per multiply-add); sampling,
+    layer norms and softmaxes are left out.
+
+    Per step: the encoder over every token (8h² + 4hi for the projections and feed-forward, 4nh for attention,
+    per layer), and a vocabulary projection at the masked positions (``MaskedLMHead``: dense to the embedding
+    size, then the tied 30,522-way output). ELECTRA runs the encoder twice (the generator reuses the
+    discriminator's layers on the masked input, the discriminator reads the corrupted one), projects to the
+    generator's hidden 32 before its head, and adds its per-token replaced-token head.
+
+    >>> round(pretraining_flops("electra") / pretraining_flops("mlm_bert"), 2)
+    1.43
+    >>> pretraining_flops("no_pretraining")
+    0.0
+    """
+    h, layers, n = config["hidden_dim"], config["num_layers"], config["sequence_length"]
+    i, steps, batch = 4 * h, config["pretrain_steps"], config["pretrain_batch_size"]
+    tokens, masked = batch * n, batch * round(n * MASK_RATE)
+    encoder = tokens * layers * (8 * h * h + 4 * h * i + 4 * n * h)
+    if arm == "mlm_bert":
+        forward = encoder + masked * (2 * h * h + 2 * h * VOCABULARY)
+    elif arm == "electra":
+        generator = encoder + tokens * 2 * h * GENERATOR_HIDDEN + masked * (2 * GENERATOR_HIDDEN * h + 2 * h * VOCABULARY)
+        forward = generator + encoder + tokens * (2 * h * h + 2 * h)
+    else:
+        return 0.0
+    return float(3 * forward * steps)
+
+
+def arm_summary(arm: str, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One arm over seeds: test accuracy, and for a pretrained arm its final pretraining figures, time and FLOPs."""
+    summary = {"test_accuracy": seed_stats([r["test_accuracy"] for r in runs])}
+    if arm in LEARNING_CURVES:
+        final = [name for name in runs[0]["pretraining"] if name not in ("steps", "chunk_steps")]
+        summary["pretraining_final"] = {name: seed_stats([r["pretraining"][name] for r in runs]) for name in final}
+        summary["pretrain_seconds"] = seed_stats([r["pretrain_seconds"] for r in runs])
+        summary["pretraining_tflops"] = round(pretraining_flops(arm) / 1e12, 2)
+    return {**summary, "runs": list(runs)}
+
+
+def comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
+    """The result: each arm's summary over its runs (``runs[arm]`` = one :func:`one_run` per seed) and the bar."""
+    results = {arm: arm_summary(arm, arm_runs) for arm, arm_runs in runs.items()}
+    means = {arm: r["test_accuracy"]["mean"] for arm, r in results.items()}
+    return {"shared_config": SHARED, "seeds": sorted({r["seed"] for arm_runs in runs.values() for r in arm_runs}),
+            "results": results,
+            "electra_minus_mlm": round(means["electra"] - means["mlm_bert"], 4),
+            "electra_minus_no_pretraining": round(means["electra"] - means["no_pretraining"], 4),
+            "mlm_minus_no_pretraining": round(means["mlm_bert"] - means["no_pretraining"], 4),
+            "bar_electra_higher": means["electra"] > means["mlm_bert"]}
+
+
+def plot(result: Mapping[str, Any], path: Path) -> Path:
+    """Each objective's learning curve (every seed, and their mean), and every run's fine-tuned test accuracy."""
+    figure, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    for axis, (arm, (metric, label)) in zip(axes, LEARNING_CURVES.items()):
+        curves = [r["pretraining_history"][metric] for r in result["results"][arm]["runs"]]
+        chunk = result["results"][arm]["runs"][0]["pretraining"]["chunk_steps"]
+        steps = [chunk * (k + 1) for k in range(len(curves[0]))]
+        for seed, curve in zip(result["seeds"], curves):
+            axis.plot(steps, curve, color="tab:blue", alpha=0.35, linewidth=1, label=f"seed {seed}")
+        axis.plot(steps, [statistics.fmean(v) for v in zip(*curves)], color="tab:blue", linewidth=2.5, label="mean")
+        axis.axhline(0.5 if metric == "replaced_auc" else 0.0, color="grey", linestyle="--", linewidth=1)
+        axis.set(title=f"{arm}: {label}", xlabel="pretraining step", ylabel=label,
+                 ylim=(0.4 if metric == "replaced_auc" else 0.0, 1.0))
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    accuracy_axis = axes[2]
+    for x, (arm, summary) in enumerate(result["results"].items()):
+        values = summary["test_accuracy"]["values"]
+        accuracy_axis.scatter([x] * len(values), values, color="tab:orange", zorder=3)
+        accuracy_axis.hlines(summary["test_accuracy"]["mean"], x - 0.25, x + 0.25, color="black")
+    accuracy_axis.set_xticks(range(len(result["results"])), list(result["results"]))
+    accuracy_axis.set(title="fine-tuned BBC test accuracy (dots: seeds)", ylabel="test accuracy")
+    accuracy_axis.grid(alpha=0.3)
+    figure.suptitle("Pretraining on BBC News (means per 100 training steps), then identical fine-tuning")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def run(results_dir: Path = RESULTS_DIR) -> dict[str, Any]:
-    table = {name: summary([one_run(recipe, overrides, seed) for seed in SEEDS])
-             for name, (recipe, overrides) in OBJECTIVES.items()}
-    electra, mlm = table["electra"]["test_accuracy_mean"], table["mlm_bert"]["test_accuracy_mean"]
-    return {"shared_config": SHARED, "seeds": list(SEEDS), "results": table,
-            "electra_minus_mlm": round(electra - mlm, 4), "bar_electra_higher": electra > mlm}
+    result = comparison({arm: [one_run(arm, seed) for seed in SEEDS] for arm in ARMS})
+    plot(result, Path(results_dir) / "electra_pretraining.png")
+    return result
 
 
 if __name__ == "__main__":
+    from bench.common import write_result
+
     print(write_result("electra", run()))

@@ -240,7 +240,8 @@ class T5(zoo.Recipe):
         for epoch in range(cfg.pretrain_epochs):
             examples = first if epoch == 0 else self.pretraining_examples(vocab, token_rows, rng)
             one_pass = model.fit(self.batches(examples, training=True), initial_epoch=epoch, epochs=epoch + 1,
-                                 callbacks=[keras.callbacks.TerminateOnNaN()], verbose=self.verbose)
+                                 callbacks=[keras.callbacks.TerminateOnNaN()], verbose=self.verbose,
+                                 shuffle=False)  # batches() shuffles
             for key, values in history_of(one_pass).items():
                 history.setdefault(key, []).extend(values)
         model.save_weights(str(saved))

@@ -148,3 +148,34 @@ def test_lstm_judges_the_seed_floor_and_the_goal_on_the_recorded_seeds(tmp_path:
     saved = json.loads(record.path.read_text())
     assert not saved["seed_floor"]["met"] and not saved["goal_within_1_point"]
     assert saved["bars"] == {"test_accuracy >= 0.96": True}  # the mean, 0.9675, still meets the bar
+
+
+def electra_run(arm: str, seed: int, accuracy: float) -> dict:
+    """A run as ``bench.electra.one_run`` records it, with made-up figures (no training)."""
+    curves = {"mlm_bert": {"mlm_accuracy": [0.05, 0.1 + seed / 100]},
+              "electra": {"replaced_auc": [0.5, 0.7 + seed / 100]}}.get(arm, {})
+    pretraining = {"steps": 0} if not curves else {"steps": 200, "chunk_steps": 100,
+                                                   **{k: v[-1] for k, v in curves.items()}}
+    return {"seed": seed, "test_accuracy": accuracy, "pretraining": pretraining, "pretraining_history": curves,
+            "pretrain_seconds": 10.0 + seed if curves else 0.0, "wall_seconds": 60.0}
+
+
+def test_electra_comparison_summarises_each_arm_over_seeds_and_plots_the_curves(tmp_path: Path) -> None:
+    from bench.electra import comparison, plot, pretraining_flops
+    from bench.table import comparison_row
+
+    accuracies = {"electra": [0.80, 0.84], "mlm_bert": [0.82, 0.86], "no_pretraining": [0.60, 0.62]}
+    result = comparison({arm: [electra_run(arm, seed, a) for seed, a in enumerate(values)]
+                         for arm, values in accuracies.items()})
+    assert result["seeds"] == [0, 1] and result["bar_electra_higher"] is False
+    assert result["electra_minus_mlm"] == pytest.approx(-0.02) and result["mlm_minus_no_pretraining"] == pytest.approx(0.23)
+    electra = result["results"]["electra"]
+    assert electra["pretraining_final"]["replaced_auc"]["values"] == [0.7, 0.71]
+    assert electra["pretraining_tflops"] == round(pretraining_flops("electra") / 1e12, 2) > 0
+    assert "pretraining_final" not in result["results"]["no_pretraining"]
+    path = plot(result, tmp_path / "electra_pretraining.png")
+    assert path.stat().st_size > 10_000
+    row = comparison_row("electra", {**result, "date": "2026-12-05T01:00:00+00:00"})
+    assert row == ("| `electra` | `test_accuracy`: ELECTRA / MLM BERT / no pretraining | 0.8200 ± 0.0283 / "
+                   "0.8400 ± 0.0283 / 0.6100 ± 0.0141 | 0.8000 – 0.8400 / 0.8200 – 0.8600 / 0.6000 – 0.6200 | 2 | "
+                   "ELECTRA > MLM BERT | **no** | 2026-12-05 |")

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from zoo.text.cycle_corpus import cycle_corpus, cycle_vocabulary
 from zoo.text.pretraining import (ElectraPretrainer, MaskedLM, masked_lm_dataset, pretrain, start_at_target_prior,
-                                   warmup_cosine)
+                                   text_windows, warmup_cosine)
 from zoo.text.wordpiece import WordpieceTokenizer
 
 WORDS_PER_DOCUMENT = 30
@@ -80,3 +80,26 @@ def test_electra_discriminator_detects_replaced_words_from_context():
     auc, accuracy, base_rate = replaced_token_detection(pretrainer, batches(seed=1))
     assert auc >= 0.95
     assert accuracy >= base_rate + 0.05
+
+
+def test_pretrain_reports_a_learning_curve_without_changing_the_schedule():
+    """``pretrain`` runs its steps as chunks (Keras epochs) so the history is a curve, one mean per chunk; the
+    optimizer still steps ``steps`` times through one learning-rate schedule."""
+    keras.utils.set_random_seed(0)
+    backbone = keras_hub.models.BertBackbone(len(cycle_vocabulary()), 1, 1, 8, 16,
+                                             max_sequence_length=WORDS_PER_DOCUMENT + 2)
+    model = MaskedLM(backbone, backbone.token_embedding)
+    model.compile(keras.optimizers.Adam(warmup_cosine(1e-3, 300, warmup_steps=30)))
+    pretrain(model, batches(seed=0, batch_size=2), 300, verbose=0)
+    assert int(model.optimizer.iterations) == 300
+    assert {name: len(values) for name, values in model.history.history.items()} == {"loss": 3, "mlm_accuracy": 3}
+    assert len(set(model.history.history["loss"])) == 3  # three different chunks, not one value repeated
+
+
+def test_text_windows_cover_every_word_once_in_order():
+    texts = ["one two three four five six seven", "", "   ", "eight"]
+    windows = text_windows(texts, words=3)
+    assert windows == ["one two three", "four five six", "seven", "eight"]  # blank documents give no window
+    assert " ".join(windows).split() == " ".join(texts).split()
+    with pytest.raises(ValueError, match="at least 1"):
+        text_windows(texts, words=0)

@@ -45,11 +45,13 @@ from zoo.export import Endpoint, Servable
 from zoo.export.text_classifier import text_classifier_servable
 from zoo.text.fill_mask import FillMask, MaskedLanguageModel, fill_mask_endpoint, masked_examples
 from zoo.text.pretraining import (
-    MaskedLM, masked_lm_dataset, pretrain, read_text_folder, start_at_target_prior, warmup_cosine,
+    MaskedLM, curve_chunk, masked_lm_dataset, pretrain, read_text_folder, start_at_target_prior, text_windows,
+    warmup_cosine,
 )
 from zoo.text.wordpiece import WordpieceTokenizer
 
 WARMUP_TEXTS = 4
+WORDPIECES_PER_WORD = 1.3  # BBC articles: 1.2 WordPieces per whitespace word (first 200 training articles)
 DEFAULT_PRETRAIN_STEPS = 2000  # an encoder made here, when pretrain_steps is left at -1
 
 
@@ -118,26 +120,29 @@ class FromScratchConfig(EncoderClassifierConfig):
 @dataclasses.dataclass
 class InitialEncoder:
     """Where fine-tuning starts: the ``backbone``, and when it was pretrained here the ``pretrainer`` (the
-    backbone with its pretraining heads) and the pretraining figures (``steps``, ``seconds``, and the metrics of
-    the pretraining run's one epoch, e.g. ``mlm_accuracy`` or ``replaced_auc``);
+    backbone with its pretraining heads), the pretraining figures (``steps``, ``seconds``, and each metric's
+    mean over the run's last :func:`zoo.text.pretraining.curve_chunk` steps, e.g. ``mlm_accuracy`` or
+    ``replaced_auc``; ``chunk_steps``) and ``pretraining_history`` (those means for every chunk);
     ``masked_lm`` when the weights came with a masked-LM head (exported as ``fill_mask``)."""
 
     backbone: keras.Model
     pretrainer: keras.Model | None = None
     pretraining: dict[str, float] = dataclasses.field(default_factory=dict)
+    pretraining_history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     masked_lm: MaskedLanguageModel | None = None
 
 
 @dataclasses.dataclass(kw_only=True)
 class EncoderTrained(zoo.Trained):
     """What an encoder classifier's ``fit`` made: the classifier ``model``, its ``backbone`` and ``tokenizer``,
-    and, when the backbone was pretrained in the run, the ``pretrainer`` and the ``pretraining`` figures;
-    the ``masked_lm`` of :class:`InitialEncoder`."""
+    and, when the backbone was pretrained in the run, the ``pretrainer``, the ``pretraining`` figures and the
+    ``pretraining_history`` curves; the ``masked_lm`` of :class:`InitialEncoder`."""
 
     backbone: keras.Model
     tokenizer: WordpieceTokenizer
     pretrainer: keras.Model | None = None
     pretraining: dict[str, float] = dataclasses.field(default_factory=dict)
+    pretraining_history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     masked_lm: MaskedLanguageModel | None = None
 
 
@@ -173,7 +178,8 @@ class EncoderClassifierRecipe(zoo.Recipe):
         validation = self.dataset(*splits.validation, training=False) if splits.validation else None
         history = self.fit_keras(model, self.dataset(*splits.train, training=True), validation)
         return EncoderTrained(model=model, history=history, backbone=initial.backbone, tokenizer=self.tokenizer,
-                              pretrainer=initial.pretrainer, pretraining=initial.pretraining, masked_lm=initial.masked_lm)
+                              pretrainer=initial.pretrainer, pretraining=initial.pretraining,
+                              pretraining_history=initial.pretraining_history, masked_lm=initial.masked_lm)
 
     def servable(self, trained: EncoderTrained, splits: Splits) -> Servable:
         model, tokenizer, backbone = trained.model, trained.tokenizer, trained.backbone
@@ -243,9 +249,13 @@ class EncoderClassifierRecipe(zoo.Recipe):
             return InitialEncoder(backbone, pretrainer, {"steps": 0, "seconds": 0.0})
         pretrainer.compile(keras.optimizers.Adam(warmup_cosine(cfg.pretrain_learning_rate, steps, max(1, steps // 10))))
         texts = splits.train[0] if cfg.corpus == "bbc" else read_text_folder(cfg.corpus)
+        # whole documents, in windows that fit the sequence, rather than each document's first sentences
+        texts = text_windows(texts, max(1, int((self.tokenizer.sequence_length - 2) / WORDPIECES_PER_WORD)))
         dataset = masked_lm_dataset(texts, self.tokenizer, cfg.pretrain_batch_size, cfg.seed)
         # The masked LM's softmax starts at the corpus' token prior, not uniform over 30,522 mostly unused pieces.
         start_at_target_prior(pretrainer if isinstance(pretrainer, MaskedLM) else pretrainer.generator, dataset)
         seconds = pretrain(pretrainer, dataset, steps, self.verbose)
-        final = {name: round(float(values[-1]), 4) for name, values in pretrainer.history.history.items()}
-        return InitialEncoder(backbone, pretrainer, {"steps": steps, "seconds": seconds, **final})
+        history = {name: [round(float(v), 4) for v in values] for name, values in pretrainer.history.history.items()}
+        final = {name: values[-1] for name, values in history.items()}
+        return InitialEncoder(backbone, pretrainer, {"steps": steps, "chunk_steps": curve_chunk(steps),
+                                                     "seconds": seconds, **final}, history)

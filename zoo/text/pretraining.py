@@ -103,12 +103,45 @@ def warmup_cosine(peak_learning_rate: float, steps: int, warmup_steps: int) -> k
     )
 
 
+def curve_chunk(steps: int, most: int = 100) -> int:
+    """The largest divisor of ``steps`` up to ``most``: :func:`pretrain` reports its metrics every that many steps.
+
+    >>> curve_chunk(2000), curve_chunk(300), curve_chunk(7), curve_chunk(101)
+    (100, 100, 7, 1)
+    """
+    return next(size for size in range(min(steps, most), 0, -1) if steps % size == 0)
+
+
 def pretrain(model: keras.Model, dataset: tf.data.Dataset, steps: int, verbose: int | str = "auto") -> float:
-    """Fit a compiled pretrainer for ``steps`` batches of ``dataset``; return the wall-clock seconds it took."""
+    """Fit a compiled pretrainer for ``steps`` batches of ``dataset``; return the wall-clock seconds it took.
+
+    The steps run as Keras epochs of :func:`curve_chunk` steps each (the learning-rate schedule counts steps, so
+    it is unchanged), so ``model.history`` holds each metric's mean over every chunk: the learning curve, and
+    as its last value where the run ended rather than its mean over the whole run.
+    """
     started = time.perf_counter()
     if steps > 0:
-        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=verbose)
+        chunk = curve_chunk(steps)
+        model.fit(dataset, steps_per_epoch=chunk, epochs=steps // chunk, verbose=verbose, shuffle=False)  # it shuffles
     return time.perf_counter() - started
+
+
+def text_windows(texts: Sequence[str], words: int) -> list[str]:
+    """Each text cut into consecutive windows of ``words`` whitespace-separated words (the last may be shorter).
+
+    Pretraining reads ``sequence_length`` tokens per document; cutting long articles into windows that fit lets
+    it read all of each article instead of its first sentences.
+
+    >>> text_windows(["a b c d e", "f"], words=2)
+    ['a b', 'c d', 'e', 'f']
+    """
+    if words < 1:
+        raise ValueError(f"words must be at least 1, got {words}")
+    windows = []
+    for text in texts:
+        tokens = text.split()
+        windows.extend(" ".join(tokens[i:i + words]) for i in range(0, len(tokens), words))
+    return windows
 
 
 def start_at_target_prior(masked_lm: "MaskedLM", dataset: tf.data.Dataset, batches: int = 20) -> np.ndarray:
@@ -232,7 +265,8 @@ class ElectraPretrainer(keras.Model):
         self.generator = MaskedLM(encoder, discriminator.token_embedding, name="generator_mlm")
         self.head = head if head is not None else replaced_token_head(discriminator.hidden_dim)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in
-                         ("loss", "generator_loss", "discriminator_loss", "replaced_accuracy", "replaced_fraction")}
+                         ("loss", "generator_loss", "generator_accuracy", "discriminator_loss", "replaced_accuracy",
+                          "replaced_fraction")}
         self.replaced_auc = keras.metrics.AUC(num_thresholds=512, from_logits=True, name="replaced_auc")
 
     @property
@@ -272,6 +306,9 @@ class ElectraPretrainer(keras.Model):
         return {
             "loss": generator_loss + self.discriminator_weight * discriminator_loss,
             "generator_loss": generator_loss,
+            "generator_accuracy": _weighted_mean(
+                tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=mask_ids.dtype), mask_ids), tf.float32),
+                mask_weights),
             "discriminator_loss": discriminator_loss,
             "replaced_accuracy": _weighted_mean(correct, real),
             "replaced_fraction": _weighted_mean(labels, real),
