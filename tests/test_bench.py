@@ -153,7 +153,7 @@ def test_lstm_judges_the_seed_floor_and_the_goal_on_the_recorded_seeds(tmp_path:
 def electra_run(arm: str, seed: int, accuracy: float) -> dict:
     """A run as ``bench.electra.one_run`` records it, with made-up figures (no training)."""
     curves = {"mlm_bert": {"mlm_accuracy": [0.05, 0.1 + seed / 100]},
-              "electra": {"replaced_auc": [0.5, 0.7 + seed / 100]}}.get(arm, {})
+              "electra": {"replaced_auc": [0.5, 0.7 + seed / 100], "generator_accuracy": [0.05, 0.09]}}.get(arm, {})
     pretraining = {"steps": 0} if not curves else {"steps": 200, "chunk_steps": 100,
                                                    **{k: v[-1] for k, v in curves.items()}}
     return {"seed": seed, "test_accuracy": accuracy, "pretraining": pretraining, "pretraining_history": curves,
@@ -179,3 +179,23 @@ def test_electra_comparison_summarises_each_arm_over_seeds_and_plots_the_curves(
     assert row == ("| `electra` | `test_accuracy`: ELECTRA / MLM BERT / no pretraining | 0.8200 ± 0.0283 / "
                    "0.8400 ± 0.0283 / 0.6100 ± 0.0141 | 0.8000 – 0.8400 / 0.8200 – 0.8600 / 0.6000 – 0.6200 | 2 | "
                    "ELECTRA > MLM BERT | **no** | 2026-12-05 |")
+
+
+def test_each_electra_arm_runs_its_recipe_with_the_shared_config_and_its_own_overrides(monkeypatch) -> None:
+    import bench.electra
+    from types import SimpleNamespace
+
+    calls = {}
+
+    def fake_run_recipe(name, **overrides):
+        calls[overrides.get("init", name) if overrides.get("pretrain_steps") else "none"] = (name, overrides)
+        trained = SimpleNamespace(pretraining={"steps": overrides["pretrain_steps"], "seconds": 1.0},
+                                  pretraining_history={})
+        return SimpleNamespace(metrics={"test_accuracy": 0.5}, trained=trained, wall_seconds=2.0)
+
+    monkeypatch.setattr(bench.electra, "run_recipe", fake_run_recipe)
+    runs = {arm: bench.electra.one_run(arm, seed=1) for arm in bench.electra.ARMS}
+    assert calls["electra"] == ("electra", {**bench.electra.SHARED, "seed": 1})
+    assert calls["scratch"] == ("bert", {**bench.electra.SHARED, "init": "scratch", "seed": 1})
+    assert calls["none"] == ("electra", {**bench.electra.SHARED, "pretrain_steps": 0, "seed": 1})
+    assert runs["no_pretraining"]["pretraining"] == {"steps": 0} and runs["electra"]["pretrain_seconds"] == 1.0
