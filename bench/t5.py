@@ -50,23 +50,34 @@ def run(record: BenchRecord, seeds: Sequence[int]) -> None:
 
 
 def span_corruption(record: BenchRecord, seeds: Sequence[int]) -> None:
-    """The default runs' seeds again with ``SPAN_CORRUPTION``, recorded after each seed with the pretraining's loss
-    and token accuracy per pass (did it learn?), beside the default runs of the same seeds."""
+    """The default runs' seeds again with ``SPAN_CORRUPTION``, recorded after each seed."""
     runs = []
     for seed in seeds:
-        result = run_recipe("t5", seed=seed, **SPAN_CORRUPTION)
-        history = result.trained.pretraining_history
-        runs.append({"seed": seed, "test_exact_match": result.metrics["test_exact_match"],
-                     "pretraining_per_pass": {k: [round(v, 4) for v in history[k]] for k in ("loss", "accuracy")},
-                     "wall_seconds": round(result.wall_seconds, 1)})
-        pretrained_seeds = {run["seed"] for run in runs}
-        with_pretraining = seed_stats([run["test_exact_match"] for run in runs])
-        without = seed_stats([run["metrics"]["test_exact_match"] for run in record.payload["runs"]
-                              if run["seed"] in pretrained_seeds])
-        record.add("span_corruption", {
-            "overrides": SPAN_CORRUPTION, "test_exact_match": with_pretraining, "runs": runs,
-            "mean_minus_no_pretraining_same_seeds": round(with_pretraining["mean"] - without["mean"], 4),
-        })
+        runs.append(span_corruption_run(seed))
+        record_span_corruption(record, runs)
+
+
+def span_corruption_run(seed: int) -> dict[str, Any]:
+    """One seed with ``SPAN_CORRUPTION``: exact match, and the pretraining's loss and token accuracy per pass
+    (did it learn?)."""
+    result = run_recipe("t5", seed=seed, **SPAN_CORRUPTION)
+    history = result.trained.pretraining_history
+    return {"seed": seed, "test_exact_match": result.metrics["test_exact_match"],
+            "pretraining_per_pass": {k: [round(v, 4) for v in history[k]] for k in ("loss", "accuracy")},
+            "wall_seconds": round(result.wall_seconds, 1)}
+
+
+def record_span_corruption(record: BenchRecord, runs: Sequence[dict[str, Any]]) -> None:
+    """``runs`` (of :func:`span_corruption_run`) under ``span_corruption``, beside the default runs of the same
+    seeds."""
+    pretrained_seeds = {run["seed"] for run in runs}
+    with_pretraining = seed_stats([run["test_exact_match"] for run in runs])
+    without = seed_stats([run["metrics"]["test_exact_match"] for run in record.payload["runs"]
+                          if run["seed"] in pretrained_seeds])
+    record.add("span_corruption", {
+        "overrides": SPAN_CORRUPTION, "test_exact_match": with_pretraining, "runs": list(runs),
+        "mean_minus_no_pretraining_same_seeds": round(with_pretraining["mean"] - without["mean"], 4),
+    })
 
 
 def speed(result: RunResult) -> dict[str, Any]:
