@@ -23,7 +23,8 @@ import statistics
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from bench.common import RESULTS_DIR, run_recipe, seed_stats
+import zoo
+from bench.common import RESULTS_DIR, run_recipe, seed_stats, write_result
 from bench.plots import plt
 
 SEEDS = (0, 1, 2)
@@ -39,8 +40,8 @@ LEARNING_CURVES = (
      [("mlm_bert", "mlm_accuracy", "mlm_bert"), ("electra", "generator_accuracy", "electra's generator")]),
     ("discriminator ROC AUC (real tokens)", (0.4, 1.0), [("electra", "replaced_auc", "electra")]),
 )
-PRETRAINED = ("electra", "mlm_bert")
-MASK_RATE, VOCABULARY, GENERATOR_HIDDEN = 0.15, 30522, 32
+MASK_RATE, VOCABULARY = 0.15, 30522  # masked_lm_dataset's default rate; the BERT WordPiece vocabulary
+GENERATOR_HIDDEN = zoo.get_recipe("electra").Config().generator_hidden_dim
 
 
 def one_run(arm: str, seed: int) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def pretraining_flops(arm: str, config: Mapping[str, Any] = SHARED) -> float:
 def arm_summary(arm: str, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One arm over seeds: test accuracy, and for a pretrained arm its final pretraining figures, time and FLOPs."""
     summary = {"test_accuracy": seed_stats([r["test_accuracy"] for r in runs])}
-    if arm in PRETRAINED:
+    if runs[0]["pretraining"]["steps"] > 0:
         final = [name for name in runs[0]["pretraining"] if name not in ("steps", "chunk_steps")]
         summary["pretraining_final"] = {name: seed_stats([r["pretraining"][name] for r in runs]) for name in final}
         summary["pretrain_seconds"] = seed_stats([r["pretrain_seconds"] for r in runs])
@@ -148,6 +149,4 @@ def run(results_dir: Path = RESULTS_DIR) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    from bench.common import write_result
-
     print(write_result("electra", run()))
