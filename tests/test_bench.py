@@ -199,3 +199,19 @@ def test_each_electra_arm_runs_its_recipe_with_the_shared_config_and_its_own_ove
     assert calls["scratch"] == ("bert", {**bench.electra.SHARED, "init": "scratch", "seed": 1})
     assert calls["none"] == ("electra", {**bench.electra.SHARED, "pretrain_steps": 0, "seed": 1})
     assert runs["no_pretraining"]["pretraining"] == {"steps": 0} and runs["electra"]["pretrain_seconds"] == 1.0
+
+
+def test_electra_context_reports_plain_and_within_token_auc_of_a_short_run(monkeypatch) -> None:
+    import bench.electra_context as context
+    from zoo.hf.bert_checkpoint import minilm_directory
+    from zoo.text.wordpiece import WordpieceTokenizer
+
+    monkeypatch.setattr(context, "STEPS", 2)
+    monkeypatch.setattr(context, "HELD_OUT_BATCHES", 2)
+    tokenizer = WordpieceTokenizer.from_vocabulary_file(minilm_directory() / "vocab.txt",
+                                                        sequence_length=context.SEQUENCE_LENGTH)
+    texts = [f"the {word} rose again on monday as markets in london opened" for word in ("price", "pound")] * 40
+    run = context.detection(2.0, tokenizer, texts, texts)
+    assert run["temperature"] == 2.0 and len(run["replaced_auc_curve"]) == 1  # one chunk of 2 steps
+    assert 0.0 <= run["auc"] <= 1.0 and 0.0 <= run["within_token_auc"] <= 1.0
+    assert 0.1 < run["replaced_fraction"] < 0.2  # 15% of the real tokens selected, every one replaced

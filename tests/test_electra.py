@@ -82,6 +82,22 @@ def test_disallow_correct_replaces_every_selected_token():
         assert fraction == pytest.approx(expected)
 
 
+def test_a_high_temperature_samples_the_generators_unlikely_tokens():
+    """At temperature 1 a generator 8 nats surer of token 8 samples it nearly always; at 100 nearly uniformly."""
+    features = {"token_ids": tf.constant([[2, 4, 4, 4, 3, 0]] * 64), "segment_ids": tf.zeros([64, 6], tf.int32),
+                "padding_mask": tf.constant([[1, 1, 1, 1, 1, 0]] * 64), "mask_positions": tf.constant([[1, 3]] * 64)}
+    mask_ids, mask_weights = tf.constant([[7, 7]] * 64), tf.constant([[1.0, 1.0]] * 64)
+    shares = {}
+    for temperature in (1.0, 100.0):
+        keras.utils.set_random_seed(0)
+        pretrainer = ElectraPretrainer(tiny_discriminator(), generator_hidden_dim=8, generator_layers=0,
+                                       disallow_correct=True, temperature=temperature)
+        pretrainer.generator.get_layer("mlm_head")._bias.assign(tf.one_hot(8, 50) * 8.0)
+        corrupted = pretrainer.losses_on(features, mask_ids, mask_weights, training=False)["corrupted"].numpy()
+        shares[temperature] = float(np.mean(corrupted[:, [1, 3]] == 8))
+    assert shares[1.0] > 0.9 and shares[100.0] < 0.1
+
+
 @pytest.mark.slow
 def test_tiny_run_pretrains_fine_tunes_and_exports_through_the_gate(tmp_path):
     Electra = zoo.get_recipe("electra")

@@ -39,6 +39,7 @@ import keras
 import keras_hub
 import numpy as np
 import tensorflow as tf
+from sklearn.metrics import roc_auc_score
 
 from zoo.errors import DataError
 from zoo.text.wordpiece import WordpieceTokenizer
@@ -247,17 +248,21 @@ class ElectraPretrainer(keras.Model):
     ``shared_layers``: how many of the discriminator's bottom transformer layers the generator runs (the same
     variables) before its own ``generator_layers``; ``disallow_correct``: the generator never samples the
     original token, so every selected token is replaced; ``head``: a replaced-token head to continue from
-    (an imported checkpoint's; default a new :func:`replaced_token_head`). ``replaced_auc`` (ROC AUC over real
-    tokens) is tracked with the losses.
+    (an imported checkpoint's; default a new :func:`replaced_token_head`); ``temperature``: the generator samples
+    from its softmax at this temperature (above 1, flatter than it believes). ``replaced_auc`` (ROC AUC over real
+    tokens) is tracked with the losses; :func:`replaced_token_scores` and :func:`within_token_auc` tell how much of
+    it comes from reading context.
     """
 
     def __init__(self, discriminator: keras.Model, generator_hidden_dim: int, generator_layers: int,
                  generator_heads: int = 1, discriminator_weight: float = 50.0, shared_layers: int = 0,
-                 disallow_correct: bool = False, head: keras.Model | None = None, **kwargs) -> None:
+                 disallow_correct: bool = False, head: keras.Model | None = None, temperature: float = 1.0,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.discriminator = discriminator
         self.discriminator_weight = discriminator_weight
         self.disallow_correct = disallow_correct
+        self.temperature = temperature
         encoder = shared_embedding_encoder(
             discriminator, generator_hidden_dim, generator_layers, generator_heads, 4 * generator_hidden_dim,
             name="generator", shared_layers=shared_layers,
@@ -287,7 +292,7 @@ class ElectraPretrainer(keras.Model):
             keras.losses.sparse_categorical_crossentropy(mask_ids, logits, from_logits=True), mask_weights
         )
         vocabulary = tf.shape(logits)[-1]
-        sampling_logits = tf.stop_gradient(logits)
+        sampling_logits = tf.stop_gradient(logits) / self.temperature
         if self.disallow_correct:  # every selected token is replaced by the generator's best wrong guess
             sampling_logits += tf.one_hot(mask_ids, vocabulary, on_value=-1e9, dtype=sampling_logits.dtype)
         sampled = tf.random.categorical(tf.reshape(sampling_logits, [-1, vocabulary]), 1, dtype=tf.int32)
@@ -312,7 +317,7 @@ class ElectraPretrainer(keras.Model):
             "discriminator_loss": discriminator_loss,
             "replaced_accuracy": _weighted_mean(correct, real),
             "replaced_fraction": _weighted_mean(labels, real),
-            "labels": labels, "replaced_logits": replaced, "real": real,
+            "labels": labels, "replaced_logits": replaced, "real": real, "corrupted": corrupted,
         }
 
     def train_step(self, data):
@@ -325,6 +330,46 @@ class ElectraPretrainer(keras.Model):
             tracker.update_state(values[name])
         self.replaced_auc.update_state(values["labels"], values["replaced_logits"], sample_weight=values["real"])
         return {metric.name: metric.result() for metric in self.metrics}
+
+
+def replaced_token_scores(pretrainer: ElectraPretrainer, dataset: tf.data.Dataset, batches: int) -> dict[str, np.ndarray]:
+    """The discriminator, not trained, on ``batches`` of ``dataset`` corrupted by its generator: for every real
+    token, the token it read (``tokens``), whether that was a replacement (``labels``, 1 = replaced) and its
+    replaced logit (``logits``)."""
+    columns = {"tokens": [], "labels": [], "logits": []}
+    for features, mask_ids, mask_weights in dataset.take(batches):
+        values = pretrainer.losses_on(features, mask_ids, mask_weights, training=False)
+        real = values["real"].numpy() > 0
+        for name, key in (("tokens", "corrupted"), ("labels", "labels"), ("logits", "replaced_logits")):
+            columns[name].append(values[key].numpy()[real])
+    return {name: np.concatenate(parts) for name, parts in columns.items()}
+
+
+def within_token_auc(tokens: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC comparing each replaced token only with original occurrences of the *same* token: what a
+    discriminator tells from context.
+
+    The plain ROC AUC also rewards knowing which tokens the generator tends to sample more often than the text
+    has them (a generator sampling at a temperature above 1 replaces rare tokens more often, so "rare, hence
+    replaced" scores well without reading a word around it). Pooled over tokens by their number of
+    (replaced, original) pairs; NaN when no token occurs both replaced and as an original.
+
+    >>> tokens, labels = np.array([7, 7, 7, 9, 9, 9]), np.array([1, 0, 0, 1, 1, 0])
+    >>> identity_only = np.array([0., 0., 0., 1., 1., 1.])    # "token 9 is replaced": right overall, blind in context
+    >>> round(float(roc_auc_score(labels, identity_only)), 3), within_token_auc(tokens, labels, identity_only)
+    (0.667, 0.5)
+    >>> within_token_auc(tokens, labels, np.array([.9, .1, .2, .8, .7, .3]))  # ranks within each token right
+    1.0
+    """
+    weighted = pairs = 0.0
+    for token in np.unique(tokens[labels > 0]):
+        same = tokens == token
+        replaced = int(labels[same].sum())
+        count = replaced * (int(same.sum()) - replaced)
+        if count:
+            weighted += count * roc_auc_score(labels[same], scores[same])
+            pairs += count
+    return weighted / pairs if pairs else float("nan")
 
 
 def write_selected(token_ids: tf.Tensor, positions: tf.Tensor, values: tf.Tensor, selected: tf.Tensor) -> tf.Tensor:
