@@ -8,21 +8,28 @@ of ``TEMPERATURES``. Then, on held-out windows (the validation split), the discr
 - ``auc``: ROC AUC over all real tokens, what training reports as ``replaced_auc``;
 - ``within_token_auc``: ROC AUC of each replaced token against original occurrences of the same token
   (:func:`zoo.text.pretraining.within_token_auc`), the part that needs context: 0.5 for a discriminator that
-  only knows which tokens the generator over-samples.
+  only knows which tokens the generator over-samples;
+- ``masked_lm_within_token_auc``: what the context the shared layers hold is worth for the same task. The
+  generator's masked LM reads each window with the selected positions masked; half of those positions get a
+  token drawn from the corpus' token prior in place of the original, and each is scored by how unlikely the
+  masked LM finds the token there (:func:`masked_lm_detection`).
 
-    python -m bench.electra_context      # about 15 minutes on 2 cores
+    python -m bench.electra_context      # about 16 minutes on 2 cores
 """
 
 from __future__ import annotations
 
 import keras
 import keras_hub
+import numpy as np
+import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 import zoo
 from bench.common import write_result
 from zoo.data.bbc_news import load_bbc_news
 from zoo.hf.bert_checkpoint import minilm_directory
+from zoo.quiet import known_notices_quieted
 from zoo.text.encoder_classifier import WORDPIECES_PER_WORD
 from zoo.text.pretraining import (ElectraPretrainer, curve_chunk, masked_lm_dataset, pretrain, replaced_token_scores,
                                    start_at_target_prior, text_windows, warmup_cosine, within_token_auc)
@@ -30,6 +37,27 @@ from zoo.text.wordpiece import WordpieceTokenizer
 
 STEPS, SEQUENCE_LENGTH, BATCH_SIZE, HELD_OUT_BATCHES = 1000, 64, 32, 40
 TEMPERATURES = (1.0, 2.0)
+
+
+def masked_lm_detection(masked_lm: keras.Model, prior_log: np.ndarray, dataset: tf.data.Dataset, batches: int,
+                        seed: int = 0) -> float:
+    """Within-token ROC AUC of ``-log p(token | context)`` from ``masked_lm`` at the selected positions of
+    ``batches`` of ``dataset``, where half the originals are swapped for a different token drawn from
+    ``exp(prior_log)`` (the detection task, with the masked LM knowing nothing of the token it scores)."""
+    rng = np.random.default_rng(seed)
+    prior = np.exp(prior_log - prior_log.max())
+    prior /= prior.sum()
+    tokens, labels, scores = [], [], []
+    for features, mask_ids, mask_weights in dataset.take(batches):
+        log_probabilities = tf.nn.log_softmax(masked_lm(features, training=False)).numpy()
+        originals, selected = mask_ids.numpy(), mask_weights.numpy() > 0
+        drawn = rng.choice(prior.size, size=originals.shape, p=prior)
+        swapped = (rng.random(originals.shape) < 0.5) & (drawn != originals)
+        shown = np.where(swapped, drawn, originals)
+        tokens.append(shown[selected])
+        labels.append(swapped[selected])
+        scores.append(-np.take_along_axis(log_probabilities, shown[..., None], axis=-1)[..., 0][selected])
+    return within_token_auc(*(np.concatenate(column) for column in (tokens, labels, scores)))
 
 
 def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str], held_out: list[str]) -> dict:
@@ -45,15 +73,18 @@ def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str
         temperature=temperature)
     pretrainer.compile(keras.optimizers.Adam(warmup_cosine(config.pretrain_learning_rate, STEPS, STEPS // 10)))
     dataset = masked_lm_dataset(train, tokenizer, BATCH_SIZE, seed=config.seed)
-    start_at_target_prior(pretrainer.generator, dataset)
-    seconds = pretrain(pretrainer, dataset, STEPS, verbose=0)
-    scores = replaced_token_scores(pretrainer, masked_lm_dataset(held_out, tokenizer, BATCH_SIZE, seed=1),
-                                   HELD_OUT_BATCHES)
+    prior_log = start_at_target_prior(pretrainer.generator, dataset)
+    print(f"temperature {temperature}: {STEPS} pretraining steps, a line per {curve_chunk(STEPS)}", flush=True)
+    seconds = pretrain(pretrainer, dataset, STEPS, verbose=2)
+    held_out_batches = masked_lm_dataset(held_out, tokenizer, BATCH_SIZE, seed=1)
+    scores = replaced_token_scores(pretrainer, held_out_batches, HELD_OUT_BATCHES)
     labels, logits = scores["labels"], scores["logits"]
     history = pretrainer.history.history
     return {"temperature": temperature, "seconds": round(seconds, 1),
             "auc": round(float(roc_auc_score(labels, logits)), 4),
             "within_token_auc": round(within_token_auc(scores["tokens"], labels, logits), 4),
+            "masked_lm_within_token_auc": round(
+                masked_lm_detection(pretrainer.generator, prior_log, held_out_batches, HELD_OUT_BATCHES), 4),
             "replaced_fraction": round(float(labels.mean()), 4),
             "generator_accuracy": round(float(history["generator_accuracy"][-1]), 4),
             "replaced_auc_curve": [round(float(v), 4) for v in history["replaced_auc"]]}
@@ -70,4 +101,5 @@ def run() -> dict:
 
 
 if __name__ == "__main__":
-    print(write_result("electra_context", run()))
+    with known_notices_quieted():
+        print(write_result("electra_context", run()))

@@ -213,5 +213,22 @@ def test_electra_context_reports_plain_and_within_token_auc_of_a_short_run(monke
     texts = [f"the {word} rose again on monday as markets in london opened" for word in ("price", "pound")] * 40
     run = context.detection(2.0, tokenizer, texts, texts)
     assert run["temperature"] == 2.0 and len(run["replaced_auc_curve"]) == 1  # one chunk of 2 steps
-    assert 0.0 <= run["auc"] <= 1.0 and 0.0 <= run["within_token_auc"] <= 1.0
+    assert all(0.0 <= run[k] <= 1.0 for k in ("auc", "within_token_auc", "masked_lm_within_token_auc"))
     assert 0.1 < run["replaced_fraction"] < 0.2  # 15% of the real tokens selected, every one replaced
+
+
+def test_masked_lm_detection_is_perfect_for_a_model_that_knows_the_text_and_blind_for_one_that_does_not() -> None:
+    """Every window is "a b a b ...": a masked LM that always predicts the true token at each position tells
+    the swapped-in tokens from the originals perfectly; one that predicts the prior everywhere cannot."""
+    import numpy as np
+    import tensorflow as tf
+    from bench.electra_context import masked_lm_detection
+
+    ids = tf.constant([[5, 6, 5, 6]] * 64)
+    features = {"mask_positions": tf.constant([[0, 1, 2, 3]] * 64)}
+    dataset = tf.data.Dataset.from_tensors((features, ids, tf.ones([64, 4]))).repeat()
+    prior = np.log(np.array([1e-9] * 5 + [0.25, 0.25, 0.25, 0.25]))
+    knowing = lambda f, training: 20.0 * tf.one_hot(ids, 9)  # noqa: E731
+    guessing = lambda f, training: tf.broadcast_to(tf.constant(prior, tf.float32), [64, 4, 9])  # noqa: E731
+    assert masked_lm_detection(knowing, prior, dataset, batches=2) == 1.0
+    assert masked_lm_detection(guessing, prior, dataset, batches=2) == 0.5
