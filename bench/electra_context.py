@@ -31,7 +31,8 @@ from zoo.data.bbc_news import load_bbc_news
 from zoo.hf.bert_checkpoint import minilm_directory
 from zoo.quiet import known_notices_quieted
 from zoo.text.encoder_classifier import WORDPIECES_PER_WORD
-from zoo.text.pretraining import (ElectraPretrainer, curve_chunk, masked_lm_dataset, pretrain, replaced_token_scores,
+from recipes.electra import replaced_token_pretrainer
+from zoo.text.pretraining import (curve_chunk, masked_lm_dataset, pretrain, replaced_token_scores,
                                    start_at_target_prior, text_windows, warmup_cosine, within_token_auc)
 from zoo.text.wordpiece import WordpieceTokenizer
 
@@ -67,10 +68,7 @@ def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str
     discriminator = keras_hub.models.ElectraBackbone(
         tokenizer.vocabulary_size, config.num_layers, config.num_heads, config.hidden_dim, config.hidden_dim,
         4 * config.hidden_dim, max_sequence_length=SEQUENCE_LENGTH)
-    pretrainer = ElectraPretrainer(
-        discriminator, generator_hidden_dim=config.generator_hidden_dim, generator_layers=0,
-        shared_layers=config.num_layers, discriminator_weight=config.discriminator_weight, disallow_correct=True,
-        temperature=temperature)
+    pretrainer = replaced_token_pretrainer(discriminator, config, temperature=temperature)
     pretrainer.compile(keras.optimizers.Adam(warmup_cosine(config.pretrain_learning_rate, STEPS, STEPS // 10)))
     dataset = masked_lm_dataset(train, tokenizer, BATCH_SIZE, seed=config.seed)
     prior_log = start_at_target_prior(pretrainer.generator, dataset)

@@ -77,6 +77,17 @@ class ElectraConfig(FromScratchConfig):
             raise UsageError("init and generator_init have different vocab.txt files; they must share one tokenizer")
 
 
+def replaced_token_pretrainer(discriminator: keras_hub.models.ElectraBackbone, config: ElectraConfig,
+                              head=None, temperature: float = 1.0) -> ElectraPretrainer:
+    """The recipe's replaced-token detection over ``discriminator``: a generator that runs all its layers, then a
+    ``generator_hidden_dim`` projection; λ = ``discriminator_weight``; never the original token."""
+    return ElectraPretrainer(
+        discriminator, generator_hidden_dim=config.generator_hidden_dim, generator_layers=0,
+        shared_layers=len(discriminator.transformer_layers), discriminator_weight=config.discriminator_weight,
+        disallow_correct=True, head=head, temperature=temperature,
+    )
+
+
 @zoo.register("electra")
 class Electra(EncoderClassifierRecipe):
     """ELECTRA (generator + discriminator) pretrained on local text, discriminator fine-tuned on BBC News."""
@@ -106,11 +117,7 @@ class Electra(EncoderClassifierRecipe):
                 hidden_dim=cfg.hidden_dim, embedding_dim=cfg.hidden_dim, intermediate_dim=4 * cfg.hidden_dim,
                 max_sequence_length=cfg.sequence_length,
             ), None
-        pretrainer = ElectraPretrainer(
-            discriminator, generator_hidden_dim=cfg.generator_hidden_dim, generator_layers=0,
-            shared_layers=len(discriminator.transformer_layers), discriminator_weight=cfg.discriminator_weight,
-            disallow_correct=True, head=head,
-        )
+        pretrainer = replaced_token_pretrainer(discriminator, cfg, head=head)
         initial = self.pretrained_here(discriminator, pretrainer, splits, imported=bool(cfg.init))
         return dataclasses.replace(initial, masked_lm=masked_lm)
 

@@ -293,7 +293,7 @@ class ElectraPretrainer(keras.Model):
         )
         vocabulary = tf.shape(logits)[-1]
         sampling_logits = tf.stop_gradient(logits) / self.temperature
-        if self.disallow_correct:  # every selected token is replaced by the generator's best wrong guess
+        if self.disallow_correct:  # every selected token is replaced: the original cannot be sampled
             sampling_logits += tf.one_hot(mask_ids, vocabulary, on_value=-1e9, dtype=sampling_logits.dtype)
         sampled = tf.random.categorical(tf.reshape(sampling_logits, [-1, vocabulary]), 1, dtype=tf.int32)
         sampled = tf.reshape(sampled, tf.shape(mask_ids))
