@@ -9,15 +9,22 @@ of ``TEMPERATURES``. Then, on held-out windows (the validation split), the discr
 - ``within_token_auc``: ROC AUC of each replaced token against original occurrences of the same token
   (:func:`zoo.text.pretraining.within_token_auc`), the part that needs context: 0.5 for a discriminator that
   only knows which tokens the generator over-samples;
-- ``masked_lm_within_token_auc``: what the context the shared layers hold is worth for the same task. The
-  generator's masked LM reads each window with the selected positions masked; half of those positions get a
-  token drawn from the corpus' token prior in place of the original, and each is scored by how unlikely the
-  masked LM finds the token there (:func:`masked_lm_detection`).
+- ``prior_swaps_within_token_auc``: the same question on a fixed task that no generator moves
+  (:func:`prior_swap_detection`): at the selected positions, half the originals swapped for a token drawn from
+  the corpus' token prior. ``masked_lm``: the generator's masked LM over the shared layers, reading the window
+  with those positions masked and scoring how unlikely it finds the token there (what the context those layers
+  hold is worth); ``discriminator``: the discriminator reading the swapped window, on the same pairs.
 
-    python -m bench.electra_context      # about 9 minutes alone on 2 cores (2026-12-05)
+Why both: against samples of a generator that knows what the discriminator knows, drawn at temperature 1, a
+replacement is as likely as the text to that knowledge, so ``within_token_auc`` stays near 0.5 even for a
+discriminator that reads context. The prior swaps tell the two apart.
+
+    python -m bench.electra_context      # about 8 minutes alone on 2 cores (2026-12-05)
 """
 
 from __future__ import annotations
+
+from typing import Callable, Mapping
 
 import keras
 import keras_hub
@@ -32,33 +39,57 @@ from zoo.hf.bert_checkpoint import minilm_directory
 from zoo.quiet import known_notices_quieted
 from zoo.text.encoder_classifier import WORDPIECES_PER_WORD
 from recipes.electra import replaced_token_pretrainer
-from zoo.text.pretraining import (curve_chunk, masked_lm_dataset, pretrain, replaced_token_scores,
-                                   start_at_target_prior, text_windows, warmup_cosine, within_token_auc)
+from zoo.text.pretraining import (ElectraPretrainer, curve_chunk, masked_lm_dataset, pretrain, replaced_token_scores,
+                                   start_at_target_prior, text_windows, warmup_cosine, within_token_auc,
+                                   write_selected)
 from zoo.text.wordpiece import WordpieceTokenizer
 
 STEPS, SEQUENCE_LENGTH, BATCH_SIZE, HELD_OUT_BATCHES = 1000, 64, 32, 40
 TEMPERATURES = (1.0, 2.0)
+Scorer = Callable[[dict, np.ndarray, np.ndarray], np.ndarray]
 
 
-def masked_lm_detection(masked_lm: keras.Model, prior_log: np.ndarray, dataset: tf.data.Dataset, batches: int,
-                        seed: int = 0) -> float:
-    """Within-token ROC AUC of ``-log p(token | context)`` from ``masked_lm`` at the selected positions of
-    ``batches`` of ``dataset``, where half the originals are swapped for a different token drawn from
-    ``exp(prior_log)`` (the detection task, with the masked LM knowing nothing of the token it scores)."""
+def prior_swap_detection(scorers: Mapping[str, Scorer], prior_log: np.ndarray, dataset: tf.data.Dataset,
+                         batches: int, seed: int = 0) -> dict[str, float]:
+    """Within-token ROC AUC of each of ``scorers`` on one fixed detection task that no generator moves: at the
+    selected positions of ``batches`` of ``dataset``, half the originals are swapped for a different token drawn
+    from ``exp(prior_log)``. A scorer maps (features, shown tokens [batch, slots], selected) to a score per slot,
+    higher = more likely swapped."""
     rng = np.random.default_rng(seed)
     prior = np.exp(prior_log - prior_log.max())
     prior /= prior.sum()
-    tokens, labels, scores = [], [], []
+    tokens, labels, scores = [], [], {name: [] for name in scorers}
     for features, mask_ids, mask_weights in dataset.take(batches):
-        log_probabilities = tf.nn.log_softmax(masked_lm(features, training=False)).numpy()
         originals, selected = mask_ids.numpy(), mask_weights.numpy() > 0
         drawn = rng.choice(prior.size, size=originals.shape, p=prior)
         swapped = (rng.random(originals.shape) < 0.5) & (drawn != originals)
         shown = np.where(swapped, drawn, originals)
         tokens.append(shown[selected])
         labels.append(swapped[selected])
-        scores.append(-np.take_along_axis(log_probabilities, shown[..., None], axis=-1)[..., 0][selected])
-    return within_token_auc(*(np.concatenate(column) for column in (tokens, labels, scores)))
+        for name, scorer in scorers.items():
+            scores[name].append(scorer(features, shown, selected)[selected])
+    tokens, labels = np.concatenate(tokens), np.concatenate(labels)
+    return {name: within_token_auc(tokens, labels, np.concatenate(column)) for name, column in scores.items()}
+
+
+def masked_lm_scorer(masked_lm: Callable) -> Scorer:
+    """``-log p(token | context)`` from a masked LM reading the window with the selected positions masked: it
+    knows nothing of the token it scores, only the context."""
+    def score(features, shown, selected):
+        log_probabilities = tf.nn.log_softmax(masked_lm(features, training=False)).numpy()
+        return -np.take_along_axis(log_probabilities, shown[..., None], axis=-1)[..., 0]
+    return score
+
+
+def discriminator_scorer(pretrainer: ElectraPretrainer) -> Scorer:
+    """The replaced logit of ``pretrainer``'s discriminator reading the window with the shown tokens in place."""
+    def score(features, shown, selected):
+        positions = features["mask_positions"]
+        token_ids = write_selected(features["token_ids"], positions, tf.constant(shown, positions.dtype),
+                                   tf.constant(selected))
+        logits = pretrainer.replaced_logits({**features, "token_ids": token_ids}, training=False)
+        return tf.gather(logits, positions, batch_dims=1).numpy()
+    return score
 
 
 def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str], held_out: list[str]) -> dict:
@@ -77,12 +108,13 @@ def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str
     held_out_batches = masked_lm_dataset(held_out, tokenizer, BATCH_SIZE, seed=1)
     scores = replaced_token_scores(pretrainer, held_out_batches, HELD_OUT_BATCHES)
     labels, logits = scores["labels"], scores["logits"]
+    scorers = {"masked_lm": masked_lm_scorer(pretrainer.generator), "discriminator": discriminator_scorer(pretrainer)}
     history = pretrainer.history.history
     return {"temperature": temperature, "seconds": round(seconds, 1),
             "auc": round(float(roc_auc_score(labels, logits)), 4),
             "within_token_auc": round(within_token_auc(scores["tokens"], labels, logits), 4),
-            "masked_lm_within_token_auc": round(
-                masked_lm_detection(pretrainer.generator, prior_log, held_out_batches, HELD_OUT_BATCHES), 4),
+            "prior_swaps_within_token_auc": {name: round(auc, 4) for name, auc in prior_swap_detection(
+                scorers, prior_log, held_out_batches, HELD_OUT_BATCHES).items()},
             "replaced_fraction": round(float(labels.mean()), 4),
             "generator_accuracy": round(float(history["generator_accuracy"][-1]), 4),
             "replaced_auc_curve": [round(float(v), 4) for v in history["replaced_auc"]]}

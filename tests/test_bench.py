@@ -213,22 +213,37 @@ def test_electra_context_reports_plain_and_within_token_auc_of_a_short_run(monke
     texts = [f"the {word} rose again on monday as markets in london opened" for word in ("price", "pound")] * 40
     run = context.detection(2.0, tokenizer, texts, texts)
     assert run["temperature"] == 2.0 and len(run["replaced_auc_curve"]) == 1  # one chunk of 2 steps
-    assert all(0.0 <= run[k] <= 1.0 for k in ("auc", "within_token_auc", "masked_lm_within_token_auc"))
+    assert all(0.0 <= run[k] <= 1.0 for k in ("auc", "within_token_auc"))
+    assert set(run["prior_swaps_within_token_auc"]) == {"masked_lm", "discriminator"}
+    assert all(0.0 <= auc <= 1.0 for auc in run["prior_swaps_within_token_auc"].values())
     assert 0.1 < run["replaced_fraction"] < 0.2  # 15% of the real tokens selected, every one replaced
 
 
-def test_masked_lm_detection_is_perfect_for_a_model_that_knows_the_text_and_blind_for_one_that_does_not() -> None:
-    """Every window is "a b a b ...": a masked LM that always predicts the true token at each position tells
-    the swapped-in tokens from the originals perfectly; one that predicts the prior everywhere cannot."""
+def test_prior_swap_detection_is_perfect_for_a_scorer_that_knows_the_text_and_blind_for_one_that_does_not() -> None:
+    """Every window is "a b a b ...": a masked LM that always predicts the true token at each position, or a
+    discriminator that flags every token differing from the text, tells the swapped-in tokens from the originals
+    perfectly; a masked LM that predicts the prior everywhere, or a constant discriminator, cannot."""
     import numpy as np
     import tensorflow as tf
-    from bench.electra_context import masked_lm_detection
+    from bench.electra_context import discriminator_scorer, masked_lm_scorer, prior_swap_detection
 
     ids = tf.constant([[5, 6, 5, 6]] * 64)
-    features = {"mask_positions": tf.constant([[0, 1, 2, 3]] * 64)}
+    features = {"token_ids": ids, "mask_positions": tf.constant([[0, 1, 2, 3]] * 64)}
     dataset = tf.data.Dataset.from_tensors((features, ids, tf.ones([64, 4]))).repeat()
     prior = np.log(np.array([1e-9] * 5 + [0.25, 0.25, 0.25, 0.25]))
-    knowing = lambda f, training: 20.0 * tf.one_hot(ids, 9)  # noqa: E731
-    guessing = lambda f, training: tf.broadcast_to(tf.constant(prior, tf.float32), [64, 4, 9])  # noqa: E731
-    assert masked_lm_detection(knowing, prior, dataset, batches=2) == 1.0
-    assert masked_lm_detection(guessing, prior, dataset, batches=2) == 0.5
+
+    class Discriminator:
+        def __init__(self, reads_context: bool) -> None:
+            self.reads_context = reads_context
+
+        def replaced_logits(self, inputs, training):
+            differs = tf.cast(tf.not_equal(inputs["token_ids"], ids), tf.float32)
+            return differs if self.reads_context else tf.zeros_like(differs)
+
+    scorers = {"knowing": masked_lm_scorer(lambda f, training: 20.0 * tf.one_hot(ids, 9)),
+               "guessing": masked_lm_scorer(lambda f, training: tf.broadcast_to(tf.constant(prior, tf.float32),
+                                                                               [64, 4, 9])),
+               "reading": discriminator_scorer(Discriminator(reads_context=True)),
+               "constant": discriminator_scorer(Discriminator(reads_context=False))}
+    assert prior_swap_detection(scorers, prior, dataset, batches=2) == {
+        "knowing": 1.0, "guessing": 0.5, "reading": 1.0, "constant": 0.5}
