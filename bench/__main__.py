@@ -9,7 +9,6 @@ Everything the named benches import from the ``bench`` extra is checked before a
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import importlib.util
 import json
@@ -18,19 +17,12 @@ from pathlib import Path
 from types import ModuleType
 
 import zoo
-from bench.common import RESULTS_DIR, BenchRecord, missing_modules, run_seeds, write_result
+from bench.common import RESULTS_DIR, BenchRecord, OneLineParser, missing_modules, run_seeds, write_result
 
 DEFAULT_SEEDS = 3  # for a recipe without a bench module of its own
 SERVE = "serve"
 STANDALONE = {SERVE: "bench.serve_bench", "hf": "bench.hf"}  # benches of no recipe: run(record), no seeds
 INSTALL_HINT = "run `make bench` or `pip install -e '.[bench]'`"
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr, exit status 2 (argparse would print the usage block too)."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def bench_module(name: str) -> ModuleType | None:

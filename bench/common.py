@@ -8,6 +8,7 @@ it exists.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import importlib.util
 import json
@@ -143,6 +144,13 @@ def run_seeds(record: BenchRecord, seeds: Sequence[int], **overrides: Any) -> Ru
             record.add("config", {k: v for k, v in result.config.items() if k != "seed"})
         record.add_run(seed, run_entry(result))
     return first
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr, exit status 2 (argparse would print the usage block too)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def write_result(name: str, payload: dict[str, Any], results_dir: Path = RESULTS_DIR) -> Path:

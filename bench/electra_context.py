@@ -19,7 +19,8 @@ Why both: against samples of a generator that knows what the discriminator knows
 replacement is as likely as the text to that knowledge, so ``within_token_auc`` stays near 0.5 even for a
 discriminator that reads context. The prior swaps tell the two apart.
 
-    python -m bench.electra_context      # about 8 minutes alone on 2 cores (2026-12-05)
+    python -m bench.electra_context               # about 8 minutes alone on 2 cores (2026-12-05)
+    python -m bench.electra_context --steps 4000  # about 30 minutes; electra_context_4000_steps.json
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 import zoo
-from bench.common import write_result
+from bench.common import OneLineParser, write_result
 from zoo.data.bbc_news import load_bbc_news
 from zoo.hf.bert_checkpoint import minilm_directory
 from zoo.quiet import known_notices_quieted
@@ -92,19 +93,21 @@ def discriminator_scorer(pretrainer: ElectraPretrainer) -> Scorer:
     return score
 
 
-def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str], held_out: list[str]) -> dict:
-    """Pretrain as the recipe does with the generator sampling at ``temperature``; score held-out windows."""
+def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str], held_out: list[str],
+              steps: int = STEPS) -> dict:
+    """Pretrain as the recipe does for ``steps`` with the generator sampling at ``temperature``; score held-out
+    windows."""
     config = zoo.get_recipe("electra").Config(sequence_length=SEQUENCE_LENGTH)
     keras.utils.set_random_seed(config.seed)
     discriminator = keras_hub.models.ElectraBackbone(
         tokenizer.vocabulary_size, config.num_layers, config.num_heads, config.hidden_dim, config.hidden_dim,
         4 * config.hidden_dim, max_sequence_length=SEQUENCE_LENGTH)
     pretrainer = replaced_token_pretrainer(discriminator, config, temperature=temperature)
-    pretrainer.compile(keras.optimizers.Adam(warmup_cosine(config.pretrain_learning_rate, STEPS, STEPS // 10)))
+    pretrainer.compile(keras.optimizers.Adam(warmup_cosine(config.pretrain_learning_rate, steps, steps // 10)))
     dataset = masked_lm_dataset(train, tokenizer, BATCH_SIZE, seed=config.seed)
     prior_log = start_at_target_prior(pretrainer.generator, dataset)
-    print(f"temperature {temperature}: {STEPS} pretraining steps, a line per {curve_chunk(STEPS)}", flush=True)
-    seconds = pretrain(pretrainer, dataset, STEPS, verbose=2)
+    print(f"temperature {temperature}: {steps} pretraining steps, a line per {curve_chunk(steps)}", flush=True)
+    seconds = pretrain(pretrainer, dataset, steps, verbose=2)
     held_out_batches = masked_lm_dataset(held_out, tokenizer, BATCH_SIZE, seed=1)
     scores = replaced_token_scores(pretrainer, held_out_batches, HELD_OUT_BATCHES)
     labels, logits = scores["labels"], scores["logits"]
@@ -120,16 +123,32 @@ def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str
             "replaced_auc_curve": [round(float(v), 4) for v in history["replaced_auc"]]}
 
 
-def run() -> dict:
+def run(steps: int = STEPS) -> dict:
     tokenizer = WordpieceTokenizer.from_vocabulary_file(minilm_directory() / "vocab.txt",
                                                         sequence_length=SEQUENCE_LENGTH)
     splits, words = load_bbc_news(), int((SEQUENCE_LENGTH - 2) / WORDPIECES_PER_WORD)
     train, held_out = text_windows(splits.train[0], words), text_windows(splits.validation[0], words)
-    return {"steps": STEPS, "chunk_steps": curve_chunk(STEPS), "sequence_length": SEQUENCE_LENGTH,
+    return {"steps": steps, "chunk_steps": curve_chunk(steps), "sequence_length": SEQUENCE_LENGTH,
             "batch_size": BATCH_SIZE, "held_out_tokens_batches": HELD_OUT_BATCHES,
-            "runs": [detection(t, tokenizer, train, held_out) for t in TEMPERATURES]}
+            "runs": [detection(t, tokenizer, train, held_out, steps) for t in TEMPERATURES]}
+
+
+def result_name(steps: int) -> str:
+    """``electra_context`` for the default budget, ``electra_context_4000_steps`` for another: runs of different
+    budgets keep their own files."""
+    return "electra_context" if steps == STEPS else f"electra_context_{steps}_steps"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(prog="python -m bench.electra_context", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=STEPS, help=f"pretraining steps per temperature ({STEPS})")
+    args = parser.parse_args(argv)
+    if args.steps < 10:
+        parser.error(f"--steps must be at least 10 (the warmup is a tenth of them), got {args.steps}")
+    with known_notices_quieted():
+        print(write_result(result_name(args.steps), run(args.steps)))
+    return 0
 
 
 if __name__ == "__main__":
-    with known_notices_quieted():
-        print(write_result("electra_context", run()))
+    raise SystemExit(main())

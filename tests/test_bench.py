@@ -206,12 +206,11 @@ def test_electra_context_reports_plain_and_within_token_auc_of_a_short_run(monke
     from zoo.hf.bert_checkpoint import minilm_directory
     from zoo.text.wordpiece import WordpieceTokenizer
 
-    monkeypatch.setattr(context, "STEPS", 2)
     monkeypatch.setattr(context, "HELD_OUT_BATCHES", 2)
     tokenizer = WordpieceTokenizer.from_vocabulary_file(minilm_directory() / "vocab.txt",
                                                         sequence_length=context.SEQUENCE_LENGTH)
     texts = [f"the {word} rose again on monday as markets in london opened" for word in ("price", "pound")] * 40
-    run = context.detection(2.0, tokenizer, texts, texts)
+    run = context.detection(2.0, tokenizer, texts, texts, steps=2)
     assert run["temperature"] == 2.0 and len(run["replaced_auc_curve"]) == 1  # one chunk of 2 steps
     assert all(0.0 <= run[k] <= 1.0 for k in ("auc", "within_token_auc"))
     assert set(run["prior_swaps_within_token_auc"]) == {"masked_lm", "discriminator"}
@@ -247,3 +246,15 @@ def test_prior_swap_detection_is_perfect_for_a_scorer_that_knows_the_text_and_bl
                "constant": discriminator_scorer(Discriminator(reads_context=False))}
     assert prior_swap_detection(scorers, prior, dataset, batches=2) == {
         "knowing": 1.0, "guessing": 0.5, "reading": 1.0, "constant": 0.5}
+
+
+def test_electra_context_keeps_each_budget_in_its_own_file_and_refuses_a_budget_without_warmup(capsys) -> None:
+    from bench.electra_context import STEPS, main, result_name
+
+    assert result_name(STEPS) == "electra_context"
+    assert result_name(4000) == "electra_context_4000_steps"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--steps", "0"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "python -m bench.electra_context: error: --steps must be at least 10 (the warmup is a tenth of them), got 0"]
