@@ -28,7 +28,6 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 import keras
-import keras_hub
 import numpy as np
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
@@ -39,7 +38,7 @@ from zoo.data.bbc_news import load_bbc_news
 from zoo.hf.bert_checkpoint import minilm_directory
 from zoo.quiet import known_notices_quieted
 from zoo.text.encoder_classifier import WORDPIECES_PER_WORD
-from recipes.electra import replaced_token_pretrainer
+from recipes.electra import new_discriminator, replaced_token_pretrainer
 from zoo.text.pretraining import (ElectraPretrainer, curve_chunk, masked_lm_dataset, pretrain, replaced_token_scores,
                                    start_at_target_prior, text_windows, warmup_cosine, within_token_auc,
                                    write_selected)
@@ -99,10 +98,8 @@ def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str
     windows."""
     config = zoo.get_recipe("electra").Config(sequence_length=SEQUENCE_LENGTH)
     keras.utils.set_random_seed(config.seed)
-    discriminator = keras_hub.models.ElectraBackbone(
-        tokenizer.vocabulary_size, config.num_layers, config.num_heads, config.hidden_dim, config.hidden_dim,
-        4 * config.hidden_dim, max_sequence_length=SEQUENCE_LENGTH)
-    pretrainer = replaced_token_pretrainer(discriminator, config, temperature=temperature)
+    pretrainer = replaced_token_pretrainer(new_discriminator(tokenizer.vocabulary_size, config), config,
+                                           temperature=temperature)
     pretrainer.compile(keras.optimizers.Adam(warmup_cosine(config.pretrain_learning_rate, steps, steps // 10)))
     dataset = masked_lm_dataset(train, tokenizer, BATCH_SIZE, seed=config.seed)
     prior_log = start_at_target_prior(pretrainer.generator, dataset)

@@ -14,31 +14,29 @@ WordPiece), so the tokenizer's cost is the same for all and overlaps the step in
 from __future__ import annotations
 
 import keras
-import keras_hub
 
+import zoo
 from bench.common import write_result
+from recipes.electra import new_discriminator, replaced_token_pretrainer
 from zoo.hf.bert_checkpoint import minilm_directory
 from zoo.text.cycle_corpus import cycle_corpus
-from zoo.text.pretraining import ElectraPretrainer, masked_lm_dataset, pretrain, warmup_cosine
+from zoo.text.pretraining import masked_lm_dataset, pretrain, warmup_cosine
 from zoo.text.wordpiece import WordpieceTokenizer
 
-SEQUENCE_LENGTH, BATCH_SIZE, HIDDEN, LAYERS, HEADS, GENERATOR_HIDDEN = 128, 32, 128, 2, 2, 32
-WARMUP_STEPS, TIMED_STEPS = 10, 40
+CONFIG = zoo.get_recipe("electra").Config()  # the recipe's defaults: the shapes and settings timed here
+BATCH_SIZE, WARMUP_STEPS, TIMED_STEPS = 32, 10, 40
 
 
 def steps_per_second(tokenizer: WordpieceTokenizer, jit_compile: bool = False, policy: str = "float32") -> float:
     keras.mixed_precision.set_global_policy(policy)
     try:
         keras.utils.set_random_seed(0)
-        discriminator = keras_hub.models.ElectraBackbone(
-            tokenizer.vocabulary_size, LAYERS, HEADS, HIDDEN, HIDDEN, 4 * HIDDEN, max_sequence_length=SEQUENCE_LENGTH)
-        pretrainer = ElectraPretrainer(discriminator, generator_hidden_dim=GENERATOR_HIDDEN, generator_layers=0,
-                                       shared_layers=LAYERS, discriminator_weight=1.0, disallow_correct=True)
+        pretrainer = replaced_token_pretrainer(new_discriminator(tokenizer.vocabulary_size, CONFIG), CONFIG)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     pretrainer.compile(keras.optimizers.Adam(warmup_cosine(1e-3, WARMUP_STEPS + TIMED_STEPS, WARMUP_STEPS)),
                        jit_compile=jit_compile)
-    texts = cycle_corpus(documents=512, length=SEQUENCE_LENGTH - 2)
+    texts = cycle_corpus(documents=512, length=CONFIG.sequence_length - 2)
     dataset = masked_lm_dataset(texts, tokenizer, BATCH_SIZE, seed=0)
     pretrain(pretrainer, dataset, WARMUP_STEPS, verbose=0)
     return TIMED_STEPS / pretrain(pretrainer, dataset, TIMED_STEPS, verbose=0)
@@ -46,12 +44,12 @@ def steps_per_second(tokenizer: WordpieceTokenizer, jit_compile: bool = False, p
 
 def run() -> dict:
     tokenizer = WordpieceTokenizer.from_vocabulary_file(minilm_directory() / "vocab.txt",
-                                                        sequence_length=SEQUENCE_LENGTH)
+                                                        sequence_length=CONFIG.sequence_length)
     rates = {"tf_function": steps_per_second(tokenizer), "xla": steps_per_second(tokenizer, jit_compile=True),
              "mixed_bfloat16": steps_per_second(tokenizer, policy="mixed_bfloat16")}
-    return {"shapes": {"vocabulary": tokenizer.vocabulary_size, "sequence_length": SEQUENCE_LENGTH,
-                       "batch_size": BATCH_SIZE, "hidden_dim": HIDDEN, "num_layers": LAYERS, "num_heads": HEADS,
-                       "generator_hidden_dim": GENERATOR_HIDDEN},
+    shapes = ("sequence_length", "hidden_dim", "num_layers", "num_heads", "generator_hidden_dim")
+    return {"shapes": {"vocabulary": tokenizer.vocabulary_size, "batch_size": BATCH_SIZE,
+                       **{key: getattr(CONFIG, key) for key in shapes}},
             "timed_steps": TIMED_STEPS, "steps_per_second": {k: round(v, 3) for k, v in rates.items()},
             "speedup_vs_tf_function": {k: round(v / rates["tf_function"], 2) for k, v in rates.items()}}
 
