@@ -5,3 +5,5 @@ Not tests: ``make bench`` (``python -m bench all``) runs them and writes ``bench
 ``bench/<recipe>.py`` gets that module's ``run(record, seeds)`` (see :mod:`bench.common`); any other recipe
 gets its default config run once per seed.
 """
+
+import zoo  # noqa: F401  (first: zoo quiets TensorFlow's C++ start-up log lines before any bench module imports it)
