@@ -21,6 +21,7 @@ discriminator that reads context. The prior swaps tell the two apart.
 
     python -m bench.electra_context               # about 8 minutes alone on 2 cores (2026-12-05)
     python -m bench.electra_context --steps 4000  # about 30 minutes; electra_context_4000_steps.json
+    python -m bench.electra_context --steps 4000 --seed 1   # electra_context_4000_steps_seed_1.json
 """
 
 from __future__ import annotations
@@ -93,10 +94,10 @@ def discriminator_scorer(pretrainer: ElectraPretrainer) -> Scorer:
 
 
 def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str], held_out: list[str],
-              steps: int = STEPS) -> dict:
-    """Pretrain as the recipe does for ``steps`` with the generator sampling at ``temperature``; score held-out
-    windows."""
-    config = zoo.get_recipe("electra").Config(sequence_length=SEQUENCE_LENGTH)
+              steps: int = STEPS, seed: int = 0) -> dict:
+    """Pretrain as the recipe does for ``steps`` with the generator sampling at ``temperature`` (``seed``: the
+    weights and the masking); score the same held-out windows whatever the seed."""
+    config = zoo.get_recipe("electra").Config(sequence_length=SEQUENCE_LENGTH, seed=seed)
     keras.utils.set_random_seed(config.seed)
     pretrainer = replaced_token_pretrainer(new_discriminator(tokenizer.vocabulary_size, config), config,
                                            temperature=temperature)
@@ -120,30 +121,34 @@ def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str
             "replaced_auc_curve": [round(float(v), 4) for v in history["replaced_auc"]]}
 
 
-def run(steps: int = STEPS) -> dict:
+def run(steps: int = STEPS, seed: int = 0) -> dict:
     tokenizer = WordpieceTokenizer.from_vocabulary_file(minilm_directory() / "vocab.txt",
                                                         sequence_length=SEQUENCE_LENGTH)
     splits, words = load_bbc_news(), int((SEQUENCE_LENGTH - 2) / WORDPIECES_PER_WORD)
     train, held_out = text_windows(splits.train[0], words), text_windows(splits.validation[0], words)
-    return {"steps": steps, "chunk_steps": curve_chunk(steps), "sequence_length": SEQUENCE_LENGTH,
+    return {"steps": steps, "seed": seed, "chunk_steps": curve_chunk(steps), "sequence_length": SEQUENCE_LENGTH,
             "batch_size": BATCH_SIZE, "held_out_tokens_batches": HELD_OUT_BATCHES,
-            "runs": [detection(t, tokenizer, train, held_out, steps) for t in TEMPERATURES]}
+            "runs": [detection(t, tokenizer, train, held_out, steps, seed) for t in TEMPERATURES]}
 
 
-def result_name(steps: int) -> str:
-    """``electra_context`` for the default budget, ``electra_context_4000_steps`` for another: runs of different
-    budgets keep their own files."""
-    return "electra_context" if steps == STEPS else f"electra_context_{steps}_steps"
+def result_name(steps: int, seed: int = 0) -> str:
+    """``electra_context`` for the default budget and seed, ``electra_context_4000_steps`` for another budget,
+    ``electra_context_4000_steps_seed_1`` for another seed: each run keeps its own file."""
+    name = "electra_context" if steps == STEPS else f"electra_context_{steps}_steps"
+    return name if seed == 0 else f"{name}_seed_{seed}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m bench.electra_context", description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=STEPS, help=f"pretraining steps per temperature ({STEPS})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the masking (0)")
     args = parser.parse_args(argv)
     if args.steps < 10:
         parser.error(f"--steps must be at least 10 (the warmup is a tenth of them), got {args.steps}")
+    if args.seed < 0:
+        parser.error(f"--seed must be at least 0, got {args.seed}")
     with known_notices_quieted():
-        print(write_result(result_name(args.steps), run(args.steps)))
+        print(write_result(result_name(args.steps, args.seed), run(args.steps, args.seed)))
     return 0
 
 

@@ -211,7 +211,7 @@ def test_electra_context_reports_plain_and_within_token_auc_of_a_short_run(monke
     tokenizer = WordpieceTokenizer.from_vocabulary_file(minilm_directory() / "vocab.txt",
                                                         sequence_length=context.SEQUENCE_LENGTH)
     texts = [f"the {word} rose again on monday as markets in london opened" for word in ("price", "pound")] * 40
-    run = context.detection(2.0, tokenizer, texts, texts, steps=2)
+    run = context.detection(2.0, tokenizer, texts, texts, steps=2, seed=1)
     assert run["temperature"] == 2.0 and len(run["replaced_auc_curve"]) == 1  # one chunk of 2 steps
     assert all(0.0 <= run[k] <= 1.0 for k in ("auc", "within_token_auc"))
     assert set(run["prior_swaps_within_token_auc"]) == {"masked_lm", "discriminator"}
@@ -254,9 +254,15 @@ def test_electra_context_keeps_each_budget_in_its_own_file_and_refuses_a_budget_
 
     assert result_name(STEPS) == "electra_context"
     assert result_name(4000) == "electra_context_4000_steps"
+    assert result_name(4000, seed=1) == "electra_context_4000_steps_seed_1"
+    assert result_name(STEPS, seed=2) == "electra_context_seed_2"
     loud = {k: v for k, v in env_with().items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's shell starts it
     done = subprocess.run([PYTHON, "-m", "bench.electra_context", "--steps", "0"], cwd=REPO, env=loud,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "python -m bench.electra_context: error: --steps must be at least 10 (the warmup is a tenth of them), got 0"]
+    from bench.electra_context import main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--seed", "-1"])
+    assert exit_info.value.code == 2
