@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 from pathlib import Path
 
 import pytest
 
 import zoo
 from bench.common import BenchRecord, run_seeds
-from zoo_subprocess import PYTHON, REPO, env_with, run_python
+from zoo_subprocess import REPO, run_python
 
 BAR = zoo.QualityBar("test_accuracy", ">=", 0.96)
 
@@ -256,9 +255,7 @@ def test_electra_context_keeps_each_budget_in_its_own_file_and_refuses_a_budget_
     assert result_name(4000) == "electra_context_4000_steps"
     assert result_name(4000, seed=1) == "electra_context_4000_steps_seed_1"
     assert result_name(STEPS, seed=2) == "electra_context_seed_2"
-    loud = {k: v for k, v in env_with().items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's shell starts it
-    done = subprocess.run([PYTHON, "-m", "bench.electra_context", "--steps", "0"], cwd=REPO, env=loud,
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    done = run_python(["-m", "bench.electra_context", "--steps", "0"], cwd=REPO, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "python -m bench.electra_context: error: --steps must be at least 10 (the warmup is a tenth of them), got 0"]

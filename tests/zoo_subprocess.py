@@ -17,8 +17,10 @@ TINY = ["--set", "epochs=1", "--set", "max_examples=256", "--set", "filters=8"] 
 
 
 def env_with(*paths: Path | str, **extra: str) -> dict[str, str]:
-    """This environment plus the repo and ``paths`` on PYTHONPATH, TensorFlow quiet, output unbuffered."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", **extra)
+    """This environment plus the repo and ``paths`` on PYTHONPATH, output unbuffered. TensorFlow's log level is
+    left unset, as in a user's shell: what the zoo's commands print is then what a user sees."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env.update(PYTHONUNBUFFERED="1", **extra)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *map(str, paths), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
 
