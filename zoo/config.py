@@ -113,10 +113,101 @@ class RecipeConfig:
     deterministic: bool = field(False, "bit-identical reruns (tf.config.experimental.enable_op_determinism; slower)")
     jit_compile: bool = field(False, "compile the training step with XLA (off under tf.distribute and with deterministic)")
     max_examples: int = field(0, "cap on training examples, 0 = all (for smoke runs)", within="[0, inf)")
-    data: str = field("package", "data source: 'package' (offline, installed by make install) or 'tfds:NAME'")
+    early_stopping: int = field(3, "stop once the validation loss has not improved for this many epochs and keep the "
+                                   "best epoch's weights (averaged weights are kept as they are); 0 = off",
+                                within="[0, inf)")
+    data: str = field("package", "training data: 'package' (the recipe's bundled data), 'tfds:NAME[/CONFIG]', or a "
+                                 "path: .csv .tsv .jsonl .json .npz, or a folder (docs/data.md)")
+    validation_data: str = field("", "validation data, in the forms data takes (empty: cut from data by "
+                                     "validation_fraction, or the source's own validation split)")
+    test_data: str = field("", "test data, in the forms data takes (empty: cut from data by test_fraction, or the "
+                               "source's own test split)")
+    split_seed: int = field(0, "chooses the deterministic stratified split of data (seed does not)",
+                            within="[0, 4294967295]")
+    validation_fraction: float = field(0.1, "share of each class cut from data for validation when no validation "
+                                            "split is given (0 = none)", within="[0, 1)")
+    test_fraction: float = field(0.2, "share of each class cut from data for testing when no test split is given",
+                                 within="[0, 1)")
+
+    def validate(self) -> None:
+        """Cross-key checks; a recipe's config that adds its own calls ``super().validate()`` first."""
+        if self.validation_fraction + self.test_fraction >= 1:
+            raise UsageError(f"validation_fraction {self.validation_fraction} + test_fraction {self.test_fraction} "
+                             "leave nothing for training; their sum must be below 1")
+        for key in ("data", "validation_data", "test_data"):
+            value = getattr(self, key)
+            if value != value.strip() or (key == "data" and not value):
+                raise UsageError(f"{key}={value!r}: give 'package', 'tfds:NAME' or a path (without surrounding "
+                                 "spaces)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class ClassifierConfig(RecipeConfig):
+    """Keys of a recipe that learns classes from labels."""
+
+    label_column: str = field("label", "column (CSV/TSV header, JSON key, tfds feature) holding the label")
+    class_weight: str = field("auto", "'auto' (balanced when the largest class has 3x the examples of the smallest, "
+                                      "and says so), 'balanced' or 'none'")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.class_weight not in CLASS_WEIGHTS:
+            raise UsageError(f"class_weight={self.class_weight!r}: choose one of {', '.join(CLASS_WEIGHTS)}")
+
+
+CLASS_WEIGHTS = ("auto", "balanced", "none")
+
+
+@dataclasses.dataclass
+class TextDataConfig(RecipeConfig):
+    """Keys of a recipe that reads text."""
+
+    text_column: str = field("text", "column (CSV/TSV header, JSON key, tfds feature) holding the text")
+    label_column: str = field("label", "column (CSV/TSV header, JSON key, tfds feature) holding the label")
+    encoding: str = field("utf-8", "encoding of text files (CSV/TSV/JSON, .txt); e.g. cp1252, latin-1")
+
+    def validate(self) -> None:
+        super().validate()
+        from zoo.data.text_files import check_encoding
+
+        check_encoding(self.encoding)
+
+
+@dataclasses.dataclass
+class TextClassifierConfig(TextDataConfig, ClassifierConfig):
+    """Keys of a recipe that classifies text."""
+
+
+@dataclasses.dataclass
+class PairDataConfig(TextDataConfig):
+    """Keys of a recipe that learns text → text (labelled text also works: text → its label)."""
+
+    source_column: str = field("source", "column (CSV/TSV header, JSON key, tfds feature) holding the input text")
+    target_column: str = field("target", "column holding the text to generate")
+    source_prefix: str = field("", "text put before every input, e.g. 'summarize: '")
+
+
+@dataclasses.dataclass
+class ImageDataConfig(RecipeConfig):
+    """Keys of a recipe that reads images."""
+
+    label_column: str = field("label", "tfds feature holding the label (folders and .npz say it by their layout)")
+    image_size: str = field("", "HxW: resize every image to it (empty: keep the data's size, which all images must "
+                                "share)")
+
+    def validate(self) -> None:
+        super().validate()
+        from zoo.data.images import parse_image_size
+
+        parse_image_size(self.image_size)
+
+
+@dataclasses.dataclass
+class ImageClassifierConfig(ImageDataConfig, ClassifierConfig):
+    """Keys of a recipe that classifies images."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,5 +20,11 @@ class DataError(ZooError):
     """A data file is missing, tampered with, or not what it claims to be."""
 
 
+class BadDataError(UsageError):
+    """The user's data cannot be used as given: a missing column, an undecodable byte, a corrupt image, a label
+    the training split never saw (CLI exit status 2). The message names the file and, where it applies, the line
+    and the column; it is one line."""
+
+
 class ExportError(ZooError):
     """An export failed, or failed the validation gate; no version was published."""

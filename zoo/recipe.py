@@ -2,7 +2,8 @@
 
 A recipe tells its whole story in four steps, each with one job, each handing the next what it made:
 
-- ``load_data() -> Splits``: the train / validation / test arrays (``run`` then applies ``max_examples``);
+- ``load_data() -> Splits``: the train / validation / test arrays, read through the data layer
+  (:mod:`zoo.data.examples`; ``run`` then applies ``max_examples``);
 - ``fit(splits) -> Trained``: everything that learns (vocabularies, pretraining, Keras ``fit``, KMeans, …),
   returned as a value: a :class:`Trained` (or a recipe's own subclass of it), never attributes set on the way;
 - ``evaluate(trained, splits) -> dict``: test-split metrics, measuring only;
@@ -20,10 +21,10 @@ Example (a subclass that swaps only the network):
 
 >>> import keras, zoo
 >>> class TinyCnn(zoo.get_recipe("cnn_mnist")):
-...     def build_model(self):
-...         inputs = keras.Input((28, 28), dtype="uint8", name="images")
+...     def build_model(self, splits):
+...         inputs = keras.Input(splits.feature_shape, dtype="uint8", name="images")
 ...         x = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
-...         return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+...         return keras.Model(inputs, keras.layers.Dense(len(splits.label_names), activation="softmax")(x))
 >>> TinyCnn.name
 'tiny_cnn'
 """
@@ -48,6 +49,7 @@ import tensorflow as tf
 
 from zoo.config import RecipeConfig
 from zoo.config import check as check_config
+from zoo.data.balance import class_weights
 from zoo.data.splits import Splits
 from zoo.distribute import is_chief, worker_dir
 from zoo.errors import UsageError
@@ -185,9 +187,10 @@ class Recipe:
 
         Override for training that is more than one Keras ``fit``; return what it produced.
         """
-        model = self.compiled(self.build_model, self.steps_per_epoch(splits) * self.config.epochs)
+        model = self.compiled(lambda: self.build_model(splits), self.steps_per_epoch(splits) * self.config.epochs)
         validation = self.dataset(*splits.validation, training=False) if splits.validation else None
-        history = self.fit_keras(model, self.dataset(*splits.train, training=True), validation)
+        history = self.fit_keras(model, self.dataset(*splits.train, training=True), validation,
+                                 class_weight=self.class_weights(splits))
         return Trained(model, history)
 
     def evaluate(self, trained: Trained, splits: Splits) -> dict[str, float]:
@@ -199,9 +202,15 @@ class Recipe:
         """The serving signatures to export, with warmup inputs drawn from ``splits``. Override."""
         raise NotImplementedError(f"{type(self).__name__} must implement servable()")
 
+    def resolve_config(self, splits: Splits) -> RecipeConfig:
+        """The config with every key that defaults to the data resolved (e.g. ``sequence_length=0``: from the
+        training texts' lengths); ``run`` trains with it and the model card records it. Unchanged by default."""
+        return self.config
+
     # ------------------------------------------------------------------ pieces of the default fit
-    def build_model(self) -> keras.Model:
-        """The Keras model the default :meth:`fit` trains (built inside the strategy scope)."""
+    def build_model(self, splits: Splits) -> keras.Model:
+        """The Keras model the default :meth:`fit` trains (built inside the strategy scope); ``splits`` says what it
+        must fit: ``splits.feature_shape`` (one example's input) and ``splits.label_names`` (its classes)."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_model() or fit()")
 
     def preprocess(
@@ -236,7 +245,7 @@ class Recipe:
 
     # ------------------------------------------------------------------------ tools fit calls
     def steps_per_epoch(self, splits: Splits) -> int:
-        return math.ceil(len(splits.train[1]) / self.config.batch_size)
+        return math.ceil(len(splits.train[0]) / self.config.batch_size)
 
     def uses_xla(self) -> bool:
         """Whether training steps compile with XLA: the ``jit_compile`` config key, which asks for what Keras
@@ -256,26 +265,50 @@ class Recipe:
         return model
 
     def fit_keras(self, model: keras.Model, train: tf.data.Dataset, validation: tf.data.Dataset | None = None,
-                  epochs: int | None = None) -> dict[str, list[float]]:
-        """Keras ``fit`` with :meth:`callbacks` and the run's progress display; the history as plain floats."""
+                  epochs: int | None = None, class_weight: dict[int, float] | None = None) -> dict[str, list[float]]:
+        """Keras ``fit`` with :meth:`callbacks` (and early stopping on ``validation``, see :meth:`early_stopping`)
+        and the run's progress display; the history as plain floats."""
         epochs = self.config.epochs if epochs is None else epochs
         if epochs <= 0:
             return {}
-        history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=self.callbacks(),
-                            shuffle=False, verbose=self.verbose)  # the pipeline shuffles
+        stopping = self.early_stopping(model) if validation is not None and self.config.early_stopping > 0 else None
+        callbacks = self.callbacks() + ([stopping] if stopping else [])
+        history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks,
+                            class_weight=class_weight, shuffle=False, verbose=self.verbose)  # the pipeline shuffles
+        if stopping is not None and stopping.stopped_epoch > 0:
+            kept = "kept" if stopping.restore_best_weights else "best was"
+            print(f"{self.name}: stopped after epoch {stopping.stopped_epoch + 1} of {epochs}: the validation loss "
+                  f"had not improved for {stopping.patience} epochs ({kept} epoch {stopping.best_epoch + 1})",
+                  file=sys.stderr)
         return history_of(history)
 
-    def dataset(self, features: np.ndarray, labels: np.ndarray, training: bool) -> tf.data.Dataset:
+    def early_stopping(self, model: keras.Model) -> keras.callbacks.EarlyStopping:
+        """Stop once ``val_loss`` has not improved for ``early_stopping`` epochs, and keep the best epoch's weights,
+        unless the optimizer averages the weights (the average it keeps at the end is then the model)."""
+        averaging = bool(getattr(model.optimizer, "use_ema", False))
+        return keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.config.early_stopping,
+                                             restore_best_weights=not averaging)
+
+    def class_weights(self, splits: Splits) -> dict[int, float] | None:
+        """Per-class loss weights by the config's ``class_weight`` (:func:`zoo.data.balance.class_weights`), for
+        recipes that classify; None for the rest."""
+        mode = getattr(self.config, "class_weight", "none")
+        if splits.train[1] is None or not splits.label_names:
+            return None
+        return class_weights(splits.train[1], splits.label_names, mode, self.name)
+
+    def dataset(self, features: np.ndarray, labels: np.ndarray | None, training: bool) -> tf.data.Dataset:
         """A batched, prefetched ``tf.data`` pipeline over in-memory arrays (shuffled when ``training``),
-        through :meth:`preprocess`."""
-        ds = tf.data.Dataset.from_tensor_slices((features, labels))
+        through :meth:`preprocess` (which gets ``labels`` None for data without labels)."""
+        unlabelled = labels is None
+        ds = tf.data.Dataset.from_tensor_slices(features if unlabelled else (features, labels))
         if training:
-            ds = ds.shuffle(len(labels), seed=self.config.seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(len(features), seed=self.config.seed, reshuffle_each_iteration=True)
         ds = ds.batch(self.config.batch_size)
         seeds = tf.data.Dataset.random(seed=self.config.seed, rerandomize_each_iteration=True).batch(2)
 
         def preprocess(batch, seed):
-            return self.preprocess(*batch, training, seed)
+            return self.preprocess(*((batch, None) if unlabelled else batch), training, seed)
 
         ds = tf.data.Dataset.zip(ds, seeds).map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
         options = tf.data.Options()
@@ -303,6 +336,8 @@ class Recipe:
         if self.config.deterministic:
             tf.config.experimental.enable_op_determinism()
         splits = self.load_data().capped(self.config.max_examples)
+        self.config = self.resolve_config(splits)
+        check_config(self.config)
         trained = self.fit(splits)
         metrics = self.evaluate(trained, splits)
         exported = self._export(trained, splits, metrics, export_dir, version)
@@ -311,14 +346,14 @@ class Recipe:
             config=self.config.to_dict(),
             metrics=metrics,
             bars=self.bars,
-            train_examples=len(splits.train[1]),
+            train_examples=len(splits.train[0]),
             wall_seconds=time.perf_counter() - started,
             export=exported,
             trained=trained,
         )
 
     def _export(self, trained, splits, metrics, export_dir, version) -> ExportResult | None:
-        card = {"config": self.config.to_dict(), "metrics": metrics, "data": splits.provenance.to_dict()}
+        card = {"config": self.config.to_dict(), "metrics": metrics, "data": splits.card()}
         if is_chief(self.strategy):
             return export(self.servable(trained, splits), model_name=self.name, export_root=export_dir,
                           card=card, version=version)

@@ -62,7 +62,8 @@ def refine(
 ) -> np.ndarray:
     """Train ``encoder`` (and ``decoder``) in place with IDEC's loss; return the refined centroids.
 
-    ``images`` are uint8 [N, 28, 28]; ``augment(images, seed=...)`` transforms a batch of them (identity is fine).
+    ``images`` are uint8 [N, H, W] or [N, H, W, 3]; ``augment(images, seed=...)`` transforms a batch of them
+    (identity is fine).
     The targets ``p`` come from the un-augmented images; the reconstruction target is the augmented input.
     """
     assign = SoftAssignment(centroids, name="soft_assignment")

