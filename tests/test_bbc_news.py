@@ -8,7 +8,7 @@ import pytest
 
 from zoo.data import bbc_news
 from zoo.data.bbc_news import LABEL_NAMES, load_bbc_news
-from zoo.errors import DataError
+from zoo.errors import DataError, UsageError
 
 PER_TOPIC = {"business": 510, "entertainment": 386, "politics": 417, "sports": 511, "tech": 401}
 
@@ -72,5 +72,5 @@ def test_a_modified_file_is_refused(tmp_path, monkeypatch):
 
 
 def test_bad_fractions_are_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match="sum below 1"):
         load_bbc_news(validation_fraction=0.5, test_fraction=0.5)

@@ -74,28 +74,3 @@ def test_a_malicious_pickle_with_the_right_hash_is_still_refused(tmp_path, cache
     monkeypatch.setattr(mnist, "SHA256", sha256_of(path))
     with pytest.raises(DataError, match=r"refusing to load pickle: it references \w+\.print"):
         mnist.load_mnist()
-
-
-def test_unknown_source_is_a_usage_error():
-    from zoo.errors import UsageError
-
-    with pytest.raises(UsageError, match="tfds:mnist"):
-        mnist.load_mnist("kaggle")
-
-
-def test_tfds_path_with_mock_data():
-    import tensorflow_datasets as tfds
-
-    with tfds.testing.mock_data(num_examples=12):
-        splits = mnist.load_mnist("tfds:mnist")
-    assert splits.train[0].shape == (12, 28, 28) and splits.train[0].dtype == np.uint8
-    assert splits.label_names == tuple(str(d) for d in range(10))
-    assert splits.provenance.source.startswith("tensorflow-datasets mnist")
-
-
-def test_tfds_without_prepared_data_says_so(tmp_path, monkeypatch):
-    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
-    from zoo.data import tfds_source
-
-    with pytest.raises(DataError, match="not prepared"):
-        tfds_source.load_image_classification("mnist", data_dir=str(tmp_path))

@@ -4,13 +4,14 @@ import pytest
 import tensorflow as tf
 
 import zoo
+from zoo.data.mnist import load_mnist
 
 CnnMnist = zoo.get_recipe("cnn_mnist")
 
 
 def _compiled(config, strategy=None):
     recipe = CnnMnist(config, strategy=strategy)
-    return recipe.compiled(recipe.build_model, total_steps=10)
+    return recipe.compiled(lambda: recipe.build_model(load_mnist()), total_steps=10)
 
 
 def test_xla_follows_the_config():

@@ -33,11 +33,12 @@ _COLLECTIVE_DTYPES = (tf.bfloat16, tf.float16, tf.float32, tf.float64, tf.int32,
 class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
     """``MultiWorkerMirroredStrategy`` whose ``reduce`` takes what Keras 3's ``fit`` hands it.
 
-    Keras 3 (keras-team/keras#20585) reduces a whole ``(features, labels)`` batch, uint8 images included, to
-    learn its shapes, and reduces scalar metrics with ``axis=0``. The stock strategy rejects a nest
-    ("Attempt to convert a value (PerReplica...)"), the collective op rejects uint8, and a scalar has no
-    axis 0. Here a nest is reduced value by value, dtypes the collective cannot carry go through float32,
-    and scalars are reduced across replicas only.
+    Keras 3 (keras-team/keras#20585) reduces a whole ``(features, labels)`` batch, uint8 images and raw text
+    included, to learn its shapes, and reduces scalar metrics with ``axis=0``. The stock strategy rejects a nest
+    ("Attempt to convert a value (PerReplica...)"), the collective op rejects uint8 and strings, and a scalar has
+    no axis 0. Here a nest is reduced value by value, numbers the collective cannot carry go through float32,
+    values that are not numbers (strings) are not reduced (this worker's own is returned), and scalars are
+    reduced across replicas only.
     """
 
     def reduce(self, reduce_op, value, axis):
@@ -48,6 +49,8 @@ class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
             one_axis = None if local.shape.rank == 0 else axis
             if local.dtype in _COLLECTIVE_DTYPES:
                 return reduce_one(reduce_op, v, one_axis)
+            if not (local.dtype.is_integer or local.dtype.is_floating or local.dtype.is_bool):
+                return local
             widened = self.run(lambda t: tf.cast(t, tf.float32), args=(v,))
             return tf.cast(reduce_one(reduce_op, widened, one_axis), local.dtype)
 

@@ -13,10 +13,10 @@ Example:
 >>> table = read_delimited(path, {"text": "body", "label": "team"}, "utf-8")
 >>> table["text"].tolist(), table["label"].tolist()
 (['Printer jams, again', 'Refund please'], ['it', 'billing'])
->>> read_delimited(path, {"text": "message"}, "utf-8")
+>>> read_delimited(path, {"text": "message"}, "utf-8")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-zoo.errors.BadDataError: tickets.csv has no column 'message' (text_column); its columns: body, team
+zoo.errors.BadDataError: ...tickets.csv has no column 'message' (text_column); its columns: body, team
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def delimiter_of(path: Path) -> str:
 def delimited_columns(path: Path, encoding: str) -> list[str]:
     """The header's column names."""
     with open_text(path, encoding) as handle, located_decode_errors(path, encoding):
-        return _header(path, csv.reader(handle, delimiter=delimiter_of(path)))
+        return _header(path, csv.reader(handle, delimiter=delimiter_of(path), strict=True))
 
 
 def _header(path: Path, rows) -> list[str]:
@@ -58,7 +58,7 @@ def read_delimited(path: Path, roles: Mapping[str, str], encoding: str) -> Table
     """The columns ``roles`` names (role → column name), one value per row, as a :class:`Table` keyed by role."""
     values: dict[str, list] = {role: [] for role in roles}
     with open_text(path, encoding) as handle, located_decode_errors(path, encoding):
-        rows = csv.reader(handle, delimiter=delimiter_of(path))
+        rows = csv.reader(handle, delimiter=delimiter_of(path), strict=True)
         header = _header(path, rows)
         where = {role: column_index(path, header, role, name) for role, name in roles.items()}
         width = len(header)
@@ -79,7 +79,7 @@ def read_delimited(path: Path, roles: Mapping[str, str], encoding: str) -> Table
                     values[role].append(value)
                 line = rows.line_num + 1
         except csv.Error as exc:
-            raise BadDataError(f"{display(path)} line {rows.line_num}: {exc}") from None
+            raise BadDataError(f"{display(path)} line {line}: {exc} (check this row's quotes)") from None
     if not values or not next(iter(values.values())):
         raise BadDataError(f"{display(path)} has a header but no rows")
     return Table({role: object_array(column) for role, column in values.items()},

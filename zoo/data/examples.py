@@ -34,7 +34,7 @@ from zoo.data.labels import label_ids, label_set
 from zoo.data.sources import Package, Request, read_source, source_columns
 from zoo.data.splits import Provenance, Splits, ordered_rows, split_rows
 from zoo.data.table import Table, object_array
-from zoo.errors import BadDataError
+from zoo.errors import BadDataError, UsageError
 
 SOURCE_KEYS = {"train": "data", "validation": "validation_data", "test": "test_data"}
 
@@ -58,6 +58,12 @@ class DataSpec:
     source_prefix: str = ""
     image_size: str = ""
     recipe: str = "this recipe"
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.validation_fraction < 1 and 0 <= self.test_fraction < 1
+                and self.validation_fraction + self.test_fraction < 1):
+            raise UsageError(f"validation_fraction {self.validation_fraction} and test_fraction {self.test_fraction} "
+                             "must each be in [0, 1) and leave something for training (sum below 1)")
 
     @classmethod
     def of(cls, config: Any, recipe: str = "this recipe") -> "DataSpec":

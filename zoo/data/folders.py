@@ -69,9 +69,10 @@ def scan_folder(root: Path) -> FolderLayout:
     classes = {p.name: _data_files(p) for p in entries if p.is_dir()}
     classes = {name: files for name, files in classes.items() if files}
     if classes and loose:
-        raise BadDataError(f"{display(root)} holds class subfolders ({', '.join(list(classes)[:3])}…) and files beside "
-                           f"them ({loose[0].name}): put every file in its class's subfolder, or use a folder "
-                           "without subfolders for data without labels")
+        names = ", ".join(list(classes)[:3]) + (", …" if len(classes) > 3 else "")
+        raise BadDataError(f"{display(root)} holds class subfolders ({names}) and files beside them ({loose[0].name}): "
+                           "put every file in its class's subfolder, or use a folder without subfolders for data "
+                           "without labels")
     files = classes if classes else ({"": loose} if loose else {})
     if not files:
         raise BadDataError(f"{display(root)} holds no .txt files or images (PNG, JPEG, GIF, BMP), neither directly "

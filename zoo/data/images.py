@@ -62,6 +62,8 @@ def resize_image(image: tf.Tensor, size: tuple[int, int] | None) -> tf.Tensor:
         scaled = tf.image.resize(tf.cast(image, tf.float32), size, method="bilinear", antialias=True)
         return tf.cast(tf.clip_by_value(tf.round(scaled), 0.0, 255.0), tf.uint8)
 
+    if image.shape[:2].is_fully_defined():
+        return image if tuple(image.shape[:2]) == tuple(size) else resized()
     same = tf.reduce_all(tf.equal(tf.shape(image)[:2], tf.constant(size)))
     return tf.cond(same, lambda: tf.ensure_shape(image, [*size, None]), resized)
 

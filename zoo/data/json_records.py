@@ -13,10 +13,10 @@ Example:
 >>> read_json_records(path, {"source": "source", "target": "target"}, "utf-8")["target"].tolist()
 ['Short', 'M']
 >>> _ = path.write_text('{"source": "A long article", "target": "Short"}\\n["not", "an", "object"]\\n')
->>> read_json_records(path, {"source": "source"}, "utf-8")
+>>> read_json_records(path, {"source": "source"}, "utf-8")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-zoo.errors.BadDataError: pairs.jsonl line 2: a JSON array, not an object with keys
+zoo.errors.BadDataError: ...pairs.jsonl line 2: a JSON array, not an object with keys
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ Example:
 >>> import pathlib, tempfile
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
 >>> _ = path.write_bytes(b"caf\\xc3\\xa9\\nna\\xefve\\n")
->>> read_text(path, "utf-8")
+>>> read_text(path, "utf-8")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-zoo.errors.BadDataError: notes.txt line 2: byte 0xef does not decode as utf-8 (set encoding=..., e.g. encoding=cp1252)
+zoo.errors.BadDataError: ...notes.txt line 2: byte 0xef does not decode as utf-8 (set encoding=..., e.g. encoding=cp1252)
 >>> read_text(path, "cp1252").splitlines()[1]
 'naïve'
 """
@@ -48,8 +48,8 @@ def decode_error(path: Path, data: bytes, exc: UnicodeDecodeError, encoding: str
 
 
 def display(path: Path) -> str:
-    """How errors name a file: its name, with its folder when that helps tell files apart."""
-    return str(path) if len(path.parts) <= 3 else str(Path(*path.parts[-3:]))
+    """How errors name a file: as the user gave it (with the part below a folder they gave)."""
+    return str(path)
 
 
 def read_text(path: Path, encoding: str) -> str:

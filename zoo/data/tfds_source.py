@@ -56,17 +56,17 @@ def read_tfds(name: str, roles: Mapping[str, str], image_size: tuple[int, int] |
     missing = [feature for feature in names.values() if feature not in features]
     if missing:
         raise BadDataError(f"tfds:{name} has no feature {missing[0]!r}; its features: {', '.join(features)}")
-    available = [split for split in SPLITS if split in builder.info.splits]
-    if "train" not in available:
-        raise BadDataError(f"tfds:{name} has no 'train' split (its splits: {', '.join(builder.info.splits)})")
+    known = list(builder.info.splits)  # empty until the dataset is prepared
+    if known and "train" not in known:
+        raise BadDataError(f"tfds:{name} has no 'train' split (its splits: {', '.join(known)})")
     origin = Origin(f"tfds:{name} {builder.info.version}", "tfds", None, 0)
     tables = {}
-    for split in available:
+    for split in (s for s in SPLITS if not known or s in known):
         try:
             columns = _read_split(builder, split, names)
-        except BadDataError:
-            raise
         except Exception as exc:
+            if split != "train":
+                continue  # a dataset without this split
             raise BadDataError(f"tfds dataset {name!r} is not prepared in {builder.data_dir!r} (no download is "
                                f"attempted): {_first_line(exc)}") from None
         tables[split] = Table(_columns(columns, features, names, image_size, f"tfds:{name} {split}"), origin)
