@@ -39,14 +39,15 @@ def _zoo_epoch(config) -> float:
     """Through the zoo: the recipe's model, compiled, fed by its tf.data pipeline, trained with its callbacks."""
     recipe = zoo.get_recipe("cnn_mnist")(config, run_dir=tempfile.mkdtemp(prefix="zoo-bench-run-"), verbose=0)
     splits = recipe.load_data()
-    model = recipe.compiled(recipe.build_model, 10_000)
+    model = recipe.compiled(lambda: recipe.build_model(splits), 10_000)
     train = recipe.dataset(*splits.train, training=True)
     return len(splits.train[1]) / timed_epoch(lambda: recipe.fit_keras(model, train, epochs=1))
 
 
 def _bare_keras_epoch(config) -> float:
-    x, y = load_mnist().train
-    model = zoo.get_recipe("cnn_mnist")(config).build_model()
+    mnist = load_mnist()
+    x, y = mnist.train
+    model = zoo.get_recipe("cnn_mnist")(config).build_model(mnist)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss="sparse_categorical_crossentropy",

@@ -17,10 +17,11 @@ import zoo
 
 
 class {cls}(zoo.get_recipe("cnn_mnist")):
-    def build_model(self):
-        inputs = keras.Input((28, 28), dtype="uint8", name="images")
+    def build_model(self, splits):
+        inputs = keras.Input(splits.feature_shape, dtype="uint8", name="images")
         x = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
-        return keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="probabilities")(x))
+        classes = len(splits.label_names)
+        return keras.Model(inputs, keras.layers.Dense(classes, activation="softmax", name="probabilities")(x))
 '''
 
 
