@@ -18,7 +18,6 @@ import tensorflow as tf
 
 import zoo
 from bench.common import BenchRecord, run_recipe
-from zoo.data.mnist import load_mnist
 from zoo.export.session import session_load
 
 DEFAULT_SEEDS = 3
@@ -34,7 +33,8 @@ def served_clusters(version_dir: Path, images: np.ndarray) -> np.ndarray:
 def run_features(**overrides: Any) -> dict[str, Any]:
     result = run_recipe("kmeans", **overrides)
     trained = result.trained
-    x_test = load_mnist(result.config["data"]).test[0]
+    kmeans = zoo.get_recipe("kmeans")
+    x_test = kmeans(kmeans.Config(**result.config)).load_data().test[0]  # the images the run was tested on
     expected = trained.kmeans.predict(trained.points(x_test))
     served = served_clusters(result.export.path, x_test)
     return {

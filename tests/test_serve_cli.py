@@ -65,5 +65,5 @@ def test_tiny_cnn_mnist_export_answers_raw_uint8_images(tmp_path, tiny_exports):
         model.retire()
     served = np.array([p["probabilities"] for p in body["predictions"]])
     np.testing.assert_allclose(served, expected["probabilities"], rtol=1e-6, atol=1e-7)
-    assert [p["classes"] for p in body["predictions"]] == expected["classes"].tolist()
+    assert [p["classes"] for p in body["predictions"]] == [c.decode() for c in expected["classes"]]  # label names
     assert wrong_status == 400 and "out of range for uint8" in wrong["error"]
