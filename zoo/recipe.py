@@ -298,19 +298,25 @@ class Recipe:
         return class_weights(splits.train[1], splits.label_names, mode, self.name)
 
     def dataset(self, features: np.ndarray, labels: np.ndarray | None, training: bool) -> tf.data.Dataset:
-        """A batched, prefetched ``tf.data`` pipeline over in-memory arrays (shuffled when ``training``),
-        through :meth:`preprocess` (which gets ``labels`` None for data without labels)."""
+        """A batched, prefetched ``tf.data`` pipeline over in-memory arrays (reshuffled each epoch when
+        ``training``), through :meth:`preprocess` (which gets ``labels`` None for data without labels).
+
+        The arrays become one tensor each, and batches gather their rows by a shuffled index, so training holds the
+        data once more (in TensorFlow) rather than twice more (sliced, and again in a whole-data shuffle buffer).
+        """
         unlabelled = labels is None
-        ds = tf.data.Dataset.from_tensor_slices(features if unlabelled else (features, labels))
+        arrays = tuple(tf.constant(a) for a in ((features,) if unlabelled else (features, labels)))
+        rows = tf.data.Dataset.range(len(features))
         if training:
-            ds = ds.shuffle(len(features), seed=self.config.seed, reshuffle_each_iteration=True)
-        ds = ds.batch(self.config.batch_size)
+            rows = rows.shuffle(len(features), seed=self.config.seed, reshuffle_each_iteration=True)
         seeds = tf.data.Dataset.random(seed=self.config.seed, rerandomize_each_iteration=True).batch(2)
 
-        def preprocess(batch, seed):
-            return self.preprocess(*((batch, None) if unlabelled else batch), training, seed)
+        def preprocess(indices, seed):
+            batch = tuple(tf.gather(array, indices) for array in arrays)
+            return self.preprocess(*((*batch, None) if unlabelled else batch), training, seed)
 
-        ds = tf.data.Dataset.zip(ds, seeds).map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = tf.data.Dataset.zip(rows.batch(self.config.batch_size), seeds)
+        ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         options.deterministic = True

@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -126,15 +126,16 @@ def load_texts(spec: DataSpec, package: Package | None = None) -> np.ndarray:
     texts = np.concatenate([table["text"] for table in tables.values()])
     if not len(texts):
         raise BadDataError(f"data={spec.data} holds no text")
-    return texts[ordered_rows([t.encode("utf-8") for t in texts], spec.split_seed)]
+    return texts[ordered_rows((t.encode("utf-8") for t in texts), spec.split_seed)]
 
 
-def _contents(table: Table, features: str) -> list[bytes]:
-    """What an example is, for the split's hashing: its text's UTF-8 bytes, or its image's pixels."""
+def _contents(table: Table, features: str) -> Iterator[bytes]:
+    """What each example is, for the split's hashing: its text's UTF-8 bytes, or its image's pixels (one at a time,
+    so hashing copies no more than one example)."""
     values = table[features]
     if values.dtype == object:
-        return [value.encode("utf-8") for value in values]
-    return [row.tobytes() for row in values]
+        return (value.encode("utf-8") for value in values)
+    return (row.tobytes() for row in values)
 
 
 def _load(spec: DataSpec, request: Request, package: Package | None, features: str, classes: bool) -> Splits:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -36,20 +36,25 @@ from zoo.data.table import Origin
 SPLIT_NAMES = ("train", "validation", "test")
 
 
-def _hash_prefixes(purpose: str, seed: int, contents: Sequence[bytes]) -> np.ndarray:
-    """The first 8 bytes of ``sha256(purpose \\0 seed \\0 content)`` per content, as big-endian uint64 (so they
-    sort as the hex digests do)."""
-    prefix = f"{purpose}\0{seed}\0".encode()
-    digests = b"".join(hashlib.sha256(prefix + content).digest()[:8] for content in contents)
-    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+def content_hashes(contents: Iterable[bytes], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per content, the first 8 bytes of ``sha256("split" \0 seed \0 content)`` and of ``sha256("order" \0 seed \0
+    content)``, as big-endian uint64 (so they sort as the hex digests do). ``contents`` is read once, so it can be a
+    generator: no copy of the data is made to hash it."""
+    split_prefix, order_prefix = f"split\0{seed}\0".encode(), f"order\0{seed}\0".encode()
+    split, order = bytearray(), bytearray()
+    for content in contents:
+        split += hashlib.sha256(split_prefix + content).digest()[:8]
+        order += hashlib.sha256(order_prefix + content).digest()[:8]
+    return (np.frombuffer(bytes(split), dtype=">u8").astype(np.uint64),
+            np.frombuffer(bytes(order), dtype=">u8").astype(np.uint64))
 
 
-def split_rows(contents: Sequence[bytes], strata: np.ndarray | None, fractions: Mapping[str, float],
+def split_rows(contents: Iterable[bytes], strata: np.ndarray | None, fractions: Mapping[str, float],
                seed: int) -> dict[str, np.ndarray]:
     """Row indices of each part: ``fractions`` maps ``"test"`` and/or ``"validation"`` to a share of each
     stratum's distinct examples; the rest is ``"train"``. Each part's rows are in :func:`ordered_rows` order."""
-    ranks = _hash_prefixes("split", seed, contents)
-    strata = np.zeros(len(contents), np.int64) if strata is None else strata
+    ranks, orders = content_hashes(contents, seed)
+    strata = np.zeros(len(ranks), np.int64) if strata is None else strata
     order = np.lexsort((np.arange(len(ranks)), ranks, strata))
     parts: dict[str, list[np.ndarray]] = {name: [] for name in ("train", *fractions)}
     boundaries = np.flatnonzero(np.diff(strata[order])) + 1
@@ -64,14 +69,14 @@ def split_rows(contents: Sequence[bytes], strata: np.ndarray | None, fractions: 
                 parts[name].append(rows[(group >= start) & (group < start + count)])
                 start += count
         parts["train"].append(rows[group >= start])
-    orders = _hash_prefixes("order", seed, contents)
     return {name: _by_order(np.concatenate(chunks) if chunks else np.array([], np.int64), orders)
             for name, chunks in parts.items()}
 
 
-def ordered_rows(contents: Sequence[bytes], seed: int) -> np.ndarray:
+def ordered_rows(contents: Iterable[bytes], seed: int) -> np.ndarray:
     """Row indices sorted by ``sha256("order", seed, content)`` (ties by position)."""
-    return _by_order(np.arange(len(contents)), _hash_prefixes("order", seed, contents))
+    orders = content_hashes(contents, seed)[1]
+    return _by_order(np.arange(len(orders)), orders)
 
 
 def _by_order(rows: np.ndarray, orders: np.ndarray) -> np.ndarray:
