@@ -1,7 +1,7 @@
 """``python -m bench NAME [NAME ...] | all [--seeds N]``: run benchmarks over seeds, write ``bench/results/NAME.json``.
 
-NAME is a registered recipe, ``serve`` (the serving bench) or ``hf`` (Hugging Face checkpoints against PyTorch);
-``all`` is every recipe, then ``serve`` and ``hf``. Each
+NAME is a registered recipe, ``serve`` (the serving bench), ``hf`` (Hugging Face checkpoints against PyTorch) or
+``data`` (reading a 1 GB CSV; what reading a CSV adds to an lstm epoch); ``all`` is every recipe, then the others. Each
 quality figure is recorded per seed and as mean ± sd (min, max) over the seeds; a bar is judged on the mean.
 Without ``--seeds`` each bench runs its own ``DEFAULT_SEEDS`` (3 for the quick recipes; see each module).
 Everything the named benches import from the ``bench`` extra is checked before anything trains.
@@ -21,7 +21,7 @@ from bench.common import RESULTS_DIR, BenchRecord, OneLineParser, missing_module
 
 DEFAULT_SEEDS = 3  # for a recipe without a bench module of its own
 SERVE = "serve"
-STANDALONE = {SERVE: "bench.serve_bench", "hf": "bench.hf"}  # benches of no recipe: run(record), no seeds
+STANDALONE = {SERVE: "bench.serve_bench", "hf": "bench.hf", "data": "bench.data"}  # no recipe: run(record), no seeds
 INSTALL_HINT = "run `make bench` or `pip install -e '.[bench]'`"
 
 

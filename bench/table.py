@@ -81,10 +81,32 @@ def comparison_row(name: str, result: dict[str, Any]) -> str:
     return f"| `{name}` | " + " | ".join(cells) + f" | {result['date'][:10]} |"
 
 
+def headline_row(name: str, result: dict[str, Any]) -> str:
+    """t5 learning BBC headlines from article bodies (bench/t5.py): ROUGE over seeds against the lead baseline."""
+    part = result["headlines"]
+    kinds = ("rouge1", "rouge2", "rougeL")
+    stats = [part["metrics"][f"test_{kind}"] for kind in kinds]
+    baseline = part["lead_baseline"]
+    cells = [
+        "<br>".join(f"`test_{kind}` (headlines)" for kind in kinds),
+        "<br>".join(format_figure(s) for s in stats),
+        "<br>".join(format_range(s) for s in stats),
+        str(max(s["n"] for s in stats)),
+        "<br>".join(f"> lead-{baseline['words']} {baseline[f'test_{kind}']:.4f}" for kind in kinds),
+        "<br>".join(VERDICT[part["above_lead_baseline"][kind]] for kind in kinds),
+    ]
+    return f"| `{name}` | " + " | ".join(cells) + f" | {result['date'][:10]} |"
+
+
 def render(results_dir: Path = RESULTS_DIR) -> str:
     """The table (with its footer) for every registered recipe that has ``results_dir/RECIPE.json``."""
-    rows = [recipe_row(name, json.loads((results_dir / f"{name}.json").read_text()))
-            for name in zoo.list_recipes() if (results_dir / f"{name}.json").is_file()]
+    rows = []
+    for name in zoo.list_recipes():
+        if (results_dir / f"{name}.json").is_file():
+            result = json.loads((results_dir / f"{name}.json").read_text())
+            rows.append(recipe_row(name, result))
+            if "headlines" in result:
+                rows.append(headline_row(name, result))
     return "\n".join([HEADER, *rows, "", FOOTER]) + "\n"
 
 

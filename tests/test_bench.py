@@ -114,6 +114,18 @@ def test_t5_bench_times_exported_against_eager_generation_of_the_trained_model()
     assert figures["exported_texts_per_second"] > 0 and figures["eager_keras_hub_texts_per_second"] > 0
 
 
+def test_data_bench_reads_and_tokenises_a_csv_in_a_fresh_process_and_weighs_its_memory(tmp_path, monkeypatch) -> None:
+    from bench import data
+
+    monkeypatch.setattr(data, "TARGET_BYTES", 400_000)
+    record = BenchRecord("data", tmp_path)
+    data.scale(record, tmp_path)
+    scale = json.loads(record.path.read_text())["scale"]
+    assert scale["csv"]["bytes"] >= 400_000 and scale["rows"] == scale["csv"]["rows"]
+    assert scale["text_bytes_kept"] > 0.9 * scale["csv"]["bytes"] and scale["tokens"] > scale["rows"]
+    assert scale["read_rows_per_second"] > 0 and scale["peak_rss_growth_over_text_kept"] >= 0  # 0: under the start-up peak
+
+
 def test_serve_bench_records_the_median_of_rounds_for_every_mode(tmp_path: Path, half_plus_two) -> None:
     from bench.serve_bench import measure
     from zoo.export import export

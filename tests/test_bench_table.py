@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.common import RESULTS_DIR, BenchRecord
-from bench.table import BEGIN, END, README, recipe_row, render, replace_section
+from bench.table import BEGIN, END, README, headline_row, recipe_row, render, replace_section
 from zoo import QualityBar
 from zoo_subprocess import REPO, run_python
 
@@ -31,6 +31,18 @@ def test_a_single_run_result_renders_as_one_seed_and_a_missed_bar_says_no() -> N
     old = {"date": "2026-11-23T19:31:31+00:00", "metrics": {"test_accuracy": 0.955, "test_loss": 0.2},
            "bars": {"test_accuracy >= 0.96": False}}
     assert recipe_row("lstm", old) == "| `lstm` | `test_accuracy` | 0.9550 | — | 1 | ≥ 0.96 | **no** | 2026-11-23 |"
+
+
+def test_the_headline_task_renders_rouge_against_the_lead_baseline() -> None:
+    stats = {"mean": 0.2, "sd": 0.01, "min": 0.19, "max": 0.21, "n": 3}
+    result = {"date": "2026-12-06T10:00:00+00:00", "headlines": {
+        "metrics": {"test_rouge1": stats, "test_rouge2": {**stats, "mean": 0.05}, "test_rougeL": stats},
+        "lead_baseline": {"words": 6, "test_rouge1": 0.15, "test_rouge2": 0.06, "test_rougeL": 0.14},
+        "above_lead_baseline": {"rouge1": True, "rouge2": False, "rougeL": True}}}
+    row = headline_row("t5", result)
+    assert row.startswith("| `t5` | `test_rouge1` (headlines)<br>`test_rouge2` (headlines)<br>`test_rougeL` (headlines) | "
+                          "0.2000 ± 0.0100<br>0.0500 ± 0.0100<br>0.2000 ± 0.0100 | ")
+    assert "> lead-6 0.1500<br>> lead-6 0.0600<br>> lead-6 0.1400 | yes<br>**no**<br>yes | 2026-12-06 |" in row
 
 
 def test_replace_section_keeps_everything_outside_the_markers_and_needs_both() -> None:
