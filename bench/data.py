@@ -56,7 +56,8 @@ started = time.perf_counter()
 tokens = 0
 for part in texts:
     for start in range(0, len(part), int(sys.argv[2])):
-        tokens += int(tokenizer.tokenize(tf.constant(part[start:start + int(sys.argv[2])].tolist())).flat_values.shape[0])
+        batch = tf.constant(part[start:start + int(sys.argv[2])].tolist())
+        tokens += int(tokenizer.tokenize(batch).flat_values.shape[0])
 tokenize_seconds = time.perf_counter() - started
 print(json.dumps({"rows": rows, "text_bytes_kept": kept, "read_seconds": read_seconds,
                   "tokenize_seconds": tokenize_seconds, "tokens": tokens,

@@ -22,7 +22,6 @@ import statistics
 import time
 from typing import Any, Sequence
 
-import numpy as np
 import tensorflow as tf
 
 from bench.common import BenchRecord, run_recipe, run_seeds, seed_stats

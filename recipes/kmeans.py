@@ -15,7 +15,8 @@ Then the manifold step (N2D; :mod:`zoo.clustering.manifold`, ``manifold_componen
 embeds the training features and a small network learns to reproduce that embedding, so new images reach it
 through TF alone. scikit-learn ``KMeans`` is fitted on the training features that result, all in ``fit``,
 and ``evaluate`` measures on the test features: Hungarian-matched ``test_accuracy``, ``test_nmi``, ``test_ari`` (when
-the data has labels) and ``test_inertia``. The export (encoder, manifold network, nearest centroid) returns ``cluster`` (int64) and
+the data has labels) and ``test_inertia``. The export (encoder, manifold network, nearest centroid) returns
+``cluster`` (int64) and
 ``distances``, computed in float64 so they equal ``KMeans.predict`` on the same features.
 
 Example:

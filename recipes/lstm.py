@@ -124,8 +124,8 @@ class LstmConfig(zoo.TextClassifierConfig):
     batch_size: int = zoo.field(32, "texts per training step")
     learning_rate: float = zoo.field(3e-3, "peak Adam learning rate (cosine decay to 0)")
     sequence_length: int = zoo.field(0, "WordPiece tokens per text, [CLS] and [SEP] included (the rest is cut); 0 = "
-                                         f"from the data: 95% of the training texts whole, at most {MAX_SEQUENCE_LENGTH}",
-                                     within="[0, inf)")
+                                        "from the data: 95% of the training texts whole, at most "
+                                        f"{MAX_SEQUENCE_LENGTH}", within="[0, inf)")
     chunks: int = zoo.field(0, "pieces each text's tokens are read in (the BiLSTM runs over each piece; pooling spans "
                                f"all); must divide sequence_length; 0 = pieces of about {CHUNK_LENGTH} tokens",
                             within="[0, inf)")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Mapping
 
 from zoo.data.table import Origin, Table, object_array
-from zoo.data.text_files import display, located_decode_errors, open_text
+from zoo.data.text_files import located_decode_errors, open_text
 from zoo.data.files import sha256_of
 from zoo.errors import BadDataError
 
@@ -50,8 +50,8 @@ def _header(path: Path, rows) -> list[str]:
             if header:
                 return header
     except csv.Error as exc:
-        raise BadDataError(f"{display(path)} line {rows.line_num}: {exc}") from None
-    raise BadDataError(f"{display(path)} is empty: a CSV/TSV file needs a header row naming its columns")
+        raise BadDataError(f"{path} line {rows.line_num}: {exc}") from None
+    raise BadDataError(f"{path} is empty: a CSV/TSV file needs a header row naming its columns")
 
 
 def read_delimited(path: Path, roles: Mapping[str, str], encoding: str) -> Table:
@@ -69,19 +69,19 @@ def read_delimited(path: Path, roles: Mapping[str, str], encoding: str) -> Table
                     line = rows.line_num + 1
                     continue
                 if len(row) != width:
-                    raise BadDataError(f"{display(path)} line {line}: {len(row)} fields, but the header has {width} "
+                    raise BadDataError(f"{path} line {line}: {len(row)} fields, but the header has {width} "
                                        f"({', '.join(header)})")
                 for role, index in where.items():
                     value = row[index]
                     if role == "label" and not value:
-                        raise BadDataError(f"{display(path)} line {line}: column {header[index]!r} (the label) is "
+                        raise BadDataError(f"{path} line {line}: column {header[index]!r} (the label) is "
                                            "empty")
                     values[role].append(value)
                 line = rows.line_num + 1
         except csv.Error as exc:
-            raise BadDataError(f"{display(path)} line {line}: {exc} (check this row's quotes)") from None
+            raise BadDataError(f"{path} line {line}: {exc} (check this row's quotes)") from None
     if not values or not next(iter(values.values())):
-        raise BadDataError(f"{display(path)} has a header but no rows")
+        raise BadDataError(f"{path} has a header but no rows")
     return Table({role: object_array(column) for role, column in values.items()},
                  Origin(str(path), path.suffix.lower().lstrip("."), sha256_of(path)))
 
@@ -90,7 +90,7 @@ def column_index(path: Path, header: list[str], role: str, name: str) -> int:
     """Where column ``name`` is in ``header``; a BadDataError listing the columns when it is absent or repeated."""
     found = [i for i, column in enumerate(header) if column == name]
     if not found:
-        raise BadDataError(f"{display(path)} has no column {name!r} ({role}_column); its columns: {', '.join(header)}")
+        raise BadDataError(f"{path} has no column {name!r} ({role}_column); its columns: {', '.join(header)}")
     if len(found) > 1:
-        raise BadDataError(f"{display(path)} names column {name!r} {len(found)} times in its header")
+        raise BadDataError(f"{path} names column {name!r} {len(found)} times in its header")
     return found[0]

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -33,7 +34,7 @@ from zoo.data.images import parse_image_size
 from zoo.data.labels import label_ids, label_set
 from zoo.data.sources import Package, Request, read_source, source_columns
 from zoo.data.splits import Provenance, Splits, ordered_rows, split_rows
-from zoo.data.table import Table, object_array
+from zoo.data.table import Origin, Table, object_array
 from zoo.errors import BadDataError, UsageError
 
 SOURCE_KEYS = {"train": "data", "validation": "validation_data", "test": "test_data"}
@@ -141,13 +142,13 @@ def _contents(table: Table, features: str) -> Iterator[bytes]:
 def _load(spec: DataSpec, request: Request, package: Package | None, features: str, classes: bool) -> Splits:
     """Read, split, label: the steps every loader shares."""
     tables = read_source("data", spec.data, request, package)
-    origins = [("data", tables["train"].origin)]
+    origins = [("data", _absolute(tables["train"].origin))]
     for split in ("validation", "test"):
         given = getattr(spec, SOURCE_KEYS[split])
         if given:
             read = read_source(SOURCE_KEYS[split], given, request, package)
             tables[split] = read.get(split, read["train"])
-            origins.append((SOURCE_KEYS[split], tables[split].origin))
+            origins.append((SOURCE_KEYS[split], _absolute(tables[split].origin)))
     labelled = all("label" in table.columns for table in tables.values())
     every_label = set(tables["train"]["label"].tolist()) if labelled and classes else set()
     split = _split_missing(spec, tables, features, labelled)
@@ -169,11 +170,18 @@ def _load(spec: DataSpec, request: Request, package: Package | None, features: s
         else:
             labels = None
         arrays[name] = (table[features], labels)
-    train_origin = tables["train"].origin
+    train_origin = origins[0][1]
     provenance = Provenance(train_origin.path, train_origin.sha256, tuple(origins),
                             {k: v for k, v in split.items() if k != "given"} or None)
     return Splits(train=arrays["train"], validation=arrays.get("validation"), test=arrays["test"],
                   label_names=label_names, provenance=provenance)
+
+
+def _absolute(origin: Origin) -> Origin:
+    """``origin`` with a file or folder path made absolute (the model card should say which file, from anywhere)."""
+    if origin.kind in ("package", "tfds"):
+        return origin
+    return dataclasses.replace(origin, path=str(Path(origin.path).resolve()))
 
 
 def _split_missing(spec: DataSpec, tables: dict[str, Table], features: str, labelled: bool) -> dict[str, Any]:

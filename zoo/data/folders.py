@@ -30,7 +30,7 @@ from pathlib import Path
 
 from zoo.data.images import IMAGE_EXTENSIONS, read_image_files
 from zoo.data.table import Origin, Table, object_array
-from zoo.data.text_files import decode_text, display, read_bytes
+from zoo.data.text_files import decode_text, read_bytes
 from zoo.errors import BadDataError
 
 KINDS = {".txt": "text", **{extension: "image" for extension in IMAGE_EXTENSIONS}}
@@ -70,16 +70,16 @@ def scan_folder(root: Path) -> FolderLayout:
     classes = {name: files for name, files in classes.items() if files}
     if classes and loose:
         names = ", ".join(list(classes)[:3]) + (", …" if len(classes) > 3 else "")
-        raise BadDataError(f"{display(root)} holds class subfolders ({names}) and files beside them ({loose[0].name}): "
+        raise BadDataError(f"{root} holds class subfolders ({names}) and files beside them ({loose[0].name}): "
                            "put every file in its class's subfolder, or use a folder without subfolders for data "
                            "without labels")
     files = classes if classes else ({"": loose} if loose else {})
     if not files:
-        raise BadDataError(f"{display(root)} holds no .txt files or images (PNG, JPEG, GIF, BMP), neither directly "
+        raise BadDataError(f"{root} holds no .txt files or images (PNG, JPEG, GIF, BMP), neither directly "
                            "nor in class subfolders")
     kinds = {KINDS[p.suffix.lower()] for paths in files.values() for p in paths}
     if len(kinds) > 1:
-        raise BadDataError(f"{display(root)} holds both .txt files and images; a data folder holds one kind")
+        raise BadDataError(f"{root} holds both .txt files and images; a data folder holds one kind")
     return FolderLayout(root, kinds.pop(), bool(classes), files)
 
 

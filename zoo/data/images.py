@@ -30,7 +30,6 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from zoo.data.text_files import display
 from zoo.errors import BadDataError, UsageError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
@@ -104,14 +103,14 @@ def read_image_files(paths: Sequence[Path], image_size: tuple[int, int] | None) 
                 out = np.empty((len(paths), *image.shape), np.uint8)
             elif image.shape != out.shape[1:]:
                 raise BadDataError(
-                    f"images differ in size: {display(paths[0])} is {_size(out.shape[1:])}, {display(paths[count])} "
+                    f"images differ in size: {paths[0]} is {_size(out.shape[1:])}, {paths[count]} "
                     f"is {_size(image.shape)}; set image_size=HxW (e.g. image_size={_size(out.shape[1:])}) to resize "
                     "them all")
             out[count] = image
             count += 1
     except tf.errors.OpError as exc:
         reason = exc.message.splitlines()[0] if exc.message else type(exc).__name__
-        raise BadDataError(f"{display(paths[count])} is not an image TensorFlow can decode (PNG, JPEG, GIF or BMP): "
+        raise BadDataError(f"{paths[count]} is not an image TensorFlow can decode (PNG, JPEG, GIF or BMP): "
                            f"{reason}") from None
     return grey_if_possible(out)
 

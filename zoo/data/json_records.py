@@ -28,7 +28,7 @@ from typing import Any, Iterator, Mapping
 from zoo.data.files import sha256_of
 from zoo.data.labels import label_name
 from zoo.data.table import Origin, Table, object_array
-from zoo.data.text_files import binary_lines, display, read_text
+from zoo.data.text_files import binary_lines, read_text
 from zoo.errors import BadDataError
 
 _JSON_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
@@ -46,15 +46,15 @@ def records(path: Path, encoding: str) -> Iterator[tuple[str, Any]]:
                 try:
                     yield f"line {number}", json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise BadDataError(f"{display(path)} line {number}: not valid JSON ({exc.msg}, column "
+                    raise BadDataError(f"{path} line {number}: not valid JSON ({exc.msg}, column "
                                        f"{exc.colno})") from None
         return
     try:
         document = json.loads(read_text(path, encoding))
     except json.JSONDecodeError as exc:
-        raise BadDataError(f"{display(path)} line {exc.lineno}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+        raise BadDataError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg}, column {exc.colno})") from None
     if not isinstance(document, list):
-        raise BadDataError(f"{display(path)} holds a JSON {_kind(document)}; a .json data file holds a list of "
+        raise BadDataError(f"{path} holds a JSON {_kind(document)}; a .json data file holds a list of "
                            "objects, one per example (or use .jsonl: one object a line)")
     for index, item in enumerate(document, start=1):
         yield f"item {index}", item
@@ -74,14 +74,14 @@ def read_json_records(path: Path, roles: Mapping[str, str], encoding: str) -> Ta
     for where, record in records(path, encoding):
         count += 1
         if not isinstance(record, dict):
-            raise BadDataError(f"{display(path)} {where}: a JSON {_kind(record)}, not an object with keys")
+            raise BadDataError(f"{path} {where}: a JSON {_kind(record)}, not an object with keys")
         for role, key in roles.items():
             if key not in record:
                 keys = ", ".join(record) or "none"
-                raise BadDataError(f"{display(path)} {where} has no key {key!r} ({role}_column); its keys: {keys}")
+                raise BadDataError(f"{path} {where} has no key {key!r} ({role}_column); its keys: {keys}")
             values[role].append(_value(path, where, role, key, record[key]))
     if not count:
-        raise BadDataError(f"{display(path)} holds no examples")
+        raise BadDataError(f"{path} holds no examples")
     return Table({role: object_array(column) for role, column in values.items()},
                  Origin(str(path), path.suffix.lower().lstrip("."), sha256_of(path)))
 
@@ -91,7 +91,7 @@ def _value(path: Path, where: str, role: str, key: str, value: Any) -> str:
         try:
             return label_name(value)
         except ValueError as exc:
-            raise BadDataError(f"{display(path)} {where}: key {key!r} (the label): {exc}") from None
+            raise BadDataError(f"{path} {where}: key {key!r} (the label): {exc}") from None
     if not isinstance(value, str):
-        raise BadDataError(f"{display(path)} {where}: key {key!r} ({role}) holds a JSON {_kind(value)}, not a string")
+        raise BadDataError(f"{path} {where}: key {key!r} ({role}) holds a JSON {_kind(value)}, not a string")
     return value

@@ -11,7 +11,7 @@ Example:
 >>> read_text(path, "utf-8")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-zoo.errors.BadDataError: ...notes.txt line 2: byte 0xef does not decode as utf-8 (set encoding=..., e.g. encoding=cp1252)
+zoo.errors.BadDataError: ...notes.txt line 2: byte 0xef does not decode as utf-8 (set encoding=..., e.g. ...)
 >>> read_text(path, "cp1252").splitlines()[1]
 'naïve'
 """
@@ -19,6 +19,7 @@ zoo.errors.BadDataError: ...notes.txt line 2: byte 0xef does not decode as utf-8
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 from pathlib import Path
 from typing import IO, Iterator
@@ -43,13 +44,8 @@ def decode_error(path: Path, data: bytes, exc: UnicodeDecodeError, encoding: str
     """The error for ``exc`` raised decoding ``data`` (which starts at line ``first_line`` of ``path``)."""
     position = exc.start
     line = first_line + data.count(b"\n", 0, position)
-    return BadDataError(f"{display(path)} line {line}: byte 0x{data[position]:02x} does not decode as {encoding} "
+    return BadDataError(f"{path} line {line}: byte 0x{data[position]:02x} does not decode as {encoding} "
                         f"(set encoding=..., e.g. encoding=cp1252)")
-
-
-def display(path: Path) -> str:
-    """How errors name a file: as the user gave it (with the part below a folder they gave)."""
-    return str(path)
 
 
 def read_text(path: Path, encoding: str) -> str:
@@ -69,7 +65,7 @@ def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise BadDataError(f"cannot read {display(path)}: {exc.strerror or exc}") from None
+        raise BadDataError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def open_text(path: Path, encoding: str) -> IO[str]:
@@ -78,26 +74,20 @@ def open_text(path: Path, encoding: str) -> IO[str]:
     try:
         raw = open(path, "rb")
     except OSError as exc:
-        raise BadDataError(f"cannot read {display(path)}: {exc.strerror or exc}") from None
+        raise BadDataError(f"cannot read {path}: {exc.strerror or exc}") from None
     return io.TextIOWrapper(raw, encoding=_reading_encoding(encoding), newline="")
 
 
-class located_decode_errors:
-    """Context manager: a UnicodeDecodeError inside becomes a BadDataError naming the line, found by re-reading
-    ``path`` line by line (only when there is an error, so the fast path stays fast)."""
-
-    def __init__(self, path: Path, encoding: str) -> None:
-        self.path, self.encoding = path, encoding
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        if isinstance(exc, UnicodeDecodeError):
-            for _ in binary_lines(self.path, self.encoding):
-                pass
-            raise BadDataError(f"{display(self.path)}: does not decode as {self.encoding}") from None
-        return False
+@contextlib.contextmanager
+def located_decode_errors(path: Path, encoding: str) -> Iterator[None]:
+    """A UnicodeDecodeError inside becomes a BadDataError naming the line, found by re-reading ``path`` line by line
+    (only when there is an error, so reading stays fast)."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        for _ in binary_lines(path, encoding):  # raises, naming the line
+            pass
+        raise BadDataError(f"{path}: does not decode as {encoding}") from None
 
 
 def binary_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:

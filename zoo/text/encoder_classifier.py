@@ -184,7 +184,8 @@ class EncoderClassifierRecipe(zoo.Recipe):
             return self.config
         tokenizer = WordpieceTokenizer.from_vocabulary_file(self.vocabulary_file())
         pieces = tokenizer.tokenize(tf.constant(sample(splits.train[0]))).row_lengths().numpy()
-        return dataclasses.replace(self.config, sequence_length=length_from_data(pieces + 2, cap=self.longest_sequence()))
+        length = length_from_data(pieces + 2, cap=self.longest_sequence())
+        return dataclasses.replace(self.config, sequence_length=length)
 
     def longest_sequence(self) -> int:
         """The longest ``sequence_length`` taken from the data (``sequence_length=0``)."""

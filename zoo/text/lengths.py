@@ -9,8 +9,10 @@ Example:
 
 >>> length_from_data([10, 12, 14, 200], cap=512)
 173
->>> length_from_data([10, 12, 14, 200], cap=64), length_from_data([3, 4], cap=64), length_from_data([30], cap=64, multiple=4)
-(64, 8, 32)
+>>> length_from_data([10, 12, 14, 200], cap=64), length_from_data([3, 4], cap=64)
+(64, 8)
+>>> length_from_data([30], cap=64, multiple=4)
+32
 """
 
 from __future__ import annotations
