@@ -240,3 +240,13 @@ def test_tfds_without_prepared_data_or_unknown_says_so(tmp_path, monkeypatch):
         load_images(DataSpec(data="tfds:mnist"))
     with pytest.raises(BadDataError, match="tfds has no dataset 'no_such_dataset'"):
         load_images(DataSpec(data="tfds:no_such_dataset"))
+
+
+def test_tfds_pairs_are_named_by_source_and_target_column():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=10):
+        splits = load_text_pairs(DataSpec(data="tfds:cnn_dailymail", source_column="article",
+                                          target_column="highlights", source_prefix="summarize: "))
+    assert splits.label_names == () and all(s.startswith("summarize: ") for s in splits.train[0])
+    assert len(splits.test[0]) == 10 and isinstance(splits.test[1][0], str)
