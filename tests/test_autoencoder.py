@@ -11,7 +11,8 @@ from zoo.data.mnist import load_mnist
 from zoo.run import main
 from recipes.autoencoder import add_noise
 
-SMOKE = {"epochs": 2, "max_examples": 2048, "batch_size": 32, "learning_rate": 5e-3, "filters": "8,16", "noise": 0.2}
+SMOKE = {"epochs": 2, "max_examples": 2048, "batch_size": 32, "learning_rate": 5e-3, "filters": "8,16", "noise": 0.2,
+         "min_epoch_examples": 0}
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from signature_support import session_run
 from zoo.data.mnist import load_mnist
 from zoo.run import main
 
-SMOKE = ["--set", "epochs=1", "--set", "max_examples=2000"]
+SMOKE = ["--set", "epochs=1", "--set", "max_examples=2000", "--set", "min_epoch_examples=0"]
 
 
 @pytest.mark.slow
@@ -70,7 +70,8 @@ class DenseMnist(zoo.get_recipe("cnn_mnist")):
 
 @pytest.mark.slow
 def test_subclass_overriding_only_build_model_trains_and_exports(tmp_path):
-    config = DenseMnist.Config(epochs=2, max_examples=4000, batch_size=64, max_degrees=0.0, max_shift=0.0)
+    config = DenseMnist.Config(epochs=2, max_examples=4000, batch_size=64, max_degrees=0.0, max_shift=0.0,
+                               min_epoch_examples=0)
     result = DenseMnist(config, run_dir=tmp_path / "run", verbose=0).run(tmp_path / "exports")
     assert result.recipe == "dense_mnist" and result.train_examples == 4000  # its own name, not its parent's
     assert result.metrics["test_accuracy"] > 0.85  # a 64-unit MLP on 4k images; chance is 0.1
@@ -88,7 +89,8 @@ def test_same_seed_with_determinism_gives_identical_runs(tmp_path):
         out = tmp_path / f"out{attempt}"
         run = subprocess.run(
             [PYTHON, "-m", "zoo.run", "cnn_mnist", "--set", "epochs=1", "--set", "max_examples=512",
-             "--set", "filters=4", "--set", "deterministic=true", "--export-dir", str(out),
+             "--set", "filters=4", "--set", "deterministic=true", "--set", "min_epoch_examples=0",
+             "--export-dir", str(out),
              "--run-dir", str(tmp_path / f"run{attempt}")],
             capture_output=True, text=True, cwd=tmp_path, env=zoo_env(), timeout=600,
         )

@@ -43,7 +43,7 @@ def test_subclass_overriding_only_build_model_trains_and_exports(tmp_path):
     namespace = {}
     exec(TINY_NETWORK.format(cls="LinearCnn"), namespace)
     recipe_cls = namespace["LinearCnn"]
-    config = recipe_cls.Config(epochs=1, max_examples=256)
+    config = recipe_cls.Config(epochs=1, max_examples=256, min_epoch_examples=0)
     result = recipe_cls(config, run_dir=tmp_path / "run").run(tmp_path / "export")
     version = only_version(tmp_path / "export", "linear_cnn")  # its own model directory, not cnn_mnist's
     assert result.export.path == version and not (tmp_path / "export" / "cnn_mnist").exists()
@@ -65,7 +65,8 @@ def test_entry_point_plugin_is_listed_and_runs(tmp_path):
     assert any(line.split()[:1] == ["linear_plugin"] for line in listed.stdout.splitlines())
 
     run = run_python(["-m", "zoo.run", "linear_plugin", "--set", "epochs=1", "--set", "max_examples=256",
-                      "--export-dir", str(tmp_path / "export")], cwd=tmp_path, timeout=240, paths=(site,))
+                      "--set", "min_epoch_examples=0", "--export-dir", str(tmp_path / "export")],
+                     cwd=tmp_path, timeout=240, paths=(site,))
     assert run.returncode == 0, run.stderr[-3000:]
     assert_serves_digits(only_version(tmp_path / "export", "linear_plugin"))
 
@@ -74,7 +75,7 @@ def test_entry_point_plugin_is_listed_and_runs(tmp_path):
 def test_recipes_module_outside_the_repo_registers_and_runs(tmp_path):
     plugins = tmp_path / "plugins"
     _write(plugins / "my_recipes.py", TINY_NETWORK.format(cls="MyCnn") + '\n\nzoo.register("my_cnn")(MyCnn)\n')
-    run = run_python(["-m", "zoo.run", "my_cnn", *TINY[:4], "--recipes", "my_recipes",
+    run = run_python(["-m", "zoo.run", "my_cnn", *TINY, "--recipes", "my_recipes",
                       "--export-dir", str(tmp_path / "export")], cwd=tmp_path, timeout=240, paths=(plugins,))
     assert run.returncode == 0, run.stderr[-3000:]
     assert_serves_digits(only_version(tmp_path / "export", "my_cnn"))

@@ -16,7 +16,8 @@ TEST_IMAGES = 1000
 
 def run_kmeans(tmp_path, **overrides):
     cls = zoo.get_recipe("kmeans")
-    config = zoo.config.apply_overrides(cls.Config(), {"max_examples": 1000, "n_init": 2, **overrides})
+    config = zoo.config.apply_overrides(cls.Config(), {"max_examples": 1000, "n_init": 2, "min_epoch_examples": 0,
+                                                       **overrides})
     recipe = cls(config, run_dir=tmp_path / "run", verbose=0)
     return recipe, recipe.run(tmp_path / "exports")
 

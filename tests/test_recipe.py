@@ -61,3 +61,16 @@ def test_a_class_whose_derived_name_belongs_to_a_registered_recipe_is_refused(tm
 def test_a_config_built_in_python_is_checked_like_set_values():
     with pytest.raises(zoo.errors.UsageError, match="batch_size=0 is out of range"):
         CnnMnist(CnnMnist.Config(batch_size=0))
+
+
+def test_an_epoch_of_a_small_data_set_passes_over_it_until_min_epoch_examples(tmp_path):
+    import numpy as np
+
+    recipe = CnnMnist(CnnMnist.Config(batch_size=8, min_epoch_examples=35), run_dir=tmp_path)
+    features, labels = np.arange(10 * 4, dtype=np.uint8).reshape(10, 2, 2), np.arange(10)
+    assert recipe.passes_per_epoch(10) == 4 and recipe.passes_per_epoch(35) == 1
+    seen = np.concatenate([batch[1].numpy() for batch in recipe.dataset(features, labels, training=True)])
+    assert sorted(seen.tolist()) == sorted(list(range(10)) * 4)  # every example four times, in a shuffled order
+    assert seen[:10].tolist() != list(range(10))
+    evaluated = np.concatenate([batch[1].numpy() for batch in recipe.dataset(features, labels, training=False)])
+    assert evaluated.tolist() == list(range(10))  # evaluation passes once, in order

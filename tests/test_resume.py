@@ -20,7 +20,7 @@ def _epoch_lines(text: str) -> list[str]:
 def test_killed_run_resumes_from_its_last_epoch(tmp_path):
     run_dir, export_dir = tmp_path / "run", tmp_path / "export"
     args = ["-m", "zoo.run", "cnn_mnist", "--set", "epochs=3", "--set", "max_examples=256", "--set", "filters=8",
-            "--export-dir", str(export_dir), "--run-dir", str(run_dir)]
+            "--set", "min_epoch_examples=0", "--export-dir", str(export_dir), "--run-dir", str(run_dir)]
     first = subprocess.Popen([PYTHON, *args], cwd=tmp_path, env=env_with(), stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 180

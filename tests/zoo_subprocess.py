@@ -13,7 +13,8 @@ from zoo.export.versions import is_version_name
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-TINY = ["--set", "epochs=1", "--set", "max_examples=256", "--set", "filters=8"]  # cnn_mnist smoke run
+TINY = ["--set", "epochs=1", "--set", "max_examples=256", "--set", "filters=8",  # cnn_mnist smoke run:
+        "--set", "min_epoch_examples=0"]  # one pass over the 256 images an epoch
 
 
 def env_with(*paths: Path | str, **extra: str) -> dict[str, str]:

@@ -113,6 +113,9 @@ class RecipeConfig:
     deterministic: bool = field(False, "bit-identical reruns (tf.config.experimental.enable_op_determinism; slower)")
     jit_compile: bool = field(False, "compile the training step with XLA (off under tf.distribute and with deterministic)")
     max_examples: int = field(0, "cap on training examples, 0 = all (for smoke runs)", within="[0, inf)")
+    min_epoch_examples: int = field(0, "an epoch passes over the training data as often as it takes to show at "
+                                       "least this many examples, so a small data set gets the training the epochs "
+                                       "were set for; 0 = once", within="[0, inf)")
     early_stopping: int = field(3, "stop once the validation loss has not improved for this many epochs and keep the "
                                    "best epoch's weights (averaged weights are kept as they are); 0 = off",
                                 within="[0, inf)")

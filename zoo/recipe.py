@@ -244,8 +244,13 @@ class Recipe:
         ]
 
     # ------------------------------------------------------------------------ tools fit calls
+    def passes_per_epoch(self, examples: int) -> int:
+        """How often an epoch passes over ``examples`` training examples: enough for ``min_epoch_examples``."""
+        return max(1, math.ceil(self.config.min_epoch_examples / max(examples, 1)))
+
     def steps_per_epoch(self, splits: Splits) -> int:
-        return math.ceil(len(splits.train[0]) / self.config.batch_size)
+        examples = len(splits.train[0])
+        return math.ceil(examples * self.passes_per_epoch(examples) / self.config.batch_size)
 
     def uses_xla(self) -> bool:
         """Whether training steps compile with XLA: the ``jit_compile`` config key, which asks for what Keras
@@ -303,12 +308,14 @@ class Recipe:
 
         The arrays become one tensor each, and batches gather their rows by a shuffled index, so training holds the
         data once more (in TensorFlow) rather than twice more (sliced, and again in a whole-data shuffle buffer).
+        A training epoch passes over the data :meth:`passes_per_epoch` times.
         """
         unlabelled = labels is None
         arrays = tuple(tf.constant(a) for a in ((features,) if unlabelled else (features, labels)))
         rows = tf.data.Dataset.range(len(features))
         if training:
             rows = rows.shuffle(len(features), seed=self.config.seed, reshuffle_each_iteration=True)
+            rows = rows.repeat(self.passes_per_epoch(len(features)))  # a fresh order each pass
         seeds = tf.data.Dataset.random(seed=self.config.seed, rerandomize_each_iteration=True).batch(2)
 
         def preprocess(indices, seed):
@@ -344,6 +351,10 @@ class Recipe:
         splits = self.load_data().capped(self.config.max_examples)
         self.config = self.resolve_config(splits)
         check_config(self.config)
+        passes = self.passes_per_epoch(len(splits.train[0]))
+        if passes > 1:
+            print(f"{self.name}: {len(splits.train[0])} training examples: each epoch passes over them {passes} times "
+                  f"(min_epoch_examples={self.config.min_epoch_examples})", file=sys.stderr)
         trained = self.fit(splits)
         metrics = self.evaluate(trained, splits)
         exported = self._export(trained, splits, metrics, export_dir, version)
