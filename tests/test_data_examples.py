@@ -65,6 +65,13 @@ def test_given_test_data_is_kept_and_validation_is_cut_from_data(tmp_path):
     assert card["split"] == {"split_seed": 0, "made": ["validation"], "validation_fraction": 0.1}
 
 
+def test_too_few_examples_for_a_validation_split_train_without_one_and_say_so(tmp_path, capsys):
+    splits = load_text_classification(DataSpec(data=str(_csv(tmp_path / "d.csv", _rows(10))), recipe="lstm"))
+    assert splits.validation is None and [len(splits.train[0]), len(splits.test[0])] == [8, 2]
+    assert "too few examples for a validation split" in capsys.readouterr().err
+    assert splits.card()["split"]["made"] == ["test"]
+
+
 def test_validation_fraction_zero_makes_no_validation_split(tmp_path):
     splits = load_text_classification(DataSpec(data=str(_csv(tmp_path / "d.csv", _rows())), validation_fraction=0))
     assert splits.validation is None and len(splits.train[0]) == 80

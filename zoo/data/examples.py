@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -206,11 +207,15 @@ def _split_missing(spec: DataSpec, tables: dict[str, Table], features: str, labe
     strata = np.unique(train["label"], return_inverse=True)[1] if labelled else None
     rows = split_rows(contents, strata, fractions, spec.split_seed)
     for name, indices in rows.items():
+        if not len(indices) and name == "validation":
+            print(f"{spec.recipe}: data={spec.data} has too few examples for a validation split at "
+                  f"validation_fraction={spec.validation_fraction}; training without one", file=sys.stderr)
+            del fractions[name]
+            continue
         if not len(indices):
             raise BadDataError(
-                f"the {name} split would be empty: data={spec.data} has {len(train)} examples, too few for "
-                f"test_fraction={spec.test_fraction} and validation_fraction={spec.validation_fraction}; add "
-                f"examples or give {SOURCE_KEYS[name]}" if name != "train" else
+                f"the test split would be empty: data={spec.data} has {len(train)} examples, too few for "
+                f"test_fraction={spec.test_fraction}; add examples or give test_data" if name == "test" else
                 f"no examples left for training after the split of data={spec.data}: lower test_fraction and "
                 "validation_fraction")
         tables[name] = train.take(indices)
