@@ -98,9 +98,6 @@ class KmeansConfig(zoo.ImageDataConfig):
             raise UsageError(f"features={self.features!r} is neither 'pixels', 'autoencoder' nor an export directory")
         if self.autoencoder not in ("dense", "conv"):
             raise UsageError(f"autoencoder must be 'dense' or 'conv', got {self.autoencoder!r}")
-        if self.manifold_components and 0 < self.max_examples <= self.manifold_neighbors:
-            raise UsageError(f"max_examples={self.max_examples} leaves too few images for the manifold step's "
-                             f"{self.manifold_neighbors} neighbours; raise it or set manifold_components=0")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -137,12 +134,20 @@ class Kmeans(zoo.Recipe):
         return load_images(DataSpec.of(self.config, self.name), mnist.SOURCE, labels_required=False)
 
     def resolve_config(self, splits: Splits) -> KmeansConfig:
-        """``clusters=0``: as many as the data has classes."""
-        if self.config.clusters:
-            return self.config
-        if len(splits.label_names) < 2:
-            raise BadDataError(f"data={self.config.data} has no labels to count clusters by; set clusters=K")
-        return dataclasses.replace(self.config, clusters=len(splits.label_names))
+        """``clusters=0``: as many as the data has classes; and enough training images for the clusters and the
+        manifold step's neighbours."""
+        cfg = self.config
+        if not cfg.clusters and len(splits.label_names) < 2:
+            raise BadDataError(f"data={cfg.data} has no labels to count clusters by; set clusters=K")
+        clusters = cfg.clusters or len(splits.label_names)
+        images = len(splits.train[0])
+        if images < clusters:
+            raise BadDataError(f"{images} training images cannot make {clusters} clusters; give more images (or "
+                               "max_examples) or set clusters=K with fewer")
+        if cfg.manifold_components and images <= cfg.manifold_neighbors:
+            raise BadDataError(f"{images} training images are too few for the manifold step's {cfg.manifold_neighbors} "
+                               "neighbours; give more images (or max_examples), or set manifold_components=0")
+        return dataclasses.replace(cfg, clusters=clusters)
 
     def fit(self, splits: Splits) -> KmeansTrained:
         """Encoder (trained here, refined, or given) → manifold step → KMeans, all on the training images."""

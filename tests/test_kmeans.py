@@ -69,9 +69,15 @@ def test_dense_codes_on_the_manifold_are_exported_and_clusters_equal_sklearn(tmp
     assert 0.25 < result.metrics["test_accuracy"] <= 1.0  # chance is 0.1; 0.35-0.41 seen (seeds 0, 1)
 
 
-def test_manifold_needs_more_examples_than_neighbours(tmp_path, capsys):
-    assert main(["kmeans", "--set", "max_examples=20", "--export-dir", str(tmp_path / "x")]) == 2
-    assert "manifold_components=0" in capsys.readouterr().err and not (tmp_path / "x").exists()
+@pytest.mark.parametrize("settings, message", [
+    (["max_examples=20"], "20 training images are too few for the manifold step's 20 neighbours"),
+    (["max_examples=5", "manifold_components=0"], "5 training images cannot make 10 clusters"),
+])
+def test_too_few_images_for_the_clusters_or_the_manifold_is_one_line(tmp_path, capsys, monkeypatch, settings, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["kmeans", *[a for s in settings for a in ("--set", s)], "--export-dir", "x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and not any(tmp_path.iterdir())
 
 
 def test_hungarian_accuracy_ignores_cluster_ids():
