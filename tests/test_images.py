@@ -27,13 +27,22 @@ def test_every_format_reads_as_it_is_served(tmp_path, kind):
         np.testing.assert_array_equal(read, images)
 
 
-def test_grey_files_stay_one_channel_and_rgba_loses_its_alpha(tmp_path):
+def test_grey_files_stay_one_channel_and_transparency_is_composited_over_white(tmp_path):
     grey = RNG.integers(0, 256, (9, 7, 1), dtype=np.uint8)
     (tmp_path / "grey.png").write_bytes(tf.io.encode_png(grey).numpy())
     np.testing.assert_array_equal(read_image_files([tmp_path / "grey.png"], None)[0], grey[..., 0])
     rgba = RNG.integers(0, 256, (9, 7, 4), dtype=np.uint8)
+    rgba[0, 0, 3], rgba[0, 1, 3] = 255, 0  # one opaque pixel, one transparent
     (tmp_path / "rgba.png").write_bytes(tf.io.encode_png(rgba).numpy())
-    np.testing.assert_array_equal(read_image_files([tmp_path / "rgba.png"], None)[0], rgba[..., :3])
+    read = read_image_files([tmp_path / "rgba.png"], None)[0].astype(np.float64)
+    alpha = rgba[..., 3:] / 255.0
+    np.testing.assert_allclose(read, rgba[..., :3] * alpha + 255.0 * (1.0 - alpha), atol=0.5)
+    assert read[0, 0].tolist() == rgba[0, 0, :3].tolist() and read[0, 1].tolist() == [255, 255, 255]
+    glyph = np.zeros((9, 7, 2), np.uint8)  # grey + alpha: the shape is in the alpha only, as in symbolic icons
+    glyph[..., 0], glyph[2:5, 2:5, 1] = 190, 255
+    (tmp_path / "glyph.png").write_bytes(tf.io.encode_png(glyph).numpy())
+    shape = read_image_files([tmp_path / "glyph.png"], None)[0]
+    assert shape.ndim == 2 and set(np.unique(shape).tolist()) == {190, 255}
 
 
 def test_a_served_image_of_another_size_is_resized_as_training_images_were(tmp_path):

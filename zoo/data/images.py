@@ -3,7 +3,8 @@
 One set of TensorFlow ops does it when the data is read and inside every exported ``image_bytes`` signature, so a
 served image becomes exactly the pixels a training image of the same bytes became:
 
-- :func:`decode_image`: encoded bytes → uint8 [H, W, 3] (a GIF's first frame; alpha dropped; grey replicated);
+- :func:`decode_image`: encoded bytes → uint8 [H, W, 3] (a GIF's first frame; grey replicated; transparency
+  composited over white);
 - :func:`resize_image`: to ``image_size`` (bilinear with antialiasing, rounded), left alone when already that size;
 - a data set whose every image is grey (R = G = B) is kept as one channel, [N, H, W]; otherwise [N, H, W, 3].
   :func:`to_model_channels` makes a served image match: the luminance of a colour image for a grey model,
@@ -48,8 +49,22 @@ def parse_image_size(text: str) -> tuple[int, int] | None:
 
 
 def decode_image(data: tf.Tensor) -> tf.Tensor:
-    """Encoded PNG/JPEG/GIF/BMP bytes (a scalar string) → uint8 [H, W, 3]."""
-    return tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8)
+    """Encoded PNG/JPEG/GIF/BMP bytes (a scalar string) → uint8 [H, W, 3]: grey is replicated, and an image with
+    an alpha channel is composited over white (an icon or a logo may keep its whole shape in its alpha, over one
+    flat colour: dropping the alpha would leave a blank square).
+
+    >>> icon = tf.constant([[[190, 190, 190, 255], [190, 190, 190, 0]]], tf.uint8)   # a grey glyph, transparent around
+    >>> decode_image(tf.io.encode_png(icon))[0, :, 0].numpy().tolist()
+    [190, 255]
+    """
+    image = tf.io.decode_image(data, channels=0, expand_animations=False, dtype=tf.uint8)  # 1 to 4 channels
+    channels = tf.shape(image)[-1]
+    colour = tf.cond(channels >= 3, lambda: image[..., :3], lambda: tf.tile(image[..., :1], [1, 1, 3]))
+    opaque = tf.fill(tf.shape(image[..., :1]), tf.constant(255, tf.uint8))
+    alpha = tf.cond(tf.equal(channels % 2, 0), lambda: image[..., -1:], lambda: opaque)
+    weight = tf.cast(alpha, tf.float32) / 255.0
+    over_white = tf.cast(colour, tf.float32) * weight + 255.0 * (1.0 - weight)
+    return tf.cast(tf.clip_by_value(tf.round(over_white), 0.0, 255.0), tf.uint8)
 
 
 def resize_image(image: tf.Tensor, size: tuple[int, int] | None) -> tf.Tensor:
