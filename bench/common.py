@@ -121,6 +121,11 @@ class BenchRecord:
         self.payload[key] = value
         self.write()
 
+    def describe(self, key: str, value: Any) -> None:
+        """What is not a measurement (the config): kept, and written with the next measurement, so that a bench
+        stopped before measuring anything leaves the previous result whole."""
+        self.payload[key] = value
+
     def write(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(self.payload, indent=2) + "\n")
@@ -141,7 +146,7 @@ def run_seeds(record: BenchRecord, seeds: Sequence[int], **overrides: Any) -> Ru
         result = run_recipe(record.name, seed=seed, **overrides)
         if first is None:
             first = result
-            record.add("config", {k: v for k, v in result.config.items() if k != "seed"})
+            record.describe("config", {k: v for k, v in result.config.items() if k != "seed"})
         record.add_run(seed, run_entry(result))
     return first
 

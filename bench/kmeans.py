@@ -47,7 +47,7 @@ def run_features(**overrides: Any) -> dict[str, Any]:
 
 
 def run(record: BenchRecord, seeds: Sequence[int]) -> None:
-    record.add("config", {k: v for k, v in zoo.get_recipe("kmeans").Config().to_dict().items() if k != "seed"})
+    record.describe("config", {k: v for k, v in zoo.get_recipe("kmeans").Config().to_dict().items() if k != "seed"})
     for seed in seeds:
         record.add_run(seed, run_features(seed=seed))
     # the bars are stated for autoencoder codes; pixels are reported beside them

@@ -49,6 +49,15 @@ def test_a_part_that_fails_later_loses_nothing_written_before(tmp_path: Path) ->
     assert {"date", "machine", "libraries"} <= saved.keys()
 
 
+def test_a_bench_stopped_before_measuring_leaves_the_previous_result_whole(tmp_path: Path) -> None:
+    (tmp_path / "demo.json").write_text('{"metrics": {"test_accuracy": {"mean": 0.97}}}')
+    record = BenchRecord("demo", tmp_path, bars=(BAR,))
+    record.describe("config", {"epochs": 3})
+    assert json.loads(record.path.read_text()) == {"metrics": {"test_accuracy": {"mean": 0.97}}}
+    record.add_run(0, {"metrics": {"test_accuracy": 0.95}})
+    assert json.loads(record.path.read_text())["config"] == {"epochs": 3}
+
+
 @pytest.mark.slow
 def test_run_seeds_records_each_seed_of_a_real_recipe_run(tmp_path: Path) -> None:
     record = BenchRecord("cnn_mnist", tmp_path, bars=zoo.get_recipe("cnn_mnist").bars)
