@@ -94,7 +94,6 @@ def test_broken_entry_point_plugin_is_a_one_line_usage_error(tmp_path, monkeypat
     _write(site / "broken_plugin.py", "raise ImportError('needs a package that is not installed')\n")
     _fake_distribution(site, "zoo_broken_plugin", {"broken": "broken_plugin"})
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(zoo.registry, "_loaded_plugins", False)
     line = _one_error_line(["--list"], capsys)
     assert "'broken'" in line and "broken_plugin" in line and "needs a package that is not installed" in line
 
@@ -111,7 +110,6 @@ def test_entry_point_class_is_registered_under_the_entry_point_name(tmp_path, mo
     _write(site / "ep_class_plugin.py", TINY_NETWORK.format(cls="EpClass"))
     _fake_distribution(site, "zoo_ep_class_plugin", {"ep_class": "ep_class_plugin:EpClass"})
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(zoo.registry, "_loaded_plugins", False)
     try:
         zoo.registry.load_plugins()
         assert zoo.get_recipe("ep_class").__name__ == "EpClass"

@@ -1,8 +1,11 @@
+import importlib.metadata
+
 import pytest
 
 import zoo
 from zoo import registry
 from zoo.errors import UsageError
+from zoo_subprocess import run_python
 
 
 @pytest.fixture
@@ -11,9 +14,22 @@ def scratch_name():
     registry.unregister("scratch_recipe")
 
 
-def test_builtins_are_registered_explicitly():
-    assert "cnn_mnist" in zoo.list_recipes()
-    assert zoo.get_recipe("cnn_mnist").name == "cnn_mnist"
+BUILT_INS = ["autoencoder", "bert", "cnn_mnist", "electra", "kmeans", "lstm", "t5"]
+
+
+def test_builtins_register_through_the_entry_point_group_as_plugins_do():
+    entries = {entry.name: entry.value for entry in importlib.metadata.entry_points(group=registry.ENTRY_POINT_GROUP)}
+    assert {name: entries.get(name) for name in BUILT_INS} == {name: f"recipes.{name}" for name in BUILT_INS}
+    for name in BUILT_INS:
+        assert zoo.get_recipe(name).__module__ == f"recipes.{name}" and zoo.get_recipe(name).name == name
+    assert set(BUILT_INS) <= set(zoo.list_recipes())
+
+
+def test_asking_for_one_recipe_imports_its_module_only(tmp_path):
+    code = "import sys, zoo; zoo.get_recipe('cnn_mnist'); print(sorted(m for m in sys.modules if m.startswith('recipes.')))"
+    shown = run_python(["-c", code], cwd=tmp_path, timeout=120)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert shown.stdout.split() == ["['recipes.cnn_mnist']"]
 
 
 def test_unknown_recipe_names_the_known_ones():

@@ -55,6 +55,7 @@ from zoo.distribute import is_chief, worker_dir
 from zoo.errors import UsageError
 from zoo.export import ExportResult, Servable, export
 from zoo.quiet import known_notices_quieted
+from zoo.registry import registered
 
 
 @dataclasses.dataclass(frozen=True)
@@ -386,8 +387,6 @@ class Recipe:
 def check_publishable(cls: type[Recipe]) -> None:
     """A recipe publishes under its own name only: an unregistered class whose derived name belongs to a
     registered recipe would publish into that recipe's model directory, so it is refused."""
-    from zoo.registry import registered
-
     owner = registered(cls.name)
     if owner is not None and owner is not cls:
         raise UsageError(f"{cls.__qualname__} is not registered, and its name {cls.name!r} belongs to "

@@ -1,9 +1,9 @@
-"""The recipe registry: a name → class table, filled explicitly.
+"""The recipe registry: a name → class table.
 
-Built-in recipes register when ``recipes`` is imported (its ``__init__`` imports each module by name).
-Third-party recipes come from the ``zoo.recipes`` entry-point group or from ``--recipes some.module``. An entry
-point names a module that registers its recipes with ``@zoo.register``, or a class (``name = module:Class``),
-which is registered under the entry point's name.
+Every recipe comes from the ``zoo.recipes`` entry-point group, the zoo's own included (its setup.cfg declares them
+as any plugin package would), or from ``--recipes some.module``. An entry point names a module that registers its
+recipes with ``@zoo.register``, or a class (``name = module:Class``), which is registered under the entry point's
+name. A recipe's entry point is imported when that recipe is first asked for; :func:`list_recipes` imports them all.
 
 Example:
 
@@ -31,7 +31,7 @@ from zoo.errors import UsageError
 ENTRY_POINT_GROUP = "zoo.recipes"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _REGISTRY: dict[str, type] = {}
-_loaded_plugins = False
+_imported: set[str] = set()  # entry points imported, or being imported (a plugin may ask for a recipe it extends)
 
 T = TypeVar("T", bound=type)
 
@@ -49,9 +49,7 @@ def register(name: str) -> Callable[[T], T]:
         raise ValueError(f"recipe name {name!r} must be lowercase letters, digits and '_', starting with a letter")
 
     def decorator(cls: T) -> T:
-        from zoo.recipe import Recipe
-
-        if not (isinstance(cls, type) and issubclass(cls, Recipe)):
+        if not _is_recipe_class(cls):
             raise TypeError(f"@zoo.register({name!r}) takes a zoo.Recipe subclass, got {cls!r}")
         existing = _REGISTRY.get(name)
         if existing is not None and existing is not cls:
@@ -65,8 +63,16 @@ def register(name: str) -> Callable[[T], T]:
     return decorator
 
 
+def _is_recipe_class(cls: object) -> bool:
+    """What the registry asks of a recipe class: a ``Config`` class and a ``run`` method, as every zoo.Recipe
+    subclass has. It does not import zoo.recipe, which asks it who owns a name: no import circle."""
+    return (isinstance(cls, type) and isinstance(getattr(cls, "Config", None), type)
+            and callable(getattr(cls, "run", None)))
+
+
 def registered(name: str) -> type | None:
-    """The class registered under ``name``, or None (built-ins and plugins are not loaded by this)."""
+    """The class registered under ``name`` (importing the entry point of that name), or None."""
+    _import_entry_point(name)
     return _REGISTRY.get(name)
 
 
@@ -77,7 +83,9 @@ def unregister(name: str) -> None:
 
 def get_recipe(name: str) -> type:
     """The recipe class registered under ``name``; raises UnknownRecipeError naming the known ones."""
-    load_plugins()
+    _import_entry_point(name)
+    if name not in _REGISTRY:  # a plugin module may register recipes under names other than its entry point's
+        load_plugins()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -100,19 +108,27 @@ def load_module(module_name: str) -> None:
 
 
 def load_plugins() -> None:
-    """Import the built-in recipes and every ``zoo.recipes`` entry point, once per process."""
-    global _loaded_plugins
-    if _loaded_plugins:
-        return
-    _loaded_plugins = True
-    importlib.import_module("recipes")
+    """Import every ``zoo.recipes`` entry point not imported yet."""
     for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            loaded = entry.load()
-            if isinstance(loaded, type) and loaded not in _REGISTRY.values():  # `name = module:Class`
-                register(entry.name)(loaded)
-        except Exception as exc:
-            _loaded_plugins = False
-            raise UsageError(
-                f"recipe plugin {entry.name!r} ({entry.value}) failed to import: {type(exc).__name__}: {exc}"
-            ) from None
+        _load(entry)
+
+
+def _import_entry_point(name: str) -> None:
+    if name not in _REGISTRY:
+        for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=name):
+            _load(entry)
+
+
+def _load(entry: importlib.metadata.EntryPoint) -> None:
+    if entry.name in _imported:
+        return
+    _imported.add(entry.name)
+    try:
+        loaded = entry.load()
+    except Exception as exc:
+        _imported.discard(entry.name)
+        raise UsageError(
+            f"recipe plugin {entry.name!r} ({entry.value}) failed to import: {type(exc).__name__}: {exc}"
+        ) from None
+    if isinstance(loaded, type) and loaded not in _REGISTRY.values():  # `name = module:Class`
+        register(entry.name)(loaded)
