@@ -41,8 +41,8 @@ from zoo.quiet import known_notices_quieted
 from zoo.text.encoder_classifier import WORDPIECES_PER_WORD
 from recipes.electra import new_discriminator, replaced_token_pretrainer
 from zoo.text.pretraining import (ElectraPretrainer, curve_chunk, masked_lm_dataset, pretrain, replaced_token_scores,
-                                   start_at_target_prior, text_windows, warmup_cosine, within_token_auc,
-                                   write_selected)
+                                   start_at_target_prior, text_windows, within_token_auc, write_selected)
+from zoo.schedules import cosine_schedule
 from zoo.text.wordpiece import WordpieceTokenizer
 
 STEPS, SEQUENCE_LENGTH, BATCH_SIZE, HELD_OUT_BATCHES = 1000, 64, 32, 40
@@ -101,7 +101,7 @@ def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str
     keras.utils.set_random_seed(config.seed)
     pretrainer = replaced_token_pretrainer(new_discriminator(tokenizer.vocabulary_size, config), config,
                                            temperature=temperature)
-    pretrainer.compile(keras.optimizers.Adam(warmup_cosine(config.pretrain_learning_rate, steps, steps // 10)))
+    pretrainer.compile(keras.optimizers.Adam(cosine_schedule(config.pretrain_learning_rate, steps, steps // 10)))
     dataset = masked_lm_dataset(train, tokenizer, BATCH_SIZE, seed=config.seed)
     prior_log = start_at_target_prior(pretrainer.generator, dataset)
     print(f"temperature {temperature}: {steps} pretraining steps, a line per {curve_chunk(steps)}", flush=True)

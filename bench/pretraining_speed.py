@@ -20,7 +20,8 @@ from bench.common import write_result
 from recipes.electra import new_discriminator, replaced_token_pretrainer
 from zoo.hf.bert_checkpoint import minilm_directory
 from zoo.text.cycle_corpus import cycle_corpus
-from zoo.text.pretraining import masked_lm_dataset, pretrain, warmup_cosine
+from zoo.schedules import cosine_schedule
+from zoo.text.pretraining import masked_lm_dataset, pretrain
 from zoo.text.wordpiece import WordpieceTokenizer
 
 CONFIG = zoo.get_recipe("electra").Config()  # the recipe's defaults: the shapes and settings timed here
@@ -34,7 +35,7 @@ def steps_per_second(tokenizer: WordpieceTokenizer, jit_compile: bool = False, p
         pretrainer = replaced_token_pretrainer(new_discriminator(tokenizer.vocabulary_size, CONFIG), CONFIG)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    pretrainer.compile(keras.optimizers.Adam(warmup_cosine(1e-3, WARMUP_STEPS + TIMED_STEPS, WARMUP_STEPS)),
+    pretrainer.compile(keras.optimizers.Adam(cosine_schedule(1e-3, WARMUP_STEPS + TIMED_STEPS, WARMUP_STEPS)),
                        jit_compile=jit_compile)
     texts = cycle_corpus(documents=512, length=CONFIG.sequence_length - 2)
     dataset = masked_lm_dataset(texts, tokenizer, BATCH_SIZE, seed=0)

@@ -36,6 +36,7 @@ from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Servable
 from zoo.export.text_classifier import text_classifier_servable
+from zoo.schedules import cosine_schedule
 from zoo.text.lengths import length_from_data, sample
 from zoo.text.wordpiece import WordpieceLayer, WordpieceTokenizer
 
@@ -193,7 +194,7 @@ class Lstm(zoo.Recipe):
 
     def optimizer(self, total_steps: int) -> keras.optimizers.Optimizer:
         """Adam, cosine-decayed to 0, keeping an exponential moving average of the weights when configured."""
-        schedule = keras.optimizers.schedules.CosineDecay(self.config.learning_rate, max(total_steps, 1))
+        schedule = cosine_schedule(self.config.learning_rate, total_steps)
         averaging = self.config.weight_averaging
         return keras.optimizers.Adam(schedule, use_ema=averaging > 0, ema_momentum=averaging or 0.99)
 

@@ -49,6 +49,7 @@ from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
 from zoo.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config, read_t5_vocab
 from zoo.recipe import history_of
+from zoo.schedules import cosine_schedule
 from zoo.text.greedy_decode import greedy_decode
 from zoo.text.lengths import length_from_data, sample
 from zoo.text.rouge import rouge
@@ -248,7 +249,7 @@ class T5(zoo.Recipe):
 
     def compile_seq2seq(self, model: keras.Model, peak_learning_rate: float, total_steps: int) -> None:
         """Adafactor with cosine decay, token-level cross-entropy weighted to ignore padding."""
-        schedule = keras.optimizers.schedules.CosineDecay(peak_learning_rate, max(total_steps, 1))
+        schedule = cosine_schedule(peak_learning_rate, total_steps)
         with self.strategy.scope():
             model.compile(
                 optimizer=keras.optimizers.Adafactor(schedule),

@@ -38,7 +38,8 @@ def imported_modules(path: Path, name: str, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], *filter(None, [base])])
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *filter(None, [base])])
             found.update(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names)
         elif is_import_module_call(node):
             found.add(node.args[0].value)

@@ -11,7 +11,8 @@ from sklearn.metrics import roc_auc_score
 
 from zoo.text.cycle_corpus import cycle_corpus, cycle_vocabulary
 from zoo.text.pretraining import (ElectraPretrainer, MaskedLM, masked_lm_dataset, pretrain, replaced_token_scores,
-                                   start_at_target_prior, text_windows, warmup_cosine, within_token_auc)
+                                   start_at_target_prior, text_windows, within_token_auc)
+from zoo.schedules import cosine_schedule
 from zoo.text.wordpiece import WordpieceTokenizer
 
 WORDS_PER_DOCUMENT = 30
@@ -49,7 +50,7 @@ def test_masked_lm_predicts_masked_words_from_context():
     start_at_target_prior(model, batches(seed=0, vocabulary=vocabulary))
     assert masked_accuracy(model, batches(seed=1, vocabulary=vocabulary)) < 3 * CHANCE
     steps = 300
-    model.compile(keras.optimizers.Adam(warmup_cosine(1e-3, steps, warmup_steps=30)))
+    model.compile(keras.optimizers.Adam(cosine_schedule(1e-3, steps, warmup_steps=30)))
     pretrain(model, batches(seed=0, vocabulary=vocabulary), steps, verbose=0)
     assert masked_accuracy(model, batches(seed=1, vocabulary=vocabulary)) >= 0.95
 
@@ -71,7 +72,7 @@ def test_electra_discriminator_detects_replaced_words_from_context():
     pretrainer = ElectraPretrainer(discriminator, generator_hidden_dim=32, generator_layers=0, shared_layers=2,
                                    discriminator_weight=1.0, disallow_correct=True)
     steps = 600
-    pretrainer.compile(keras.optimizers.Adam(warmup_cosine(1e-3, steps, warmup_steps=60)))
+    pretrainer.compile(keras.optimizers.Adam(cosine_schedule(1e-3, steps, warmup_steps=60)))
     pretrain(pretrainer, batches(seed=0), steps, verbose=0)
     auc, context_auc, accuracy, base_rate = replaced_token_detection(pretrainer, batches(seed=1))
     assert auc >= 0.95
@@ -86,7 +87,7 @@ def test_pretrain_reports_a_learning_curve_without_changing_the_schedule():
     backbone = keras_hub.models.BertBackbone(len(cycle_vocabulary()), 1, 1, 8, 16,
                                              max_sequence_length=WORDS_PER_DOCUMENT + 2)
     model = MaskedLM(backbone, backbone.token_embedding)
-    model.compile(keras.optimizers.Adam(warmup_cosine(1e-3, 300, warmup_steps=30)))
+    model.compile(keras.optimizers.Adam(cosine_schedule(1e-3, 300, warmup_steps=30)))
     pretrain(model, batches(seed=0, batch_size=2), 300, verbose=0)
     assert int(model.optimizer.iterations) == 300
     assert {name: len(values) for name, values in model.history.history.items()} == {"loss": 3, "mlm_accuracy": 3}

@@ -26,7 +26,8 @@ def test_builtins_register_through_the_entry_point_group_as_plugins_do():
 
 
 def test_asking_for_one_recipe_imports_its_module_only(tmp_path):
-    code = "import sys, zoo; zoo.get_recipe('cnn_mnist'); print(sorted(m for m in sys.modules if m.startswith('recipes.')))"
+    code = ("import sys, zoo; zoo.get_recipe('cnn_mnist'); "
+            "print(sorted(m for m in sys.modules if m.startswith('recipes.')))")
     shown = run_python(["-c", code], cwd=tmp_path, timeout=120)
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert shown.stdout.split() == ["['recipes.cnn_mnist']"]

@@ -56,6 +56,7 @@ from zoo.errors import UsageError
 from zoo.export import ExportResult, Servable, export
 from zoo.quiet import known_notices_quieted
 from zoo.registry import registered
+from zoo.schedules import cosine_schedule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,7 +234,7 @@ class Recipe:
 
     def optimizer(self, total_steps: int) -> keras.optimizers.Optimizer:
         """Adam with the configured learning rate, cosine-decayed to 0 over training."""
-        schedule = keras.optimizers.schedules.CosineDecay(self.config.learning_rate, max(total_steps, 1))
+        schedule = cosine_schedule(self.config.learning_rate, total_steps)
         return keras.optimizers.Adam(schedule)
 
     def callbacks(self) -> list[keras.callbacks.Callback]:

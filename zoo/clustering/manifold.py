@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from zoo.errors import DataError
+from zoo.schedules import cosine_schedule
 
 HIDDEN_UNITS = (256, 256)
 
@@ -71,7 +72,6 @@ def fit_manifold(
     targets = umap_embedding(features, components, neighbors, seed, verbose=bool(verbose))
     network = manifold_network(features.shape[1], components)
     steps = epochs * -(-len(features) // batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1))
-    network.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
+    network.compile(optimizer=keras.optimizers.Adam(cosine_schedule(learning_rate, steps)), loss="mse")
     network.fit(features, targets, batch_size=batch_size, epochs=epochs, verbose=verbose)
     return network

@@ -47,8 +47,9 @@ from zoo.export import Endpoint, Servable
 from zoo.export.text_classifier import text_classifier_servable
 from zoo.text.fill_mask import FillMask, MaskedLanguageModel, fill_mask_endpoint, masked_examples
 from zoo.text.pretraining import (
-    MaskedLM, curve_chunk, masked_lm_dataset, pretrain, start_at_target_prior, text_windows, warmup_cosine,
+    MaskedLM, curve_chunk, masked_lm_dataset, pretrain, start_at_target_prior, text_windows,
 )
+from zoo.schedules import cosine_schedule
 from zoo.text.lengths import length_from_data, sample
 from zoo.text.wordpiece import WordpieceTokenizer
 
@@ -270,7 +271,7 @@ class EncoderClassifierRecipe(zoo.Recipe):
         steps = cfg.pretraining_steps(imported)
         if steps == 0:
             return InitialEncoder(backbone, pretrainer, {"steps": 0, "seconds": 0.0})
-        pretrainer.compile(keras.optimizers.Adam(warmup_cosine(cfg.pretrain_learning_rate, steps, max(1, steps // 10))))
+        pretrainer.compile(keras.optimizers.Adam(cosine_schedule(cfg.pretrain_learning_rate, steps, max(1, steps // 10))))
         texts = splits.train[0] if cfg.corpus == "train" else \
             load_texts(dataclasses.replace(DataSpec.of(cfg, self.name), data=cfg.corpus), bbc_news.SOURCE)
         # whole documents, in windows that fit the sequence, rather than each document's first sentences

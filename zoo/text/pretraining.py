@@ -17,7 +17,7 @@ with ``mask_weights`` as target and sample weight — so at equal steps and batc
   ``discriminator_weight=1`` so that loss is not drowned, and ``disallow_correct`` so the replacements do not
   vanish as the generator gets good (docs/pretraining.md, tests/test_pretraining.py).
 
-Train either with Adam on :func:`warmup_cosine`.
+Train either with Adam on :func:`zoo.schedules.cosine_schedule` with a warmup.
 
 Example:
 
@@ -25,7 +25,7 @@ Example:
 >>> discriminator = keras_hub.models.ElectraBackbone(tokenizer.vocabulary_size, 2, 2, 128, 128, 512, max_sequence_length=64)  # doctest: +SKIP
 >>> pretrainer = ElectraPretrainer(discriminator, generator_hidden_dim=32, generator_layers=0, shared_layers=2,
 ...                                discriminator_weight=1.0, disallow_correct=True)          # doctest: +SKIP
->>> pretrainer.compile(keras.optimizers.Adam(warmup_cosine(1e-3, 100, warmup_steps=10)))   # doctest: +SKIP
+>>> pretrainer.compile(keras.optimizers.Adam(cosine_schedule(1e-3, 100, warmup_steps=10)))   # doctest: +SKIP
 >>> pretrainer.fit(masked_lm_dataset(texts, tokenizer, batch_size=32, seed=0), steps_per_epoch=100)  # doctest: +SKIP
 """
 
@@ -86,21 +86,6 @@ def masked_lm_dataset(
         .batch(batch_size, drop_remainder=True)
         .map(mask, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
-    )
-
-
-def warmup_cosine(peak_learning_rate: float, steps: int, warmup_steps: int) -> keras.optimizers.schedules.CosineDecay:
-    """Learning rate rising linearly from 0 to ``peak_learning_rate`` over ``warmup_steps``, then cosine to 0.
-
-    Post-layer-norm encoders (BERT, ELECTRA) trained from scratch with Adam need the warmup (docs/pretraining.md).
-
-    >>> schedule = warmup_cosine(1e-3, steps=100, warmup_steps=10)
-    >>> [round(float(schedule(step)), 6) for step in (0, 5, 10, 55, 100)]
-    [0.0, 0.0005, 0.001, 0.0005, 0.0]
-    """
-    warmup_steps = min(warmup_steps, steps)
-    return keras.optimizers.schedules.CosineDecay(
-        0.0, max(steps - warmup_steps, 1), warmup_target=peak_learning_rate, warmup_steps=warmup_steps
     )
 
 
