@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +14,6 @@ import tensorflow as tf  # noqa: E402
 
 from zoo.export import Endpoint, Servable  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 
 # Scripts that write fixtures with torch (the `bench` extra): run by hand, not collected.
 collect_ignore_glob = ["fixtures/*.py"]
@@ -39,18 +36,6 @@ def make_half_plus_two() -> Servable:
 @pytest.fixture
 def half_plus_two() -> Servable:
     return make_half_plus_two()
-
-
-def zoo_env(**extra: str) -> dict[str, str]:
-    """Environment for ``python -m zoo.*`` subprocesses: the repo importable, TF quiet."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    env.update(extra)
-    return env
-
-
-PYTHON = sys.executable
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,13 @@ import subprocess
 
 import pytest
 
-from conftest import PYTHON, zoo_env
 from zoo.run import main
-from zoo_subprocess import TINY, env_with, run_python
+from zoo_subprocess import PYTHON, TINY, env_with, run_python
 
 
 def zoo_run(*args, cwd):
     return subprocess.run(
-        [PYTHON, "-m", "zoo.run", *args], capture_output=True, text=True, cwd=cwd, env=zoo_env(), timeout=300
+        [PYTHON, "-m", "zoo.run", *args], capture_output=True, text=True, cwd=cwd, env=env_with(), timeout=300
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from conftest import PYTHON, zoo_env
+from zoo_subprocess import PYTHON, env_with
 from signature_support import session_run
 from zoo.data.mnist import load_mnist
 from zoo.run import main
@@ -22,7 +22,7 @@ def test_cli_exports_versions_that_serve_raw_uint8_images(tmp_path, monkeypatch,
     export_dir = tmp_path / "exports"
     first = subprocess.run(
         [PYTHON, "-m", "zoo.run", "cnn_mnist", *SMOKE, "--export-dir", str(export_dir)],
-        capture_output=True, text=True, cwd=tmp_path, env=zoo_env(), timeout=600,
+        capture_output=True, text=True, cwd=tmp_path, env=env_with(), timeout=600,
     )
     assert first.returncode == 0, first.stderr[-3000:]
     assert "quality bar test_accuracy >= 0.994" in first.stdout and "gate passed" in first.stdout
@@ -92,7 +92,7 @@ def test_same_seed_with_determinism_gives_identical_runs(tmp_path):
              "--set", "filters=4", "--set", "deterministic=true", "--set", "min_epoch_examples=0",
              "--export-dir", str(out),
              "--run-dir", str(tmp_path / f"run{attempt}")],
-            capture_output=True, text=True, cwd=tmp_path, env=zoo_env(), timeout=600,
+            capture_output=True, text=True, cwd=tmp_path, env=env_with(), timeout=600,
         )
         assert run.returncode == 0, run.stderr[-3000:]
         metrics.append(json.loads((out / "cnn_mnist" / "1" / "assets.extra" / "zoo.json").read_text())["metrics"])

@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from conftest import PYTHON, REPO, make_half_plus_two, zoo_env
+from conftest import make_half_plus_two
+from zoo_subprocess import PYTHON, REPO, env_with
 from zoo.errors import ExportError
 from zoo.export import Endpoint, Servable, export
 from zoo.export.gate import check_ops, run_gate
@@ -80,7 +81,7 @@ def test_sigkill_during_export_leaves_no_visible_version(tmp_path):
         export_module.export(make_half_plus_two(), model_name="half_plus_two", export_root={str(tmp_path)!r}, card={{}})
         """
     )
-    child = subprocess.Popen([PYTHON, "-c", script], stdout=subprocess.PIPE, text=True, env=zoo_env())
+    child = subprocess.Popen([PYTHON, "-c", script], stdout=subprocess.PIPE, text=True, env=env_with())
     try:
         for line in child.stdout:
             if "IN_GATE" in line:

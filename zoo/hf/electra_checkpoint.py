@@ -43,7 +43,8 @@ from zoo.hf.bert_checkpoint import (
     ACTIVATIONS, gelu_erf, read_encoder_config, masked_lm_head, port_dense, port_embeddings, port_encoder_layers,
 )
 from zoo.hf.checkpoint_files import CheckpointWeights, refuse
-from zoo.text.fill_mask import BACKBONE_INPUTS, MaskedLanguageModel
+from zoo.text.fill_mask import MaskedLanguageModel
+from zoo.text.wordpiece import BACKBONE_INPUTS
 
 PREFIX = "electra."
 DISCRIMINATOR_HEAD = "discriminator_predictions"

@@ -37,10 +37,9 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.export import Endpoint
-from zoo.text.wordpiece import WordpieceTokenizer
+from zoo.text.wordpiece import BACKBONE_INPUTS, WordpieceTokenizer
 
 MASK_TOKEN = "[MASK]"
-BACKBONE_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
 
 @dataclasses.dataclass

@@ -36,6 +36,8 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+#: What :meth:`WordpieceTokenizer.pack` returns and a KerasHub BERT/ELECTRA backbone takes.
+BACKBONE_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
 
 def read_vocabulary(path: str | Path) -> list[str]:
