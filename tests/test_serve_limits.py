@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import grpc
-import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2
