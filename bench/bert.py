@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from bench.common import BenchRecord, run_seeds
 from zoo.data.bbc_news import load_bbc_news
-from zoo.hf.bert_checkpoint import minilm_directory
+from zoo.models.hf.bert_checkpoint import minilm_directory
 
 DEFAULT_SEEDS = 1
 REQUIRES = ("torch",)  # the bench extra; transformers and tokenizers are installed with the zoo

@@ -38,7 +38,7 @@ import zoo
 import tensorflow as tf
 from zoo.data.examples import DataSpec, load_text_classification
 from zoo.data.minilm import load_vocab
-from zoo.text.wordpiece import WordpieceTokenizer
+from zoo.models.text.wordpiece import WordpieceTokenizer
 
 def kib(key):  # this process's memory now (VmRSS) or at its peak since the last reset (VmHWM), in KiB
     for line in open("/proc/self/status"):

@@ -38,8 +38,8 @@ from bench.hf_encoders import encoders
 from bench.hf_t5 import FLAN_T5_SMALL, T5_SMALL, hf_t5_model, hf_t5_tokenizer, t5_reference, write_t5_checkpoint
 from zoo.data.bbc_news import load_bbc_news
 from zoo.export.session import session_load
-from zoo.hf.t5_checkpoint import load_t5_checkpoint
-from zoo.text.greedy_decode import greedy_decode
+from zoo.models.hf.t5_checkpoint import load_t5_checkpoint
+from zoo.models.text.greedy_decode import greedy_decode
 
 REQUIRES = ("torch", "transformers", "sentencepiece")
 SPIECE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "hf_t5" / "t5_relu_tied" / "spiece.model"

@@ -186,7 +186,7 @@ def _served_fill_mask(served: dict[str, np.ndarray], ref: dict[str, np.ndarray])
 def _masked_lm_parity(model, tokenizer, ref) -> dict[str, Any]:
     import tensorflow as tf
 
-    from zoo.text.fill_mask import tokenize_with_masks
+    from zoo.models.text.fill_mask import tokenize_with_masks
 
     inputs = tokenize_with_masks(tokenizer, tf.constant(list(ref["texts"])))
     ids_equal = inputs["token_ids"].numpy().tolist() == ref["token_ids"].tolist()
@@ -201,8 +201,8 @@ def electra_small(scratch: Path, vocabulary: Sequence[str], plain: list[str], ma
     import tensorflow as tf
 
     from bench.common import run_recipe
-    from zoo.hf.electra_checkpoint import load_electra_discriminator, load_electra_generator
-    from zoo.text.wordpiece import WordpieceTokenizer
+    from zoo.models.hf.electra_checkpoint import load_electra_discriminator, load_electra_generator
+    from zoo.models.text.wordpiece import WordpieceTokenizer
 
     directories = {kind: write_checkpoint(kind, scratch / kind, vocabulary, seed=seed, scale=0.02, **OFFICIAL[kind])
                    for seed, kind in enumerate(("electra_discriminator", "electra_generator"))}
@@ -236,8 +236,8 @@ def electra_small(scratch: Path, vocabulary: Sequence[str], plain: list[str], ma
 def bert_base_mlm(scratch: Path, vocabulary: Sequence[str], masked: list[str]) -> dict[str, Any]:
     """bert-base-uncased's shape with its masked-LM head: import parity, then ``bert``'s export served."""
     from bench.common import run_recipe
-    from zoo.hf.bert_checkpoint import load_bert_masked_lm
-    from zoo.text.wordpiece import WordpieceTokenizer
+    from zoo.models.hf.bert_checkpoint import load_bert_masked_lm
+    from zoo.models.text.wordpiece import WordpieceTokenizer
 
     directory = write_checkpoint("bert_mlm", scratch / "bert_mlm", vocabulary, seed=2, scale=0.02, **OFFICIAL["bert_mlm"])
     ref = reference_outputs("bert_mlm", directory, masked)

@@ -18,11 +18,11 @@ import keras
 import zoo
 from bench.common import write_result
 from recipes.electra import new_discriminator, replaced_token_pretrainer
-from zoo.hf.bert_checkpoint import minilm_directory
-from zoo.text.cycle_corpus import cycle_corpus
+from zoo.models.hf.bert_checkpoint import minilm_directory
+from zoo.models.text.cycle_corpus import cycle_corpus
 from zoo.schedules import cosine_schedule
-from zoo.text.pretraining import masked_lm_dataset, pretrain
-from zoo.text.wordpiece import WordpieceTokenizer
+from zoo.models.text.pretraining import masked_lm_dataset, pretrain
+from zoo.models.text.wordpiece import WordpieceTokenizer
 
 CONFIG = zoo.get_recipe("electra").Config()  # the recipe's defaults: the shapes and settings timed here
 BATCH_SIZE, WARMUP_STEPS, TIMED_STEPS = 32, 10, 40

@@ -26,10 +26,10 @@ import tensorflow as tf
 
 from bench.common import BenchRecord, run_recipe, run_seeds, seed_stats
 from recipes.t5 import T5
-from zoo.text.rouge import rouge
+from zoo.models.text.rouge import rouge
 from zoo.export.session import session_load
 from zoo.recipe import RunResult
-from zoo.text.greedy_decode import keras_hub_greedy
+from zoo.models.text.greedy_decode import keras_hub_greedy
 
 DEFAULT_SEEDS = 3
 HEADLINES = {"source_column": "body", "target_column": "headline"}

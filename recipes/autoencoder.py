@@ -25,12 +25,13 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from zoo.autoencoder import autoencoder_servable, build_conv_autoencoder
 from zoo.data import mnist
 from zoo.data.examples import DataSpec, load_images
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
-from zoo.export import Servable
+from zoo.export import Endpoint, Servable
+from zoo.export.image_signatures import image_bytes_endpoint
+from zoo.models.vision.autoencoder import build_conv_autoencoder
 
 EVAL_NOISE_SEED = 1234
 
@@ -105,3 +106,36 @@ class Autoencoder(zoo.Recipe):
     def servable(self, trained: zoo.Trained, splits: Splits) -> Servable:
         encoder, decoder = trained.model.get_layer("encoder"), trained.model.get_layer("decoder")
         return autoencoder_servable(encoder, decoder, splits.test[0][:8])
+
+
+def autoencoder_servable(encoder: keras.Model, decoder: keras.Model, warmup_images: np.ndarray) -> Servable:
+    """``serving_default`` (``images`` → ``reconstructions``), ``encode`` (→ ``codes``), ``decode`` (``codes`` →),
+    and ``image_bytes`` and ``encode_image_bytes``: the first two for encoded image files.
+
+    ``decode`` returns ``reconstructions`` (float pixel probabilities) and ``images`` (them as uint8).
+    """
+    image_shape = tuple(warmup_images.shape[1:])
+    image_spec = tf.TensorSpec([None, *image_shape], tf.uint8, name="images")
+    code_spec = tf.TensorSpec([None, *encoder.output.shape[1:]], tf.float32, name="codes")
+
+    def reconstruct(images):
+        return {"reconstructions": decoder(encoder(images, training=False), training=False)}
+
+    def encode(images):
+        return {"codes": encoder(images, training=False)}
+
+    def decode(codes):
+        pixels = decoder(codes, training=False)
+        return {"reconstructions": pixels, "images": tf.cast(tf.round(pixels * 255.0), tf.uint8)}
+
+    warmup_codes = np.asarray(encoder(warmup_images, training=False))
+    return Servable(
+        tracked=[encoder, decoder],
+        endpoints={
+            "serving_default": Endpoint(reconstruct, [image_spec], {"images": warmup_images}),
+            "encode": Endpoint(encode, [image_spec], {"images": warmup_images}),
+            "decode": Endpoint(decode, [code_spec], {"codes": warmup_codes}),
+            "image_bytes": image_bytes_endpoint(reconstruct, image_shape, warmup_images),
+            "encode_image_bytes": image_bytes_endpoint(encode, image_shape, warmup_images),
+        },
+    )

@@ -26,12 +26,12 @@ import keras_hub
 
 import zoo
 from zoo.errors import UsageError
-from zoo.hf.bert_checkpoint import (
+from zoo.models.hf.bert_checkpoint import (
     has_masked_lm_head, load_bert_checkpoint, load_bert_masked_lm, minilm_directory, read_bert_config,
 )
 from zoo.data.splits import Splits
-from zoo.text.encoder_classifier import EncoderClassifierRecipe, FromScratchConfig, InitialEncoder
-from zoo.text.pretraining import MaskedLM
+from recipes.encoder_classifier import EncoderClassifierRecipe, FromScratchConfig, InitialEncoder
+from zoo.models.text.pretraining import MaskedLM
 
 DEFAULT_INIT = "minilm"
 LONGEST_SEQUENCE = 256

@@ -23,7 +23,7 @@ import dataclasses
 import keras
 
 import zoo
-from zoo.augment import warp_uint8_images
+from zoo.models.vision.augment import warp_uint8_images
 from zoo.data import mnist
 from zoo.data.examples import DataSpec, load_images
 from zoo.data.splits import Splits

@@ -41,11 +41,11 @@ import tensorflow as tf
 import zoo
 from zoo.errors import UsageError
 from zoo.export import Endpoint
-from zoo.hf.bert_checkpoint import minilm_directory
-from zoo.hf.electra_checkpoint import load_electra_discriminator, load_electra_generator, read_electra_checkpoint
+from zoo.models.hf.bert_checkpoint import minilm_directory
+from zoo.models.hf.electra_checkpoint import load_electra_discriminator, load_electra_generator, read_electra_checkpoint
 from zoo.data.splits import Splits
-from zoo.text.encoder_classifier import EncoderClassifierRecipe, EncoderTrained, FromScratchConfig, InitialEncoder
-from zoo.text.pretraining import ElectraPretrainer
+from recipes.encoder_classifier import EncoderClassifierRecipe, EncoderTrained, FromScratchConfig, InitialEncoder
+from zoo.models.text.pretraining import ElectraPretrainer
 
 
 @dataclasses.dataclass
@@ -117,7 +117,7 @@ class Electra(EncoderClassifierRecipe):
 
     def initial_encoder(self, splits: Splits) -> InitialEncoder:
         """The ``init`` discriminator, or a new one; either pretrained here (replaced-token detection against a
-        small generator) for :meth:`~zoo.text.encoder_classifier.FromScratchConfig.pretraining_steps`: from a
+        small generator) for :meth:`~recipes.encoder_classifier.FromScratchConfig.pretraining_steps`: from a
         checkpoint only with ``pretrain_steps > 0``. With ``generator_init``, that generator is the masked LM
         behind ``fill_mask``."""
         cfg = self.config

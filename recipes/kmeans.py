@@ -11,7 +11,7 @@ Features (``features``):
   optionally refined with DEC/IDEC's clustering loss (``refine_epochs``);
 - a path to an ``autoencoder`` export: its ``encode`` signature's codes (flattened).
 
-Then the manifold step (N2D; :mod:`zoo.clustering.manifold`, ``manifold_components`` > 0, the default): UMAP
+Then the manifold step (N2D; :mod:`zoo.models.clustering.manifold`, ``manifold_components`` > 0, the default): UMAP
 embeds the training features and a small network learns to reproduce that embedding, so new images reach it
 through TF alone. scikit-learn ``KMeans`` is fitted on the training features that result, all in ``fit``,
 and ``evaluate`` measures on the test features: Hungarian-matched ``test_accuracy``, ``test_nmi``, ``test_ari`` (when
@@ -39,12 +39,12 @@ import tensorflow as tf
 from sklearn.cluster import KMeans as SkKMeans
 
 import zoo
-from zoo.augment import warp_uint8_images
-from zoo.autoencoder import AutoencoderParts, build_conv_autoencoder, build_dense_autoencoder
-from zoo.clustering import dec
-from zoo.clustering.centroids import NearestCentroid
-from zoo.clustering.manifold import fit_manifold
-from zoo.clustering.metrics import cluster_metrics
+from zoo.models.vision.augment import warp_uint8_images
+from zoo.models.vision.autoencoder import AutoencoderParts, build_conv_autoencoder, build_dense_autoencoder
+from zoo.models.clustering import dec
+from zoo.models.clustering.centroids import NearestCentroid
+from zoo.models.clustering.manifold import fit_manifold
+from zoo.models.clustering.metrics import cluster_metrics
 from zoo.data import mnist
 from zoo.data.examples import DataSpec, load_images
 from zoo.data.splits import Splits

@@ -12,11 +12,11 @@ SentencePiece vocabulary in T5's layout (pad 0, eos 1, unk 2, sentinels at the t
 texts, then (with ``pretrain_epochs`` > 0) T5's span-corruption objective on the training sources, then
 fine-tuning. Or, with ``init=DIR``, it starts from a Hugging Face T5 checkpoint (a downloaded ``t5-small`` or
 ``flan-t5-small`` directory: ``config.json``, ``model.safetensors``, ``spiece.model``), imported so its logits
-and greedy tokens equal PyTorch ``transformers``' (:mod:`zoo.hf.t5_checkpoint`), with the checkpoint's own
+and greedy tokens equal PyTorch ``transformers``' (:mod:`zoo.models.hf.t5_checkpoint`), with the checkpoint's own
 tokenizer; ``epochs=0`` then exports it as it is. The exported ``serving_default`` takes ``text`` (string
 [batch]) and returns generated ``text`` (special tokens dropped) and ``token_ids`` (int32 [batch,
 max_decode_length], pad 0 after eos): tokenization, greedy decoding (a ``tf.while_loop`` with key/value
-caches, :mod:`zoo.text.greedy_decode`) and detokenization all run inside the graph, with the batch dimension
+caches, :mod:`zoo.models.text.greedy_decode`) and detokenization all run inside the graph, with the batch dimension
 open.
 
 Example:
@@ -47,14 +47,14 @@ from zoo.data.files import matches_recorded_sha256, record_sha256
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
-from zoo.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config, read_t5_vocab
+from zoo.models.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config, read_t5_vocab
 from zoo.recipe import history_of
 from zoo.schedules import cosine_schedule
-from zoo.text.greedy_decode import greedy_decode
-from zoo.text.lengths import length_from_data, sample
-from zoo.text.rouge import rouge
-from zoo.text.sentencepiece_vocab import EOS_ID, PAD_ID, SentencePieceVocab
-from zoo.text.span_corruption import span_corrupt
+from zoo.models.text.greedy_decode import greedy_decode
+from zoo.data.lengths import length_from_data, sample
+from zoo.models.text.rouge import rouge
+from zoo.models.text.sentencepiece_vocab import EOS_ID, PAD_ID, SentencePieceVocab
+from zoo.models.text.span_corruption import span_corrupt
 
 LONGEST_INPUT = 128  # max_input_length from the data is at most this
 LONGEST_TARGET = 64  # max_decode_length from the data is at most this
@@ -199,7 +199,7 @@ class T5(zoo.Recipe):
 
     def evaluate(self, trained: T5Trained, splits: Splits) -> dict[str, float]:
         """``test_exact_match``: the share of test sources whose generated text is exactly the target; on pairs
-        (not labels) also ROUGE-1, -2 and -L (:func:`zoo.text.rouge.rouge`)."""
+        (not labels) also ROUGE-1, -2 and -L (:func:`zoo.models.text.rouge.rouge`)."""
         inputs, targets = [str(s) for s in splits.test[0]], [str(t) for t in splits.test[1]]
         batch = max(self.config.batch_size, 64)
         outputs = [text.decode("utf-8", errors="replace") for start in range(0, len(inputs), batch)

@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from zoo.augment import random_affine
+from zoo.models.vision.augment import random_affine
 
 
 def _square():

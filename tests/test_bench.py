@@ -225,8 +225,8 @@ def test_each_electra_arm_runs_its_recipe_with_the_shared_config_and_its_own_ove
 
 def test_electra_context_reports_plain_and_within_token_auc_of_a_short_run(monkeypatch) -> None:
     import bench.electra_context as context
-    from zoo.hf.bert_checkpoint import minilm_directory
-    from zoo.text.wordpiece import WordpieceTokenizer
+    from zoo.models.hf.bert_checkpoint import minilm_directory
+    from zoo.models.text.wordpiece import WordpieceTokenizer
 
     monkeypatch.setattr(context, "HELD_OUT_BATCHES", 2)
     tokenizer = WordpieceTokenizer.from_vocabulary_file(minilm_directory() / "vocab.txt",

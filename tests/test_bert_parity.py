@@ -12,7 +12,7 @@ import pytest
 
 from hf_encoder_support import edited_copy
 from zoo.errors import UsageError
-from zoo.hf.bert_checkpoint import load_bert_checkpoint, minilm_directory, read_bert_config
+from zoo.models.hf.bert_checkpoint import load_bert_checkpoint, minilm_directory, read_bert_config
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bert_parity.npz"
 TOLERANCE = 1e-4

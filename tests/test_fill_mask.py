@@ -10,9 +10,10 @@ import tensorflow as tf
 
 from hf_encoder_support import TOLERANCE, checkpoint, decoded, reference
 from zoo.export import Servable, export
-from zoo.hf.electra_checkpoint import load_electra_generator
-from zoo.text.fill_mask import FillMask, fill_mask_endpoint, masked_examples, tokenize_with_masks
-from zoo.text.wordpiece import WordpieceTokenizer
+from zoo.models.hf.electra_checkpoint import load_electra_generator
+from recipes.encoder_classifier import fill_mask_endpoint
+from zoo.models.text.fill_mask import FillMask, masked_examples, tokenize_with_masks
+from zoo.models.text.wordpiece import WordpieceTokenizer
 
 VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "##b"]
 DIRECTORY = checkpoint("electra_generator")

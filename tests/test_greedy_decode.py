@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.text.greedy_decode import greedy_decode, keras_hub_greedy
+from zoo.models.text.greedy_decode import greedy_decode, keras_hub_greedy
 
 VOCAB, MAX_LENGTH = 60, 6
 

@@ -15,9 +15,9 @@ from hf_encoder_support import (
 from signature_support import session_run
 from zoo.data.minilm import minilm_directory
 from zoo.errors import UsageError
-from zoo.hf.bert_checkpoint import has_masked_lm_head, load_bert_checkpoint, load_bert_masked_lm
-from zoo.text.fill_mask import FillMask, tokenize_with_masks
-from zoo.text.wordpiece import WordpieceTokenizer
+from zoo.models.hf.bert_checkpoint import has_masked_lm_head, load_bert_checkpoint, load_bert_masked_lm
+from zoo.models.text.fill_mask import FillMask, tokenize_with_masks
+from zoo.models.text.wordpiece import WordpieceTokenizer
 from zoo_subprocess import only_version, run_python
 
 DIRECTORY = checkpoint("bert_mlm")

@@ -16,9 +16,9 @@ from signature_support import session_run
 import zoo
 from zoo.data.splits import Provenance, Splits
 from zoo.errors import UsageError
-from zoo.hf.electra_checkpoint import checkpoint_kind, load_electra_discriminator, load_electra_generator
-from zoo.text.fill_mask import FillMask
-from zoo.text.wordpiece import WordpieceTokenizer
+from zoo.models.hf.electra_checkpoint import checkpoint_kind, load_electra_discriminator, load_electra_generator
+from zoo.models.text.fill_mask import FillMask
+from zoo.models.text.wordpiece import WordpieceTokenizer
 from zoo_subprocess import only_version, run_python
 
 
@@ -190,7 +190,7 @@ def write_bfloat16_copy(source, target):
 
 
 def test_bfloat16_checkpoints_are_widened_exactly(tmp_path):
-    from zoo.hf.checkpoint_files import CheckpointWeights
+    from zoo.models.hf.checkpoint_files import CheckpointWeights
 
     directory = edited_copy("electra_discriminator", tmp_path)
     tensors = write_bfloat16_copy(checkpoint("electra_discriminator") / "model.safetensors",

@@ -16,8 +16,8 @@ import tensorflow as tf
 
 from signature_support import session_run
 from zoo.errors import UsageError
-from zoo.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config
-from zoo.text.greedy_decode import greedy_decode
+from zoo.models.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config
+from zoo.models.text.greedy_decode import greedy_decode
 from zoo_subprocess import only_version, run_python
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -1,6 +1,6 @@
-"""The layout's import rules, read from the source: the framework (``zoo``) never imports the built-in recipes or
-the benchmarks, and no module of the tree imports itself through others (an import circle), counting imports inside
-functions too."""
+"""The layout's import rules, read from the source, counting imports inside functions too: the framework (``zoo``)
+never imports the built-in recipes or the benchmarks; the model library (``zoo.models``) never imports the export,
+serving, registry, driver or command-line modules; no module of the tree imports itself through others (a circle)."""
 
 from __future__ import annotations
 
@@ -105,6 +105,19 @@ def test_the_graph_is_read_from_the_source():
 def test_the_framework_never_imports_recipes_or_benchmarks(outside):
     offenders = {name: sorted(t for t in targets if t.split(".")[0] == outside)
                  for name, targets in import_graph().items() if name.split(".")[0] == "zoo"}
+    assert {name: targets for name, targets in offenders.items() if targets} == {}
+
+
+MODEL_LIBRARY_NEVER_IMPORTS = ("zoo.export", "zoo.serve", "zoo.registry", "zoo.recipe", "zoo.run", "zoo.launch",
+                               "recipes", "bench")
+
+
+def test_the_model_library_never_imports_export_serving_or_the_cli():
+    def forbidden(module: str) -> bool:
+        return module == "zoo" or any(module == f or module.startswith(f + ".") for f in MODEL_LIBRARY_NEVER_IMPORTS)
+
+    offenders = {name: sorted(filter(forbidden, targets))
+                 for name, targets in import_graph().items() if name.startswith("zoo.models")}
     assert {name: targets for name, targets in offenders.items() if targets} == {}
 
 

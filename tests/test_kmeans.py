@@ -7,8 +7,8 @@ import tensorflow as tf
 
 import zoo
 from signature_support import session_run
-from zoo.clustering.dec import target_distribution
-from zoo.clustering.metrics import cluster_metrics, matched_accuracy
+from zoo.models.clustering.dec import target_distribution
+from zoo.models.clustering.metrics import cluster_metrics, matched_accuracy
 from zoo.run import main
 
 TEST_IMAGES = 1000

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from zoo.clustering.manifold import fit_manifold, manifold_network
+from zoo.models.clustering.manifold import fit_manifold, manifold_network
 from zoo.errors import DataError
 
 

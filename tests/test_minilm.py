@@ -8,7 +8,7 @@ import zoo
 import zoo.data.minilm as minilm
 from zoo.data.files import package_file
 from zoo.errors import DataError
-from zoo.hf import bert_checkpoint
+from zoo.models.hf import bert_checkpoint
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Pretraining learns: on a corpus where context decides every token (zoo.text.cycle_corpus), masked LM
+"""Pretraining learns: on a corpus where context decides every token (zoo.models.text.cycle_corpus), masked LM
 predicts masked words, and ELECTRA's discriminator detects replaced ones, within fixed step budgets.
 Tiny models and vocabularies keep each test well under a minute on two busy cores."""
 
@@ -9,11 +9,13 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from zoo.text.cycle_corpus import cycle_corpus, cycle_vocabulary
-from zoo.text.pretraining import (ElectraPretrainer, MaskedLM, masked_lm_dataset, pretrain, replaced_token_scores,
-                                   start_at_target_prior, text_windows, within_token_auc)
+from zoo.models.text.cycle_corpus import cycle_corpus, cycle_vocabulary
+from zoo.models.text.pretraining import (
+    ElectraPretrainer, MaskedLM, masked_lm_dataset, pretrain, replaced_token_scores, start_at_target_prior, text_windows,
+    within_token_auc,
+)
 from zoo.schedules import cosine_schedule
-from zoo.text.wordpiece import WordpieceTokenizer
+from zoo.models.text.wordpiece import WordpieceTokenizer
 
 WORDS_PER_DOCUMENT = 30
 CHANCE = 1 / 18

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from zoo.data.bbc_news import load_bbc_news
-from zoo.text.sentencepiece_vocab import EOS_ID, PAD_ID, UNK_ID, SentencePieceVocab
+from zoo.models.text.sentencepiece_vocab import EOS_ID, PAD_ID, UNK_ID, SentencePieceVocab
 
 
 @pytest.fixture(scope="module")

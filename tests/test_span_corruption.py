@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from zoo.text.span_corruption import noise_mask, reconstruct, span_corrupt
+from zoo.models.text.span_corruption import noise_mask, reconstruct, span_corrupt
 
 SENTINELS = list(range(999, 899, -1))  # <extra_id_0> = 999, <extra_id_1> = 998, ...
 EOS = 1

@@ -10,7 +10,7 @@ from signature_support import session_run
 from zoo.export import export
 from zoo.run import main
 from recipes.t5 import T5Trained
-from zoo.text.greedy_decode import keras_hub_greedy
+from zoo.models.text.greedy_decode import keras_hub_greedy
 
 TINY = {"max_examples": 24, "vocab_size": 300, "num_sentinels": 20, "hidden_dim": 32, "num_layers": 1,
         "num_heads": 2, "intermediate_dim": 64, "epochs": 1, "pretrain_epochs": 1, "batch_size": 8,

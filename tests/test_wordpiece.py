@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 import tokenizers
 
-from zoo.hf.bert_checkpoint import minilm_directory
-from zoo.text.wordpiece import WordpieceLayer, WordpieceTokenizer, read_vocabulary
+from zoo.models.hf.bert_checkpoint import minilm_directory
+from zoo.models.text.wordpiece import WordpieceLayer, WordpieceTokenizer, read_vocabulary
 
 SEQUENCE_LENGTH = 32
 CASES = {

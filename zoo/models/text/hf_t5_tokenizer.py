@@ -10,7 +10,7 @@ SentencePiece's leading ``▁``), and the special token becomes its id. Decoding
 ``SentencepieceOp``), so the ids equal ``transformers.T5Tokenizer``'s on sentinels, ``</s>``, whitespace runs
 and non-Latin text (tested against ids it computed).
 
-:class:`HFT5Vocab` is the :class:`~zoo.text.sentencepiece_vocab.SentencePieceVocab` of such a directory: same
+:class:`HFT5Vocab` is the :class:`~zoo.models.text.sentencepiece_vocab.SentencePieceVocab` of such a directory: same
 ids, sizes and sentinel lookup, its ``encode`` / ``decode`` (truncation, ``eos``, padding) running on the
 tokenizer above.
 
@@ -30,7 +30,7 @@ from pathlib import Path
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from zoo.text.sentencepiece_vocab import EOS_ID, PAD_ID, UNK_ID, SentencePieceVocab
+from zoo.models.text.sentencepiece_vocab import EOS_ID, PAD_ID, UNK_ID, SentencePieceVocab
 
 HF_EXTRA_IDS = 100  # transformers.T5Tokenizer's default
 

@@ -8,16 +8,16 @@ into a KerasHub ``ElectraBackbone`` and Keras heads:
   ``sigmoid(logits)``, the probability that each token was replaced.
 - ``ElectraForMaskedLM`` (``google/electra-*-generator``): backbone + ``generator_predictions`` (dense to
   ``embedding_size`` → erf GELU, whatever ``hidden_act`` says, as ``transformers`` hard-codes it → layer norm)
-  + ``generator_lm_head`` (tied to the token embedding), as a :class:`zoo.text.fill_mask.MaskedLanguageModel`.
+  + ``generator_lm_head`` (tied to the token embedding), as a :class:`zoo.models.text.fill_mask.MaskedLanguageModel`.
 
-The encoder is BERT's, so the layers are ported by :mod:`zoo.hf.bert_checkpoint` (activation mapped exactly,
+The encoder is BERT's, so the layers are ported by :mod:`zoo.models.hf.bert_checkpoint` (activation mapped exactly,
 ``layer_norm_eps`` on every layer norm); ``embedding_size`` ≠ ``hidden_size`` becomes the backbone's
 ``embeddings_projection`` (``electra.embeddings_project``). ELECTRA has no pooler: the backbone's
 ``pooled_output`` comes from KerasHub's freshly initialised ``pooled_dense``.
 
 Example (the repository's tiny random checkpoints; ``google/electra-small-*`` directories load the same way):
 
->>> tiny = Path(__file__).parents[2] / "tests" / "fixtures" / "hf_encoders"
+>>> tiny = Path(__file__).parents[3] / "tests" / "fixtures" / "hf_encoders"
 >>> checkpoint_kind(tiny / "electra_discriminator"), checkpoint_kind(tiny / "electra_generator")
 ('discriminator', 'generator')
 >>> ids = tf.constant([[2, 106, 4, 3]])
@@ -39,12 +39,12 @@ import keras_hub
 import tensorflow as tf
 
 from zoo.errors import UsageError
-from zoo.hf.bert_checkpoint import (
+from zoo.models.hf.bert_checkpoint import (
     ACTIVATIONS, gelu_erf, read_encoder_config, masked_lm_head, port_dense, port_embeddings, port_encoder_layers,
 )
-from zoo.hf.checkpoint_files import CheckpointWeights, refuse
-from zoo.text.fill_mask import MaskedLanguageModel
-from zoo.text.wordpiece import BACKBONE_INPUTS
+from zoo.models.hf.checkpoint_files import CheckpointWeights, refuse
+from zoo.models.text.fill_mask import MaskedLanguageModel
+from zoo.models.text.wordpiece import BACKBONE_INPUTS
 
 PREFIX = "electra."
 DISCRIMINATOR_HEAD = "discriminator_predictions"

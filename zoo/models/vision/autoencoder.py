@@ -1,4 +1,4 @@
-"""Image autoencoders (uint8 images in, pixel probabilities out) and their serving signatures.
+"""Image autoencoders: uint8 images in, pixel probabilities out.
 
 Shared by the ``autoencoder`` recipe and the ``kmeans`` recipe (which clusters the codes). Images are [H, W]
 (grey) or [H, W, 3] (colour), of any size. The convolutional one's encoder is strided 3×3 convolutions, one or
@@ -25,10 +25,6 @@ from typing import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
-
-from zoo.export.image_signatures import image_bytes_endpoint
-from zoo.export.signatures import Endpoint, Servable
 
 
 @dataclasses.dataclass
@@ -104,36 +100,3 @@ def build_dense_autoencoder(image_shape: Sequence[int], units: Sequence[int] = (
     y = keras.layers.Dense(int(np.prod(image_shape)), activation="sigmoid")(y)
     decoder = keras.Model(codes, keras.layers.Reshape(tuple(image_shape), name="reconstructions")(y), name="decoder")
     return AutoencoderParts(encoder, decoder, keras.Model(images, decoder(encoder(images)), name="autoencoder"))
-
-
-def autoencoder_servable(encoder: keras.Model, decoder: keras.Model, warmup_images: np.ndarray) -> Servable:
-    """``serving_default`` (``images`` → ``reconstructions``), ``encode`` (→ ``codes``), ``decode`` (``codes`` →),
-    and ``image_bytes`` and ``encode_image_bytes``: the first two for encoded image files.
-
-    ``decode`` returns ``reconstructions`` (float pixel probabilities) and ``images`` (them as uint8).
-    """
-    image_shape = tuple(warmup_images.shape[1:])
-    image_spec = tf.TensorSpec([None, *image_shape], tf.uint8, name="images")
-    code_spec = tf.TensorSpec([None, *encoder.output.shape[1:]], tf.float32, name="codes")
-
-    def reconstruct(images):
-        return {"reconstructions": decoder(encoder(images, training=False), training=False)}
-
-    def encode(images):
-        return {"codes": encoder(images, training=False)}
-
-    def decode(codes):
-        pixels = decoder(codes, training=False)
-        return {"reconstructions": pixels, "images": tf.cast(tf.round(pixels * 255.0), tf.uint8)}
-
-    warmup_codes = np.asarray(encoder(warmup_images, training=False))
-    return Servable(
-        tracked=[encoder, decoder],
-        endpoints={
-            "serving_default": Endpoint(reconstruct, [image_spec], {"images": warmup_images}),
-            "encode": Endpoint(encode, [image_spec], {"images": warmup_images}),
-            "decode": Endpoint(decode, [code_spec], {"codes": warmup_codes}),
-            "image_bytes": image_bytes_endpoint(reconstruct, image_shape, warmup_images),
-            "encode_image_bytes": image_bytes_endpoint(encode, image_shape, warmup_images),
-        },
-    )

@@ -3,7 +3,7 @@ News by default, or the user's own ``data=``).
 
 A subclass says where its vocabulary comes from and how its backbone starts (:meth:`vocabulary_file`,
 :meth:`initial_encoder`: a checkpoint, or pretraining); this base tokenises raw text inside ``tf.data``
-with :class:`zoo.text.wordpiece.WordpieceTokenizer`, puts a masked-mean-pooling softmax head on the
+with :class:`zoo.models.text.wordpiece.WordpieceTokenizer`, puts a masked-mean-pooling softmax head on the
 backbone, and exports these signatures (docs/recipes.md):
 
 - ``serving_default`` (and ``classify``): ``text`` DT_STRING [None] → ``probabilities``, ``classes``;
@@ -12,12 +12,12 @@ backbone, and exports these signatures (docs/recipes.md):
   ``pooled_output`` (the backbone as it is);
 - ``fill_mask``, when the initial encoder came with a masked-LM head (a Hugging Face BERT MLM or ELECTRA
   generator checkpoint): ``text`` with ``[MASK]`` → ``tokens``, ``scores`` for the first mask, ``top_k`` of
-  them (:mod:`zoo.text.fill_mask`). It reads the masked LM's own backbone: for bert that is the backbone the
+  them (:mod:`zoo.models.text.fill_mask`). It reads the masked LM's own backbone: for bert that is the backbone the
   classifier fine-tunes, so after ``epochs > 0`` it answers with the fine-tuned encoder.
 
 Example (a subclass; ``recipes/bert.py`` is the real one):
 
->>> from zoo.hf.bert_checkpoint import load_bert_checkpoint, minilm_directory
+>>> from zoo.models.hf.bert_checkpoint import load_bert_checkpoint, minilm_directory
 >>> class FromCheckpoint(EncoderClassifierRecipe):
 ...     def vocabulary_file(self):
 ...         return minilm_directory() / "vocab.txt"
@@ -41,17 +41,17 @@ import tensorflow as tf
 import zoo
 from zoo.data import bbc_news
 from zoo.data.examples import DataSpec, load_text_classification, load_texts
+from zoo.data.lengths import length_from_data, sample
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
 from zoo.export.text_classifier import text_classifier_servable
-from zoo.text.fill_mask import FillMask, MaskedLanguageModel, fill_mask_endpoint, masked_examples
-from zoo.text.pretraining import (
+from zoo.models.text.fill_mask import FillMask, MaskedLanguageModel, masked_examples
+from zoo.models.text.pretraining import (
     MaskedLM, curve_chunk, masked_lm_dataset, pretrain, start_at_target_prior, text_windows,
 )
 from zoo.schedules import cosine_schedule
-from zoo.text.lengths import length_from_data, sample
-from zoo.text.wordpiece import WordpieceTokenizer
+from zoo.models.text.wordpiece import WordpieceTokenizer
 
 WARMUP_TEXTS = 4
 WORDPIECES_PER_WORD = 1.3  # BBC articles: 1.2 WordPieces per whitespace word (first 200 training articles)
@@ -130,7 +130,7 @@ class FromScratchConfig(EncoderClassifierConfig):
 class InitialEncoder:
     """Where fine-tuning starts: the ``backbone``, and when it was pretrained here the ``pretrainer`` (the
     backbone with its pretraining heads), the pretraining figures (``steps``, ``seconds``, and each metric's
-    mean over the run's last :func:`zoo.text.pretraining.curve_chunk` steps, e.g. ``mlm_accuracy`` or
+    mean over the run's last :func:`zoo.models.text.pretraining.curve_chunk` steps, e.g. ``mlm_accuracy`` or
     ``replaced_auc``; ``chunk_steps``) and ``pretraining_history`` (those means for every chunk);
     ``masked_lm`` when the weights came with a masked-LM head (exported as ``fill_mask``)."""
 
@@ -264,7 +264,7 @@ class EncoderClassifierRecipe(zoo.Recipe):
 
     def pretrained_here(self, backbone: keras.Model, pretrainer: keras.Model, splits: Splits,
                         imported: bool = False) -> InitialEncoder:
-        """Run ``pretrainer`` (a :class:`zoo.text.pretraining.MaskedLM` or ``ElectraPretrainer`` over ``backbone``)
+        """Run ``pretrainer`` (a :class:`zoo.models.text.pretraining.MaskedLM` or ``ElectraPretrainer`` over ``backbone``)
         for :meth:`FromScratchConfig.pretraining_steps` on the config's ``corpus`` (none: ``backbone`` as it is);
         bert (``init=scratch``) and electra share it. ``imported``: ``backbone`` came from a checkpoint."""
         cfg = self.config
@@ -284,3 +284,9 @@ class EncoderClassifierRecipe(zoo.Recipe):
         final = {name: values[-1] for name, values in history.items()}
         return InitialEncoder(backbone, pretrainer, {"steps": steps, "chunk_steps": curve_chunk(steps),
                                                      "seconds": seconds, **final}, history)
+
+
+def fill_mask_endpoint(fill_mask: FillMask, warmup_texts: np.ndarray) -> Endpoint:
+    """The ``fill_mask`` signature (``text`` → ``tokens``, ``scores``) for an export, warmed up on ``warmup_texts``."""
+    return Endpoint(fn=fill_mask, input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+                    warmup={"text": warmup_texts})

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from zoo.text.sentencepiece_vocab import EOS_ID, PAD_ID
+from zoo.models.text.sentencepiece_vocab import EOS_ID, PAD_ID
 
 _MASKED = -1e9  # added to the scores of positions a query must not see, as KerasHub's T5 does
 

@@ -42,7 +42,7 @@ import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 from zoo.errors import DataError
-from zoo.text.wordpiece import BACKBONE_INPUTS, WordpieceTokenizer
+from zoo.models.text.wordpiece import BACKBONE_INPUTS, WordpieceTokenizer
 
 
 def read_text_folder(folder: str | Path) -> list[str]:

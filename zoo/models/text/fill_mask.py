@@ -8,7 +8,7 @@ included) that TF Serving runs:
   first) at the *first* ``[MASK]`` of each text.
 - ``[MASK]`` is matched in the raw text exactly as the checkpoint's ``tokenizer.json`` matches it (an added
   special token: case-sensitive, before normalisation, so ``[mask]`` is ordinary text); the rest of the text is
-  tokenised by :class:`zoo.text.wordpiece.WordpieceTokenizer`, so the ids equal the Hugging Face tokenizer's.
+  tokenised by :class:`zoo.models.text.wordpiece.WordpieceTokenizer`, so the ids equal the Hugging Face tokenizer's.
 - A text with no ``[MASK]`` — or whose first ``[MASK]`` falls beyond ``sequence_length`` tokens and is cut
   off — gets ``k`` empty strings with score 0 (the pipeline raises an error there; a served batch must not
   fail because of one row). Later ``[MASK]`` tokens stay masked in the input, as in the pipeline.
@@ -36,8 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.export import Endpoint
-from zoo.text.wordpiece import BACKBONE_INPUTS, WordpieceTokenizer
+from zoo.models.text.wordpiece import BACKBONE_INPUTS, WordpieceTokenizer
 
 MASK_TOKEN = "[MASK]"
 
@@ -102,9 +101,3 @@ def masked_examples(texts: Sequence[str], words: int = 8) -> np.ndarray:
     [b'Shares rose sharply [MASK].']
     """
     return np.array([(" ".join(t.split()[:words]) + f" {MASK_TOKEN}.").encode("utf-8") for t in texts], dtype=object)
-
-
-def fill_mask_endpoint(fill_mask: FillMask, warmup_texts: np.ndarray) -> Endpoint:
-    """The ``fill_mask`` signature (``text`` → ``tokens``, ``scores``) for an export, warmed up on ``warmup_texts``."""
-    return Endpoint(fn=fill_mask, input_signature=[tf.TensorSpec([None], tf.string, name="text")],
-                    warmup={"text": warmup_texts})

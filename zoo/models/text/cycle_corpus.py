@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from zoo.text.wordpiece import SPECIAL_TOKENS
+from zoo.models.text.wordpiece import SPECIAL_TOKENS
 
 WORDS = ("apple", "river", "stone", "cloud", "tiger", "music", "paper", "window", "garden", "silver", "orange",
          "bridge", "candle", "forest", "summer", "pocket", "rocket", "island")

@@ -3,7 +3,7 @@
 KerasHub 0.32 has no Hugging Face converter for T5. This module reads ``config.json``, ``model.safetensors``
 (numpy, no torch) and ``spiece.model`` from a directory such as a downloaded ``t5-small`` or
 ``flan-t5-small``, builds a ``T5Backbone`` of the config's shape and ports every tensor, with the shape
-``config.json`` implies checked on the way (:mod:`zoo.hf.checkpoint_files`).
+``config.json`` implies checked on the way (:mod:`zoo.models.hf.checkpoint_files`).
 
 What the config says, and how it is mapped (anything else is refused with one line):
 
@@ -37,9 +37,9 @@ import keras_hub
 import numpy as np
 
 from zoo.errors import UsageError
-from zoo.hf.bert_checkpoint import ACTIVATIONS
-from zoo.hf.checkpoint_files import CheckpointWeights, checkpoint_directory, read_config, refuse
-from zoo.text.hf_t5_tokenizer import HF_EXTRA_IDS, HFT5Vocab
+from zoo.models.hf.bert_checkpoint import ACTIVATIONS
+from zoo.models.hf.checkpoint_files import CheckpointWeights, checkpoint_directory, read_config, refuse
+from zoo.models.text.hf_t5_tokenizer import HF_EXTRA_IDS, HFT5Vocab
 
 SPIECE = "spiece.model"
 TOKENIZER_CONFIG = "tokenizer_config.json"

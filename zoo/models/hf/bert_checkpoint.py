@@ -1,7 +1,7 @@
 """Import a local Hugging Face BERT checkpoint as a KerasHub ``BertBackbone`` (and its masked-LM head) that matches PyTorch.
 
 The weights are read from ``model.safetensors`` (no torch) and ported tensor by tensor, with the shapes
-``config.json`` implies checked on the way (:mod:`zoo.hf.checkpoint_files`). A ``BertModel`` directory
+``config.json`` implies checked on the way (:mod:`zoo.models.hf.checkpoint_files`). A ``BertModel`` directory
 (MiniLM) gives the backbone; a ``BertForMaskedLM`` / ``BertForPreTraining`` one (``bert-base-uncased``) also
 has the masked-LM head ``cls.predictions.*``, which :func:`load_bert_masked_lm` returns as a KerasHub
 ``MaskedLMHead`` reading the backbone's token embedding (tied, as ``bert-base-uncased``) or its own
@@ -39,8 +39,8 @@ import numpy as np
 
 from zoo.data.minilm import minilm_directory
 from zoo.errors import UsageError
-from zoo.hf.checkpoint_files import CheckpointWeights, read_config, read_wordpiece_vocabulary, refuse
-from zoo.text.fill_mask import MaskedLanguageModel
+from zoo.models.hf.checkpoint_files import CheckpointWeights, read_config, read_wordpiece_vocabulary, refuse
+from zoo.models.text.fill_mask import MaskedLanguageModel
 
 __all__ = ["ACTIVATIONS", "load_bert_checkpoint", "load_bert_masked_lm", "minilm_directory", "read_bert_config"]
 

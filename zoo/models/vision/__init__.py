@@ -1,0 +1,1 @@
+"""Images: the autoencoders two recipes share, and uint8 image augmentation."""
