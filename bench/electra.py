@@ -102,12 +102,15 @@ def comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any
     """The result: each arm's summary over its runs (``runs[arm]`` = one :func:`one_run` per seed) and the bar."""
     results = {arm: arm_summary(arm, arm_runs) for arm, arm_runs in runs.items()}
     means = {arm: r["test_accuracy"]["mean"] for arm, r in results.items()}
+    judged = {str(bar): bar.met({"test_accuracy": means["electra"]}, {arm: {"test_accuracy": mean}
+                                                                     for arm, mean in means.items()})
+              for bar in zoo.get_recipe("electra").bars}
     return {"shared_config": SHARED, "seeds": sorted({r["seed"] for arm_runs in runs.values() for r in arm_runs}),
             "results": results,
             "electra_minus_mlm": round(means["electra"] - means["mlm_bert"], 4),
             "electra_minus_no_pretraining": round(means["electra"] - means["no_pretraining"], 4),
             "mlm_minus_no_pretraining": round(means["mlm_bert"] - means["no_pretraining"], 4),
-            "bar_electra_higher": means["electra"] > means["mlm_bert"]}
+            "bars": judged}
 
 
 def plot(result: Mapping[str, Any], path: Path) -> Path:

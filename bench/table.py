@@ -49,7 +49,7 @@ def format_range(stats: dict[str, Any]) -> str:
 
 def recipe_row(name: str, result: dict[str, Any]) -> str:
     """One recipe's row: each bar's metric (or, with no bar, each test metric), its figures and the verdict."""
-    if "results" in result and "bar_electra_higher" in result:
+    if "results" in result:  # arms compared (bench/electra.py)
         return comparison_row(name, result)
     bars = {key.split(" ", 2)[0]: (key.split(" ", 2)[1:], met) for key, met in result.get("bars", {}).items()}
     metrics = [m for m in bars] or [m for m in result["metrics"] if m.startswith("test_")]
@@ -70,13 +70,16 @@ def comparison_row(name: str, result: dict[str, Any]) -> str:
     the encoder fine-tuned with no pretraining is shown beside them."""
     sides = {"ELECTRA": "electra", "MLM BERT": "mlm_bert", "no pretraining": "no_pretraining"}
     stats = {side: result["results"][arm]["test_accuracy"] for side, arm in sides.items()}
+    (bar, met), = result["bars"].items()  # its one bar, "test_accuracy > mlm_bert"
+    _, op, reference = bar.split(" ")
+    labels = {arm: side for side, arm in sides.items()}
     cells = [
         "`test_accuracy`: " + " / ".join(stats),
         " / ".join(format_figure(s) for s in stats.values()),
         " / ".join(format_range(s) for s in stats.values()),
         str(len(result["seeds"])),
-        "ELECTRA > MLM BERT",
-        VERDICT[result["bar_electra_higher"]],
+        f"ELECTRA {op} {labels[reference]}",
+        VERDICT[met],
     ]
     return f"| `{name}` | " + " | ".join(cells) + f" | {result['date'][:10]} |"
 

@@ -107,6 +107,8 @@ class Electra(EncoderClassifierRecipe):
     """ELECTRA (generator + discriminator) pretrained on local text, discriminator fine-tuned on BBC News."""
 
     summary = "ELECTRA RTD pretraining from scratch, fine-tuned on BBC News; raw text in"
+    # above a masked-LM BERT of the same size, pretrained as many steps on the same text (python -m bench electra)
+    bars = (zoo.QualityBar("test_accuracy", ">", "mlm_bert"),)
     Config = ElectraConfig
     tiny = {"pretrain_steps": 2, "pretrain_batch_size": 4, "hidden_dim": 16, "num_layers": 1, "num_heads": 1,
             "generator_hidden_dim": 16, "sequence_length": 32, "epochs": 1, "batch_size": 8, "max_examples": 24}

@@ -189,7 +189,7 @@ def test_electra_comparison_summarises_each_arm_over_seeds_and_plots_the_curves(
     accuracies = {"electra": [0.80, 0.84], "mlm_bert": [0.82, 0.86], "no_pretraining": [0.60, 0.62]}
     result = comparison({arm: [electra_run(arm, seed, a) for seed, a in enumerate(values)]
                          for arm, values in accuracies.items()})
-    assert result["seeds"] == [0, 1] and result["bar_electra_higher"] is False
+    assert result["seeds"] == [0, 1] and result["bars"] == {"test_accuracy > mlm_bert": False}
     assert result["electra_minus_mlm"] == pytest.approx(-0.02) and result["mlm_minus_no_pretraining"] == pytest.approx(0.23)
     electra = result["results"]["electra"]
     assert electra["pretraining_final"]["replaced_auc"]["values"] == [0.7, 0.71]

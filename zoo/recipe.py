@@ -59,31 +59,41 @@ from zoo.registry import registered
 from zoo.schedules import cosine_schedule
 
 
+_COMPARE = {">=": float.__ge__, "<=": float.__le__, ">": float.__gt__, "<": float.__lt__}
+
+
 @dataclasses.dataclass(frozen=True)
 class QualityBar:
-    """A stated quality bar: ``metric op value`` with op ``>=`` or ``<=``.
+    """A stated quality bar: ``metric op value``, op one of ``>= <= > <``. ``value`` is a number, or the name of
+    a reference its bench measures beside the recipe (the same metric of another model or a baseline, as means).
 
     >>> QualityBar("test_accuracy", ">=", 0.994).met({"test_accuracy": 0.995})
     True
+    >>> beat_mlm = QualityBar("test_accuracy", ">", "mlm_bert")
+    >>> str(beat_mlm), beat_mlm.met({"test_accuracy": 0.83}, {"mlm_bert": {"test_accuracy": 0.93}})
+    ('test_accuracy > mlm_bert', False)
     """
 
     metric: str
     op: str
-    value: float
+    value: float | str
 
     def __post_init__(self) -> None:
-        if self.op not in (">=", "<="):
-            raise ValueError(f"quality bar op must be '>=' or '<=', got {self.op!r}")
+        if self.op not in _COMPARE:
+            raise ValueError(f"quality bar op must be one of {', '.join(_COMPARE)}, got {self.op!r}")
 
-    def met(self, metrics: dict[str, float]) -> bool | None:
-        """True/False, or None when the metric was not measured."""
-        if self.metric not in metrics:
+    def met(self, metrics: dict[str, float], references: dict[str, dict[str, float]] | None = None) -> bool | None:
+        """True/False, or None when the metric (or the reference's) was not measured."""
+        target = self.value
+        if isinstance(target, str):
+            target = (references or {}).get(target, {}).get(self.metric)
+        if self.metric not in metrics or target is None:
             return None
-        value = metrics[self.metric]
-        return value >= self.value if self.op == ">=" else value <= self.value
+        return _COMPARE[self.op](float(metrics[self.metric]), float(target))
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.value:g}"
+        value = self.value if isinstance(self.value, str) else f"{self.value:g}"
+        return f"{self.metric} {self.op} {value}"
 
 
 @dataclasses.dataclass
