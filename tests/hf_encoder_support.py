@@ -50,6 +50,26 @@ def max_log_difference(ours, theirs, padding_mask) -> float:
     return max_difference(np.log(np.asarray(ours, np.float64)), np.log(np.asarray(theirs, np.float64)), padding_mask)
 
 
+LAYOUTS = ("hub", "transformers-5")  # vocab.txt beside tokenizer.json, as the hub ships; tokenizer.json only
+
+
+def saved_as(layout: str, kind: str, tmp_path: Path) -> Path:
+    """The checkpoint of ``kind`` as the hub ships it, or as transformers 5's ``save_pretrained`` writes its tokenizer:
+    ``tokenizer.json`` and ``tokenizer_config.json``, no ``vocab.txt``."""
+    if layout == "hub":
+        return checkpoint(kind)
+    from transformers import BertTokenizerFast, ElectraTokenizerFast
+
+    directory = tmp_path / f"{kind}_transformers_5"
+    directory.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(checkpoint(kind) / name, directory / name)
+    tokenizer_class = ElectraTokenizerFast if kind.startswith("electra") else BertTokenizerFast
+    tokenizer_class.from_pretrained(str(checkpoint(kind))).save_pretrained(str(directory))
+    assert not (directory / "vocab.txt").exists() and (directory / "tokenizer.json").is_file()
+    return directory
+
+
 def edited_copy(kind: str, tmp_path: Path, **config_changes) -> Path:
     """A copy of a checkpoint directory with ``config.json`` fields changed (None deletes a field)."""
     directory = tmp_path / kind

@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from hf_encoder_support import (
-    TOLERANCE, backbone_inputs, checkpoint, decoded, edited_copy, every_position, max_difference, max_log_difference,
-    reference,
+    LAYOUTS, TOLERANCE, backbone_inputs, checkpoint, decoded, edited_copy, every_position, max_difference,
+    max_log_difference, reference, saved_as,
 )
 from signature_support import session_run
 import zoo
@@ -94,7 +94,14 @@ def test_bad_directories_are_one_line_usage_errors_naming_the_file(tmp_path):
     cases["pytorch_model.bin only"] = (torch_only, r"model.safetensors: missing; only pytorch_model.bin")
     no_tokenizer = edited_copy("electra_discriminator", tmp_path / "d")
     (no_tokenizer / "vocab.txt").unlink()
-    cases["no vocab.txt"] = (no_tokenizer, r"vocab.txt: missing \(the checkpoint's WordPiece vocabulary")
+    (no_tokenizer / "tokenizer.json").unlink()
+    cases["no vocabulary"] = (no_tokenizer, r"vocab.txt: missing, and no tokenizer.json either")
+    disagreeing = edited_copy("electra_discriminator", tmp_path / "e")
+    tokens = (disagreeing / "vocab.txt").read_text().splitlines()
+    (disagreeing / "vocab.txt").write_text("\n".join([*tokens[:7], "[unused]", *tokens[8:]]) + "\n")
+    cases["vocab.txt and tokenizer.json disagree"] = (disagreeing, r"vocab.txt and tokenizer.json list different "
+                                                                   r"vocabularies \(\d+ and \d+ tokens; first "
+                                                                   r"difference at id 7\)")
     for name, (directory, message) in cases.items():
         with pytest.raises(UsageError, match=message) as caught:
             load_electra_discriminator(directory)
@@ -109,12 +116,17 @@ def test_cased_tokenizer_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_electra_recipe_exports_imported_checkpoints_with_pytorchs_numbers(discriminator_ref, generator_ref, tmp_path):
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_electra_recipe_exports_imported_checkpoints_with_pytorchs_numbers(discriminator_ref, generator_ref, tmp_path,
+                                                                          layout):
     """``python -m zoo.run electra --set init=D --set generator_init=G --set epochs=0``, served by TF Serving's loader:
-    ``replaced`` = sigmoid(ElectraForPreTraining logits) and ``fill_mask`` = the fill-mask pipeline."""
+    ``replaced`` = sigmoid(ElectraForPreTraining logits) and ``fill_mask`` = the fill-mask pipeline; the same from
+    the tokenizer files transformers 5 saves (no vocab.txt)."""
     export_dir = tmp_path / "saved_models"
-    run = run_python(["-m", "zoo.run", "electra", "--set", f"init={checkpoint('electra_discriminator')}",
-                      "--set", f"generator_init={checkpoint('electra_generator')}", "--set", "epochs=0",
+    discriminator, generator = (saved_as(layout, kind, tmp_path) for kind in ("electra_discriminator",
+                                                                              "electra_generator"))
+    run = run_python(["-m", "zoo.run", "electra", "--set", f"init={discriminator}",
+                      "--set", f"generator_init={generator}", "--set", "epochs=0",
                       "--set", "max_examples=16", "--set", "sequence_length=48", "--export-dir", str(export_dir)],
                      cwd=tmp_path, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]

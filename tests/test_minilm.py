@@ -41,4 +41,4 @@ def test_bert_and_electra_reach_minilm_only_through_the_verified_path(wheel_copy
     for name in ("bert", "electra"):
         recipe = zoo.get_recipe(name)(zoo.get_recipe(name).Config())
         with pytest.raises(DataError, match="vocab.txt does not match its pinned sha256"):
-            recipe.vocabulary_file()
+            recipe.vocabulary()

@@ -347,11 +347,22 @@ def parse_set_options(pairs: list[str]) -> dict[str, str]:
     return result
 
 
+MAX_CONFIG_BYTES = 1_000_000  # a config of a few dozen keys is a few kB
+MAX_CONFIG_DEPTH = 8  # a mapping of keys to scalars and lists: depth 2, or 3 with a list of lists
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON mapping of config keys."""
+    """Read a YAML or JSON mapping of config keys.
+
+    A config is small and flat, so a file over :data:`MAX_CONFIG_BYTES`, nested past :data:`MAX_CONFIG_DEPTH`, or
+    (YAML) using an alias (``*name``: the way a few lines expand into gigabytes) is refused before it is built.
+    """
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"config file not found: {path}")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise UsageError(f"config file {path} is {path.stat().st_size:,} bytes; a config is at most "
+                         f"{MAX_CONFIG_BYTES:,}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -363,9 +374,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
         else:
-            import yaml
-
-            data = yaml.safe_load(text)
+            data = _load_yaml(text, path)
+    except UsageError:
+        raise
     except Exception as exc:  # the parsers raise many types; all mean the same thing here
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"cannot parse config file {path}: {first_line}") from None
@@ -373,4 +384,32 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise UsageError(f"config file {path} must hold a mapping of keys to values")
+    if _depth(data) > MAX_CONFIG_DEPTH:
+        raise UsageError(f"config file {path} nests deeper than {MAX_CONFIG_DEPTH} levels")
     return data
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    """``yaml.safe_load`` once the events (read without expanding anything) show no alias and no deep nesting."""
+    import yaml
+
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            raise UsageError(f"config file {path}, line {mark.line + 1}: YAML aliases (*{event.anchor}) are not "
+                             "accepted in a config")
+        depth += isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent))
+        depth -= isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent))
+        if depth > MAX_CONFIG_DEPTH:
+            raise UsageError(f"config file {path}, line {event.start_mark.line + 1}: nests deeper than "
+                             f"{MAX_CONFIG_DEPTH} levels")
+    return yaml.safe_load(text)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0

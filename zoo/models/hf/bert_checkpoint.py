@@ -39,7 +39,9 @@ import numpy as np
 
 from zoo.data.minilm import minilm_directory
 from zoo.errors import UsageError
-from zoo.models.hf.checkpoint_files import CheckpointWeights, read_config, read_wordpiece_vocabulary, refuse
+from zoo.models.hf.checkpoint_files import (
+    COUNT, EPSILON, FLAG, FRACTION, NAME, CheckpointWeights, read_config, read_wordpiece_vocabulary, refuse,
+)
 from zoo.models.text.fill_mask import MaskedLanguageModel
 
 __all__ = ["ACTIVATIONS", "load_bert_checkpoint", "load_bert_masked_lm", "minilm_directory", "read_bert_config"]
@@ -66,6 +68,17 @@ ACTIVATIONS: dict[str, Callable] = {
 }
 
 
+#: The config.json fields the BERT and ELECTRA importers read, checked before anything is built.
+ENCODER_FIELDS = {
+    "vocab_size": COUNT, "hidden_size": COUNT, "num_hidden_layers": COUNT, "num_attention_heads": COUNT,
+    "intermediate_size": COUNT, "max_position_embeddings": COUNT, "hidden_act": NAME,
+    "type_vocab_size": COUNT.optional(), "embedding_size": COUNT.optional(), "layer_norm_eps": EPSILON.optional(),
+    "hidden_dropout_prob": FRACTION.optional(), "attention_probs_dropout_prob": FRACTION.optional(),
+    "tie_word_embeddings": FLAG.optional(), "position_embedding_type": NAME.optional(),
+    "is_decoder": FLAG.optional(), "add_cross_attention": FLAG.optional(),
+}
+
+
 def encoder_problems(config: dict[str, Any]) -> list[str]:
     """What a BERT-style ``config.json`` asks for that a KerasHub BERT/ELECTRA encoder cannot do."""
     problems = []
@@ -84,10 +97,17 @@ def encoder_problems(config: dict[str, Any]) -> list[str]:
 def read_encoder_config(directory: str | Path, model_type: str, backbone: str) -> dict[str, Any]:
     """``config.json`` of a BERT-family checkpoint directory (``model_type`` ``bert`` or ``electra``), checked:
     the weights file and vocabulary are present and every setting can be expressed by KerasHub's ``backbone``."""
-    config = read_config(directory, model_type)
-    CheckpointWeights(directory)
-    read_wordpiece_vocabulary(directory, config.get("vocab_size"))
+    config = read_config(directory, model_type, ENCODER_FIELDS)
     refuse(Path(directory), f"a KerasHub {backbone}", encoder_problems(config))
+    hidden, last = config["hidden_size"], config["num_hidden_layers"] - 1
+    width = config.get("embedding_size", hidden)
+    CheckpointWeights(directory, prefix=f"{model_type}.").check_shapes({
+        "embeddings.word_embeddings.weight": (config["vocab_size"], width),
+        "embeddings.position_embeddings.weight": (config["max_position_embeddings"], width),
+        f"encoder.layer.{last}.attention.self.query.weight": (hidden, hidden),
+        f"encoder.layer.{last}.intermediate.dense.weight": (config["intermediate_size"], hidden),
+    })
+    read_wordpiece_vocabulary(directory, config["vocab_size"])
     return config
 
 

@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,10 @@ import numpy as np
 
 from zoo.errors import UsageError
 from zoo.models.hf.bert_checkpoint import ACTIVATIONS
-from zoo.models.hf.checkpoint_files import CheckpointWeights, checkpoint_directory, read_config, refuse
+from zoo.models.hf.checkpoint_files import (
+    COUNT, EPSILON, FLAG, FRACTION, NAME, CheckpointWeights, Field, check_fields, checkpoint_directory, read_config,
+    read_json_settings, refuse,
+)
 from zoo.models.text.hf_t5_tokenizer import HF_EXTRA_IDS, HFT5Vocab
 
 SPIECE = "spiece.model"
@@ -47,6 +49,13 @@ TOKENIZER_CONFIG = "tokenizer_config.json"
 T5_DEFAULTS = dict(vocab_size=32128, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_heads=8,
                    relative_attention_num_buckets=32, relative_attention_max_distance=128, dropout_rate=0.1,
                    layer_norm_epsilon=1e-6, feed_forward_proj="relu", tie_word_embeddings=True)
+#: The config.json fields the importer reads (defaults filled in first), checked before anything is built.
+T5_FIELDS = {
+    **{name: COUNT for name in ("vocab_size", "d_model", "d_kv", "d_ff", "num_layers", "num_heads",
+                                "relative_attention_num_buckets", "relative_attention_max_distance")},
+    "dropout_rate": FRACTION, "layer_norm_epsilon": EPSILON, "feed_forward_proj": NAME, "tie_word_embeddings": FLAG,
+    "num_decoder_layers": COUNT.optional(), "is_encoder_decoder": FLAG.optional(),
+}
 
 
 @dataclasses.dataclass
@@ -89,10 +98,18 @@ def read_t5_config(directory: str | Path) -> dict[str, Any]:
     settings importable."""
     directory = checkpoint_directory(directory)
     config = {**T5_DEFAULTS, **read_config(directory, "t5")}
-    CheckpointWeights(directory)
+    check_fields(config, T5_FIELDS, directory / "config.json")
+    refuse(directory, "a KerasHub T5Backbone", t5_problems(config))
+    d_model, last = config["d_model"], config["num_layers"] - 1
+    _, gated = feed_forward(config)
+    CheckpointWeights(directory).check_shapes({
+        "shared.weight": (config["vocab_size"], d_model),
+        **{f"{stack}.block.{last}.layer.0.SelfAttention.q.weight": (config["num_heads"] * config["d_kv"], d_model)
+           for stack in ("encoder", "decoder")},
+        f"encoder.block.{last}.layer.1.DenseReluDense.{'wi_0' if gated else 'wi'}.weight": (config["d_ff"], d_model),
+    })
     if not (directory / SPIECE).is_file():
         raise UsageError(f"{directory / SPIECE}: missing (the T5 tokenizer's SentencePiece model is needed)")
-    refuse(directory, "a KerasHub T5Backbone", t5_problems(config))
     return config
 
 
@@ -101,11 +118,14 @@ def read_t5_vocab(directory: str | Path, vocabulary_size: int) -> HFT5Vocab:
     directory = checkpoint_directory(directory)
     extra_ids = HF_EXTRA_IDS
     if (directory / TOKENIZER_CONFIG).is_file():
-        extra_ids = int(json.loads((directory / TOKENIZER_CONFIG).read_text(encoding="utf-8")).get("extra_ids",
-                                                                                                   HF_EXTRA_IDS))
+        settings = read_json_settings(directory / TOKENIZER_CONFIG)
+        check_fields(settings, {"extra_ids": Field("int", minimum=0).optional()}, directory / TOKENIZER_CONFIG)
+        extra_ids = settings.get("extra_ids", HF_EXTRA_IDS)
+    from google.protobuf.message import DecodeError
+
     try:
         vocab = HFT5Vocab.from_spiece(directory / SPIECE, extra_ids)
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, RuntimeError, DecodeError) as error:
         raise UsageError(f"{directory / SPIECE}: not a T5 SentencePiece model ({error})") from None
     if vocab.size > vocabulary_size:
         raise UsageError(f"{directory / SPIECE}: {vocab.size} tokens with the sentinels, more than "
