@@ -3,7 +3,7 @@
     python -m zoo.serve [--model-base saved_models] [--rest-port 8501] [--grpc-port 8500] [--host 127.0.0.1]
                         [--poll-seconds 1] [--enable-batching [--max-batch-size 32] [--batch-timeout-micros 2000]]
                         [--max-body-bytes 16777216] [--max-rows 256] [--max-elements 4194304]
-                        [--max-string-bytes 8388608]
+                        [--max-string-bytes 8388608] [--monitoring-config-file FILE]
 
 Serves every model under the base directory (``BASE/NAME/<integer>/``) with TF Serving's REST and gRPC APIs
 until interrupted; tensorflow-text's ops are loaded, as the stock server links them. A request larger than a
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-timeout-micros", type=int, default=2000,
                         help="longest wait for a batch to fill (with batching)")
     limits = RequestLimits()
+    parser.add_argument("--monitoring-config-file", metavar="FILE",
+                        help="TF Serving's MonitoringConfig text proto; with prometheus_config { enable: true }, "
+                             "metrics are served on its path (default /monitoring/prometheus/metrics)")
     parser.add_argument("--max-body-bytes", type=_positive, default=16 << 20,
                         help="largest REST body or gRPC message accepted (default: 16 MiB)")
     parser.add_argument("--max-rows", type=_positive, default=limits.max_rows,
@@ -58,6 +61,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 <= args.rest_port < 65536 or not 0 <= args.grpc_port < 65536:
         print("zoo.serve: error: ports must be in 0..65535", file=sys.stderr)
         return 2
+    metrics_path = None
+    if args.monitoring_config_file:
+        from zoo.serve.monitoring_config import MonitoringConfigError, prometheus_path
+
+        try:
+            metrics_path = prometheus_path(args.monitoring_config_file)
+        except MonitoringConfigError as exc:
+            print(f"zoo.serve: error: {exc}", file=sys.stderr)
+            return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s zoo.serve %(levelname)s %(message)s")
     from zoo.serve.server import ModelServer
 
@@ -65,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     limits = RequestLimits(args.max_rows, args.max_elements, args.max_string_bytes)
     server = ModelServer(args.model_base, rest_port=args.rest_port, grpc_port=args.grpc_port, host=args.host,
                          poll_seconds=args.poll_seconds, batching=batching, max_body_bytes=args.max_body_bytes,
-                         limits=limits)
+                         limits=limits, metrics_path=metrics_path)
     try:
         server.start()
     except OSError as exc:

@@ -49,9 +49,10 @@ class _Task:
 class Batcher:
     """Merges concurrent ``run`` calls into batched calls of ``run_fn`` on worker threads."""
 
-    def __init__(self, run_fn: RunFn, options: BatchingOptions):
+    def __init__(self, run_fn: RunFn, options: BatchingOptions, on_batch: Callable[[str, int], None] | None = None):
         self.run_fn = run_fn
         self.options = options
+        self.on_batch = on_batch or (lambda signature, rows: None)  # each batch run: its signature and rows
         self._queue: queue.Queue[_Task | None] = queue.Queue()
         self._threads = [threading.Thread(target=self._work, daemon=True, name="zoo-batcher")
                          for _ in range(options.num_threads)]
@@ -105,6 +106,7 @@ class Batcher:
                 outputs = None  # run each on its own below, so the error reaches only the request that caused it
             total = sum(t.rows for t in batch)
             if outputs is not None and all(np.ndim(v) > 0 and np.shape(v)[0] == total for v in outputs.values()):
+                self.on_batch(batch[0].signature, total)
                 start = 0
                 for task in batch:
                     task.future.set_result({k: v[start:start + task.rows] for k, v in outputs.items()})
@@ -112,6 +114,9 @@ class Batcher:
                 return
         for task in batch:
             try:
-                task.future.set_result(self.run_fn(task.signature, task.feeds, task.fetches))
+                outputs = self.run_fn(task.signature, task.feeds, task.fetches)
             except Exception as exc:
                 task.future.set_exception(exc)
+                continue
+            self.on_batch(task.signature, task.rows)
+            task.future.set_result(outputs)

@@ -35,14 +35,15 @@ _HTTP_STATUS = {
 class ServingError(Exception):
     """A request failure with a canonical code name (``"INVALID_ARGUMENT"``, ``"NOT_FOUND"``, ...)."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, http_status: int | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
+        self._http_status = http_status  # where REST answers otherwise than the code maps (413 for a large body)
 
     @property
     def http_status(self) -> int:
-        return _HTTP_STATUS.get(self.code, 500)
+        return self._http_status or _HTTP_STATUS.get(self.code, 500)
 
     @property
     def grpc_code(self) -> grpc.StatusCode:

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import time
 import logging
 
 import grpc
@@ -38,18 +39,29 @@ from zoo.serve.loaded_models import LoadedModels
 log = logging.getLogger("zoo.serve")
 
 
+RECORDED_APIS = ("Predict", "Classify", "Regress")  # counted in the metrics, as TF Serving counts them
+
+
 def _aborting(method):
-    """Turn a ServingError (or a bug) into the gRPC status TF Serving would send."""
+    """Turn a ServingError (or a bug) into the gRPC status TF Serving would send; count Predict, Classify and
+    Regress requests in the server's metrics."""
 
     @functools.wraps(method)
     def wrapper(self, request, context):
+        started, code = time.perf_counter(), "OK"
         try:
             return method(self, request, context)
         except ServingError as error:
+            code = error.code
             context.abort(error.grpc_code, error.message)
         except Exception as exc:
+            code = "INTERNAL"
             log.exception("internal error in %s", method.__name__)
             context.abort(grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+        finally:
+            if method.__name__ in RECORDED_APIS:
+                self.models.metrics.record_request(request.model_spec.name, method.__name__, "GRPC", code,
+                                                   time.perf_counter() - started)
 
     return wrapper
 

@@ -31,6 +31,7 @@ from zoo.export.models_config import CONFIG_FILE, parse_models_config
 from zoo.serve.batching import BatchingOptions
 from zoo.serve.errors import ServingError, invalid
 from zoo.serve.loader import LoadedVersion
+from zoo.serve.metrics import ServingMetrics
 
 log = logging.getLogger("zoo.serve")
 
@@ -116,9 +117,11 @@ class _Failure:
 class LoadedModels:
     """The loaded versions of every model under ``base``, kept in step with the disk by ``refresh``."""
 
-    def __init__(self, base: str | Path, batching: BatchingOptions | None = None):
+    def __init__(self, base: str | Path, batching: BatchingOptions | None = None,
+                 metrics: ServingMetrics | None = None):
         self.base = Path(base)
         self.batching = batching
+        self.metrics = metrics or ServingMetrics()
         self._lock = threading.Lock()
         self._loaded: dict[str, dict[int, LoadedVersion]] = {}
         self._failed: dict[str, dict[int, _Failure]] = {}
@@ -167,12 +170,14 @@ class LoadedModels:
             return  # failed before, and nothing on disk changed since
         log.info("%s %s version %d", "loading" if failure is None else "retrying", name, version)
         try:
-            model = LoadedVersion(name, version, path, self.batching)
+            model = LoadedVersion(name, version, path, self.batching, self.metrics)
         except Exception as exc:  # a broken SavedModel must not stop the server: report it in the status
+            self.metrics.record_load(str(path), succeeded=False)
             log.error("could not load %s version %d: %s", name, version, exc)
             with self._lock:
                 self._failed.setdefault(name, {})[version] = _Failure(f"{type(exc).__name__}: {exc}", files)
             return
+        self.metrics.record_load(str(path), succeeded=True)
         with self._lock:
             self._failed.get(name, {}).pop(version, None)
             self._loaded.setdefault(name, {})[version] = model

@@ -26,6 +26,7 @@ import tensorflow as tf
 from zoo.export.session import SessionModel
 from zoo.export.warmup import WARMUP_FILE, read_warmup, request_feeds
 from zoo.serve.batching import Batcher, BatchingOptions
+from zoo.serve.metrics import ServingMetrics
 from zoo.serve.errors import ServingError, from_tf_error, invalid
 
 INIT_OP_SIGNATURE = "__saved_model_init_op"
@@ -34,7 +35,8 @@ INIT_OP_SIGNATURE = "__saved_model_init_op"
 class LoadedVersion:
     """A servable version: ``signatures`` (SignatureDefs by name) and ``run``."""
 
-    def __init__(self, name: str, version: int, path: str | Path, batching: BatchingOptions | None = None):
+    def __init__(self, name: str, version: int, path: str | Path, batching: BatchingOptions | None = None,
+                 metrics: ServingMetrics | None = None):
         self.name = name
         self.version = version
         self.path = Path(path)
@@ -45,7 +47,8 @@ class LoadedVersion:
         except Exception:
             self.model.close()
             raise
-        self._batcher = Batcher(self._run_now, batching) if batching else None
+        on_batch = (lambda signature, rows: metrics.record_batch(name, signature, rows)) if metrics else None
+        self._batcher = Batcher(self._run_now, batching, on_batch) if batching else None
         self._lock = threading.Lock()
         self._in_flight = 0
         self._retired = False

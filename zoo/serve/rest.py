@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -45,8 +46,8 @@ def _json_response(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="application/json")
 
 
-def _error_response(error: ServingError, status: int | None = None) -> web.Response:
-    return _json_response(json.dumps({"error": error.message}), status or error.http_status)
+def _error_response(error: ServingError) -> web.Response:
+    return _json_response(json.dumps({"error": error.message}), error.http_status)
 
 
 def _target(match: re.Match) -> tuple[str, int | None, str | None]:
@@ -131,46 +132,58 @@ def _signature_name(request: dict) -> str:
 
 
 def create_app(models: LoadedModels, *, max_body_bytes: int = 16 << 20, threads: int = 16,
-               limits: RequestLimits = RequestLimits()) -> web.Application:
-    """An aiohttp application serving ``models`` with TF Serving's REST API (each request within ``limits``)."""
+               limits: RequestLimits = RequestLimits(), metrics_path: str | None = None) -> web.Application:
+    """An aiohttp application serving ``models`` with TF Serving's REST API (each request within ``limits``), and
+    their metrics in Prometheus' format on ``GET metrics_path`` when it is given (``--monitoring-config-file``)."""
     api = RestApi(models, limits)
     executor = ThreadPoolExecutor(threads, thread_name_prefix="zoo-rest")
+
+    async def answer(request: web.Request, raw: str, path: str) -> str:
+        """The JSON answer to one request, or a ServingError."""
+        loop = asyncio.get_running_loop()
+        prediction = _PREDICTION_PATH.fullmatch(path) if request.method == "POST" else None
+        status = _STATUS_PATH.fullmatch(path) if request.method == "GET" and not prediction else None
+        if prediction:
+            name, version, label = _target(prediction)
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                raise ServingError("RESOURCE_EXHAUSTED", f"Request body is larger than the limit of {max_body_bytes} "
+                                                         "bytes (--max-body-bytes)", http_status=413) from None
+            except ConnectionError as exc:  # the client went away mid-upload: nobody to answer
+                log.info("%s %s: client disconnected before sending the whole body (%s)", request.method, raw, exc)
+                raise invalid("incomplete request body") from None
+            handler = getattr(api, prediction.group(4).lower())
+            return await loop.run_in_executor(executor, handler, name, version, label, body)
+        if status:
+            name, version, label = _target(status)
+            if not name:
+                raise invalid("Missing model name in request.")
+            handler = api.metadata if status.group(4) else api.status
+            return await loop.run_in_executor(executor, handler, name, version, label)
+        raise invalid(f"Malformed request: {request.method} {raw}")
 
     async def handle(request: web.Request) -> web.Response:
         raw = request.raw_path
         path = raw.split("?", 1)[0]
-        loop = asyncio.get_running_loop()
+        if metrics_path is not None and request.method == "GET" and path == metrics_path:
+            return web.Response(text=models.metrics.render(), content_type="text/plain",
+                                headers={"X-Prometheus-Format": "0.0.4"})
+        started, code = time.perf_counter(), "OK"
         try:
-            prediction = _PREDICTION_PATH.fullmatch(path) if request.method == "POST" else None
-            status = _STATUS_PATH.fullmatch(path) if request.method == "GET" and not prediction else None
-            if prediction:
-                name, version, label = _target(prediction)
-                try:
-                    body = await request.read()
-                except web.HTTPRequestEntityTooLarge:
-                    return _error_response(ServingError(
-                        "RESOURCE_EXHAUSTED", f"Request body is larger than the limit of {max_body_bytes} bytes "
-                                              "(--max-body-bytes)"), 413)
-                except ConnectionError as exc:  # the client went away mid-upload: nobody to answer
-                    log.info("%s %s: client disconnected before sending the whole body (%s)",
-                             request.method, raw, exc)
-                    return _error_response(invalid("incomplete request body"))
-                handler = getattr(api, prediction.group(4).lower())
-                text = await loop.run_in_executor(executor, handler, name, version, label, body)
-            elif status:
-                name, version, label = _target(status)
-                if not name:
-                    raise invalid("Missing model name in request.")
-                handler = api.metadata if status.group(4) else api.status
-                text = await loop.run_in_executor(executor, handler, name, version, label)
-            else:
-                raise invalid(f"Malformed request: {request.method} {raw}")
+            return _json_response(await answer(request, raw, path))
         except ServingError as error:
+            code = error.code
             return _error_response(error)
         except Exception as exc:  # a bug, not bad input: report it as TF Serving reports INTERNAL
+            code = "INTERNAL"
             log.exception("internal error on %s %s", request.method, raw)
             return _error_response(ServingError("INTERNAL", f"{type(exc).__name__}: {exc}"))
-        return _json_response(text)
+        finally:
+            prediction = _PREDICTION_PATH.fullmatch(path) if request.method == "POST" else None
+            if prediction:
+                models.metrics.record_request(_target(prediction)[0], prediction.group(4).capitalize(), "REST", code,
+                                              time.perf_counter() - started)
 
     async def shutdown(_app: web.Application) -> None:
         executor.shutdown(wait=False, cancel_futures=True)

@@ -64,7 +64,8 @@ class HalfCloseHandler(web.RequestHandler):
 
 
 class ModelServer:
-    """Serve every model under ``model_base`` over REST and gRPC on ``host``; poll for versions every ``poll_seconds``."""
+    """Serve every model under ``model_base`` over REST and gRPC on ``host``; poll for versions every ``poll_seconds``;
+    with ``metrics_path``, the server's metrics in Prometheus' format on ``GET metrics_path`` of the REST port."""
 
     def __init__(
         self,
@@ -78,8 +79,10 @@ class ModelServer:
         max_body_bytes: int = 16 << 20,
         limits: RequestLimits = RequestLimits(),
         threads: int = 16,
+        metrics_path: str | None = None,
     ):
         self.models = LoadedModels(model_base, batching)
+        self.metrics_path = metrics_path
         self.host = host
         self.rest_port = rest_port
         self.grpc_port = grpc_port
@@ -123,7 +126,8 @@ class ModelServer:
 
     def _serve_rest(self, sock: socket.socket, ready: threading.Event) -> None:
         self._loop = asyncio.new_event_loop()
-        app = create_app(self.models, max_body_bytes=self.max_body_bytes, threads=self.threads, limits=self.limits)
+        app = create_app(self.models, max_body_bytes=self.max_body_bytes, threads=self.threads, limits=self.limits,
+                         metrics_path=self.metrics_path)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         manager = self._runner.server
