@@ -93,3 +93,15 @@ def test_a_config_file_that_would_exhaust_memory_is_refused_at_once(tmp_path, na
     path.write_text(text)
     line = refused(tmp_path, ["cnn_mnist", "--config", str(path)])
     assert str(path) in line and expected in line
+
+
+# ---------------------------------------------------------------------------------------------- odd arguments
+@pytest.mark.parametrize("args, expected", [
+    (["cnn_mnist", "--version", str(2**63)], "is not a version number (ASCII digits, at most 9223372036854775807)"),
+    (["lstm", "--set", "data=tfds:../x"], "tfds has no dataset '../x'"),
+    (["lstm", "--set", "data={tmp}/notes"], "a file without a suffix is not a data source"),
+], ids=["version-beyond-int64", "tfds-name-with-a-path", "file-without-a-suffix-as-data"])
+def test_an_odd_argument_is_refused(tmp_path, args, expected):
+    (tmp_path / "notes").write_text("text,label\n")
+    line = refused(tmp_path, [arg.format(tmp=tmp_path) for arg in args])
+    assert expected in line

@@ -29,11 +29,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def version_number(text: str) -> int:
-    """``--version``'s value: ASCII digits only, as TF Serving reads version directories (not ``²`` or ``٣``)."""
-    from zoo.export.versions import is_version_name
+    """``--version``'s value: ASCII digits within int64, as TF Serving reads version directories (not ``²``)."""
+    from zoo.export.versions import MAX_VERSION, is_version_name
 
     if not is_version_name(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a version number (ASCII digits)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version number (ASCII digits, at most {MAX_VERSION})")
     return int(text)
 
 

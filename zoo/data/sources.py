@@ -83,7 +83,7 @@ def read_source(key: str, spec: str, request: Request, package: Package | None =
                                "subfolders for labels), a .npz with x and y, tfds:NAME or package")
         read = read_delimited if suffix in (".csv", ".tsv") else read_json_records
         return {"train": read(path, request.roles, request.encoding)}
-    raise BadDataError(f"{key}={spec}: a {suffix or 'file without a suffix'} file is not a data source; {key} takes "
+    raise BadDataError(f"{key}={spec}: {f'a {suffix} file' if suffix else 'a file without a suffix'} is not a data source; {key} takes "
                        f"{FORMS}")
 
 

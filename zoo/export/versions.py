@@ -26,15 +26,20 @@ from zoo.errors import ExportError
 _TMP_PREFIX = ".tmp-"
 
 
+MAX_VERSION = 2**63 - 1  # TF Serving reads version directories as int64 and ignores the others
+
+
 def is_version_name(name: str) -> bool:
-    """Whether ``name`` is a version number as TF Serving reads one: ASCII digits only.
+    """Whether ``name`` is a version number as TF Serving reads one: ASCII digits, at most :data:`MAX_VERSION`.
 
     (``str.isdigit`` alone also accepts ``'²'`` and other Unicode digits, which ``int`` may reject or read.)
 
     >>> is_version_name("12"), is_version_name("²"), is_version_name("٣"), is_version_name("-1")
     (True, False, False, False)
+    >>> is_version_name(str(MAX_VERSION)), is_version_name(str(MAX_VERSION + 1))
+    (True, False)
     """
-    return name.isascii() and name.isdigit()
+    return name.isascii() and name.isdigit() and int(name) <= MAX_VERSION
 
 
 def looks_like_a_version(name: str) -> bool:
@@ -57,8 +62,8 @@ def next_version(model_dir: Path) -> int:
 
 def check_version_free(model_dir: Path, version: int) -> None:
     """Raise ExportError if ``version`` is already published: versions are never overwritten."""
-    if version < 1:
-        raise ExportError(f"version must be a positive integer, got {version}")
+    if not 1 <= version <= MAX_VERSION:
+        raise ExportError(f"version must be an integer from 1 to {MAX_VERSION} (TF Serving's int64), got {version}")
     if (model_dir / str(version)).exists():
         raise ExportError(f"{model_dir / str(version)} already exists; versions are never overwritten")
 
