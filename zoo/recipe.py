@@ -47,6 +47,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.backup import VerifiedBackupAndRestore
 from zoo.config import RecipeConfig
 from zoo.config import check as check_config
 from zoo.data.balance import class_weights
@@ -248,10 +249,11 @@ class Recipe:
         return keras.optimizers.Adam(schedule)
 
     def callbacks(self) -> list[keras.callbacks.Callback]:
-        """TerminateOnNaN, per-epoch backup for resuming a killed run, TensorBoard logs."""
+        """TerminateOnNaN, per-epoch backup for resuming a killed run (digest-checked before it is loaded),
+        TensorBoard logs."""
         return [
             keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.BackupAndRestore(str(self.run_dir / "backup")),
+            VerifiedBackupAndRestore(str(self.run_dir / "backup")),
             keras.callbacks.TensorBoard(str(self.run_dir / "logs"), write_graph=False),
         ]
 
