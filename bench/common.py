@@ -1,9 +1,11 @@
 """What every benchmark shares: the machine it ran on, running a recipe over seeds, writing results as they come.
 
-A benchmark module ``bench/<name>.py`` declares ``DEFAULT_SEEDS`` (how many seeds ``python -m bench NAME`` runs
-without ``--seeds``), optionally ``REQUIRES`` (modules of the ``bench`` extra it imports, checked before anything
-trains) and ``run(record, seeds)``, which adds each seed's run and each further part to ``record`` as soon as
-it exists.
+Every benchmark module ``bench/<name>.py`` has one shape. It defines ``run(record, seeds)``, which adds each seed's
+run and each further part to ``record`` (a :class:`BenchRecord`, the one way results are written) as soon as it
+exists; its docstring's first line says what it measures (``python -m bench --list``). Optionally:
+``DEFAULT_SEEDS`` (how many seeds ``python -m bench NAME`` runs without ``--seeds``: 3 for a recipe, 1 for
+another bench), ``REQUIRES`` (modules of the ``bench`` extra it imports) and ``check(results_dir, seeds)`` (why it
+cannot run, or None); both are checked before anything trains.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ def environment() -> dict[str, Any]:
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
-                    # other work on the cores (1, 5, 15 minutes) when the record was started (BenchRecord) or
-                    # written (write_result): wall times and speeds depend on it
+                    # other work on the cores (1, 5, 15 minutes) when the record was started: wall times and
+                    # speeds depend on it
                     "load_average": [round(x, 2) for x in os.getloadavg()]},
         "libraries": library_versions(),
     }
@@ -156,11 +158,3 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def write_result(name: str, payload: dict[str, Any], results_dir: Path = RESULTS_DIR) -> Path:
-    """Write ``results_dir/NAME.json`` with the environment added."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    path = results_dir / f"{name}.json"
-    path.write_text(json.dumps({"benchmark": name, **environment(), **payload}, indent=2) + "\n")
-    return path

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from bench.common import BenchRecord
 
@@ -149,7 +149,8 @@ def overhead(record: BenchRecord, folder: Path) -> None:
     })
 
 
-def run(record: BenchRecord) -> None:
+def run(record: BenchRecord, seeds: Sequence[int]) -> None:
+    """Reading cost and lstm-epoch overhead (no seed-dependent figure: ``seeds`` is not used)."""
     with tempfile.TemporaryDirectory(prefix="zoo-bench-data-") as folder:
         overhead(record, Path(folder))
         scale(record, Path(folder))

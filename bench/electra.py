@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import zoo
-from bench.common import RESULTS_DIR, run_recipe, seed_stats, write_result
+from bench.common import BenchRecord, run_recipe, seed_stats
 from bench.plots import plt
 
-SEEDS = (0, 1, 2)
+DEFAULT_SEEDS = 3
 REQUIRES = ("matplotlib",)
 SHARED = {"pretrain_steps": 4000, "pretrain_batch_size": 32, "pretrain_learning_rate": 1e-3, "hidden_dim": 128,
           "num_layers": 2, "num_heads": 2, "sequence_length": 64, "epochs": 3, "batch_size": 32,
@@ -146,11 +146,8 @@ def plot(result: Mapping[str, Any], path: Path) -> Path:
     return path
 
 
-def run(results_dir: Path = RESULTS_DIR) -> dict[str, Any]:
-    result = comparison({arm: [one_run(arm, seed) for seed in SEEDS] for arm in ARMS})
-    plot(result, Path(results_dir) / "electra_pretraining.png")
-    return result
-
-
-if __name__ == "__main__":
-    print(write_result("electra", run()))
+def run(record: BenchRecord, seeds: Sequence[int]) -> None:
+    result = comparison({arm: [one_run(arm, seed) for seed in seeds] for arm in ARMS})
+    for key, value in result.items():
+        record.add(key, value)
+    record.add("figure", plot(result, record.path.parent / "electra_pretraining.png").name)

@@ -19,14 +19,16 @@ Why both: against samples of a generator that knows what the discriminator knows
 replacement is as likely as the text to that knowledge, so ``within_token_auc`` stays near 0.5 even for a
 discriminator that reads context. The prior swaps tell the two apart.
 
-    python -m bench.electra_context               # about 8 minutes alone on 2 cores (2026-12-05)
+    python -m bench electra_context               # about 8 minutes alone on 2 cores (2026-12-05)
     python -m bench.electra_context --steps 4000  # about 30 minutes; electra_context_4000_steps.json
     python -m bench.electra_context --steps 4000 --seed 1   # electra_context_4000_steps_seed_1.json
+
+Each budget and seed keeps its own result file (:func:`result_name`).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -34,7 +36,7 @@ import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 import zoo
-from bench.common import OneLineParser, write_result
+from bench.common import BenchRecord, OneLineParser
 from zoo.data.bbc_news import load_bbc_news
 from zoo.models.hf.bert_checkpoint import minilm_directory
 from zoo.quiet import known_notices_quieted
@@ -123,7 +125,17 @@ def detection(temperature: float, tokenizer: WordpieceTokenizer, train: list[str
             "replaced_auc_curve": [round(float(v), 4) for v in history["replaced_auc"]]}
 
 
-def run(steps: int = STEPS, seed: int = 0) -> dict:
+def run(record: BenchRecord, seeds: Sequence[int], steps: int = STEPS) -> None:
+    """Each seed at ``steps`` into its own result file: ``record``'s when its name is that seed's
+    :func:`result_name`, a sibling's otherwise."""
+    for seed in seeds:
+        name = result_name(steps, seed)
+        target = record if name == record.name else BenchRecord(name, record.path.parent)
+        for key, value in measure(steps, seed).items():
+            target.add(key, value)
+
+
+def measure(steps: int = STEPS, seed: int = 0) -> dict:
     tokenizer = WordpieceTokenizer.from_vocabulary_file(minilm_directory() / "vocab.txt",
                                                         sequence_length=SEQUENCE_LENGTH)
     splits, words = load_bbc_news(), int((SEQUENCE_LENGTH - 2) / WORDPIECES_PER_WORD)
@@ -150,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed < 0:
         parser.error(f"--seed must be at least 0, got {args.seed}")
     with known_notices_quieted():
-        print(write_result(result_name(args.steps, args.seed), run(args.steps, args.seed)))
+        record = BenchRecord(result_name(args.steps, args.seed))
+        run(record, [args.seed], args.steps)
+        print(record.path)
     return 0
 
 

@@ -28,7 +28,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -174,6 +174,7 @@ def t5(record: BenchRecord) -> None:
             record.add("t5", shapes)
 
 
-def run(record: BenchRecord) -> None:
+def run(record: BenchRecord, seeds: Sequence[int]) -> None:
+    """Every checkpoint shape against PyTorch (random-init weights of seed 0; ``seeds`` is not used)."""
     t5(record)
     encoders(record)

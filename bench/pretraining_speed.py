@@ -8,15 +8,17 @@ projection; λ = 1; never the original token). Batches come from the cycle corpu
 WordPiece), so the tokenizer's cost is the same for all and overlaps the step in ``tf.data``. Each variant runs
 ``WARMUP_STEPS`` (tracing, XLA compilation) and then ``TIMED_STEPS`` that are timed.
 
-    python -m bench.pretraining_speed
+    python -m bench pretraining_speed
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import keras
 
 import zoo
-from bench.common import write_result
+from bench.common import BenchRecord
 from recipes.electra import new_discriminator, replaced_token_pretrainer
 from zoo.models.hf.bert_checkpoint import minilm_directory
 from zoo.models.text.cycle_corpus import cycle_corpus
@@ -43,7 +45,13 @@ def steps_per_second(tokenizer: WordpieceTokenizer, jit_compile: bool = False, p
     return TIMED_STEPS / pretrain(pretrainer, dataset, TIMED_STEPS, verbose=0)
 
 
-def run() -> dict:
+def run(record: BenchRecord, seeds: Sequence[int]) -> None:
+    """Steps/s three ways (the weights of seed 0: a speed, so ``seeds`` is not used)."""
+    for key, value in measure().items():
+        record.add(key, value)
+
+
+def measure() -> dict:
     tokenizer = WordpieceTokenizer.from_vocabulary_file(minilm_directory() / "vocab.txt",
                                                         sequence_length=CONFIG.sequence_length)
     rates = {"tf_function": steps_per_second(tokenizer), "xla": steps_per_second(tokenizer, jit_compile=True),
@@ -54,6 +62,3 @@ def run() -> dict:
             "timed_steps": TIMED_STEPS, "steps_per_second": {k: round(v, 3) for k, v in rates.items()},
             "speedup_vs_tf_function": {k: round(v / rates["tf_function"], 2) for k, v in rates.items()}}
 
-
-if __name__ == "__main__":
-    print(write_result("pretraining_speed", run()))

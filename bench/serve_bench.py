@@ -169,8 +169,9 @@ def measure(record: BenchRecord, model_base: Path, model: str, clients: int, sec
     print_table(model, versions[-1], clients, seconds, record.payload["results"])
 
 
-def run(record: BenchRecord) -> None:
-    """``python -m bench serve``: a scratch export of the default network, served."""
+def run(record: BenchRecord, seeds: Sequence[int]) -> None:
+    """``python -m bench serve``: a scratch export of the default network, served (a speed: ``seeds`` is not
+    used)."""
     export = run_recipe(SCRATCH_MODEL, **SCRATCH_OVERRIDES).export.path
     measure(record, export.parents[1], SCRATCH_MODEL, CONCURRENCY, SECONDS, ROUNDS)
 

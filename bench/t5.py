@@ -10,7 +10,7 @@ Exact match over seeds (3 by default: a run takes about 10 minutes on 2 cores); 
 Then the same seeds with ``HEADLINES`` (``source_column=body``, ``target_column=headline``: the first line of each
 BBC file is its headline): ROUGE-1/2/L of the generated headlines, beside the lead baseline (the body's first N
 words, N the training headlines' mean length in words) on the same test articles. Span-corruption pretraining has
-its own bench, ``python -m bench.t5_span_corruption``.
+its own bench, ``python -m bench t5_span_corruption``.
 
     python -m bench t5 [--seeds N]
 """

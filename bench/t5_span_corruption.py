@@ -5,17 +5,16 @@ before fine-tuning) and is compared with the default run of the same seed that `
 ``bench/results/t5.json`` (run that first). Kept per seed: exact match, and the pretraining's loss and token
 accuracy after every pass (did it learn?). About 40 minutes a seed on 2 cores.
 
-    python -m bench.t5_span_corruption [--seeds N]
+    python -m bench t5_span_corruption [--seeds N]
 """
 
 from __future__ import annotations
 
 import json
-import sys
+from pathlib import Path
 from typing import Any, Sequence
 
-from bench.common import RESULTS_DIR, BenchRecord, OneLineParser, run_recipe, seed_stats
-from zoo.quiet import known_notices_quieted
+from bench.common import BenchRecord, run_recipe, seed_stats
 
 SPAN_CORRUPTION = {"pretrain_epochs": 10}  # about 2,290 steps (229 a pass): 2 passes barely learned
 DEFAULT_SEEDS = 3
@@ -41,26 +40,26 @@ def record_runs(record: BenchRecord, runs: Sequence[dict[str, Any]], defaults: d
     record.add("mean_minus_no_pretraining_same_seeds", round(with_pretraining["mean"] - without["mean"], 4))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m bench.t5_span_corruption", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help=f"seeds 0..N-1 ({DEFAULT_SEEDS})")
-    args = parser.parse_args(argv)
-    default_runs = RESULTS_DIR / "t5.json"
-    if not default_runs.is_file():
-        parser.error(f"{default_runs} is missing: run `python -m bench t5` first")
-    defaults = {run["seed"]: run["metrics"]["test_exact_match"]
-                for run in json.loads(default_runs.read_text())["runs"]}
-    if args.seeds < 1 or any(seed not in defaults for seed in range(args.seeds)):
-        parser.error(f"--seeds {args.seeds}: bench/results/t5.json has default runs of seeds {sorted(defaults)}")
-    record = BenchRecord("t5_span_corruption")
+def default_runs(results_dir: Path) -> dict[int, float]:
+    """Exact match of each seed's default run in ``results_dir/t5.json`` (empty when there is none)."""
+    path = Path(results_dir) / "t5.json"
+    return {run["seed"]: run["metrics"]["test_exact_match"]
+            for run in json.loads(path.read_text())["runs"]} if path.is_file() else {}
+
+
+def check(results_dir: Path, seeds: Sequence[int]) -> str | None:
+    """Why the bench cannot run (before anything trains), or None."""
+    defaults = default_runs(results_dir)
+    missing = [seed for seed in seeds if seed not in defaults]
+    if missing:
+        return (f"{Path(results_dir) / 't5.json'} has default runs of seeds {sorted(defaults)}, not {missing}: "
+                "run `python -m bench t5` first")
+    return None
+
+
+def run(record: BenchRecord, seeds: Sequence[int]) -> None:
+    defaults = default_runs(record.path.parent)
     runs = []
-    with known_notices_quieted():
-        for seed in range(args.seeds):
-            runs.append(span_corruption_run(seed))
-            record_runs(record, runs, defaults)
-    print(record.path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    for seed in seeds:
+        runs.append(span_corruption_run(seed))
+        record_runs(record, runs, defaults)

@@ -15,6 +15,7 @@ The data comes from Debian packages installed by hand (nothing here is needed by
 ``apt-get update -o Acquire::Languages=en`` (package descriptions), ``apt-get install dataset-fashion-mnist
 adwaita-icon-theme``. A part whose data is missing is skipped with the command that installs it.
 
+    python -m bench unseen_data           # every part
     python -m bench.unseen_data [PART ...]
 """
 
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -194,6 +195,21 @@ def icons(folder: Path) -> dict[str, Any]:
 PARTS = {"packages": packages, "summaries": summaries, "fashion": fashion, "icons": icons}
 
 
+def run(record: BenchRecord, seeds: Sequence[int], parts: Sequence[str] = tuple(PARTS)) -> None:
+    """``parts`` (each on seed 0, the recipes' default; ``seeds`` is not used), into ``record`` beside the parts
+    not run now, which keep their last figures, dated."""
+    previous = json.loads(record.path.read_text()) if record.path.is_file() else {}
+    for part in PARTS:
+        if part in previous and part not in parts:
+            record.add(part, previous[part])
+    for part in parts:
+        with tempfile.TemporaryDirectory(prefix=f"zoo-unseen-{part}-") as folder:
+            try:
+                record.add(part, {"date": record.payload["date"], **PARTS[part](Path(folder))})
+            except Missing as exc:
+                print(f"unseen_data: {part} skipped: {exc}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m bench.unseen_data", description=__doc__.split("\n\n")[0])
     parser.add_argument("parts", nargs="*", metavar="PART", help=f"some of {', '.join(PARTS)} (default: all)")
@@ -202,16 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown parts {unknown}; known: {list(PARTS)}")
     record = BenchRecord("unseen_data")
-    previous = json.loads(record.path.read_text()) if record.path.is_file() else {}
-    for part in PARTS:  # parts not run now keep their last record, dated
-        if part in previous and part not in (args.parts or PARTS):
-            record.add(part, previous[part])
-    for part in args.parts or PARTS:
-        with tempfile.TemporaryDirectory(prefix=f"zoo-unseen-{part}-") as folder, known_notices_quieted():
-            try:
-                record.add(part, {"date": record.payload["date"], **PARTS[part](Path(folder))})
-            except Missing as exc:
-                print(f"unseen_data: {part} skipped: {exc}", file=sys.stderr)
+    with known_notices_quieted():
+        run(record, [0], args.parts or tuple(PARTS))
     print(record.path)
     return 0
 

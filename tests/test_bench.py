@@ -96,12 +96,29 @@ def test_a_missing_bench_extra_is_one_line_before_anything_runs(tmp_path: Path) 
 @pytest.mark.parametrize("argv, message", [
     (["nope"], "unknown benchmarks ['nope']"),
     (["lstm", "--seeds", "0"], "--seeds must be at least 1"),
+    ([], "give benchmark names, 'all', or --list"),
+    (["lstm", "t5_span_corruption"], "t5_span_corruption: "),  # no t5 results in the empty results directory
 ])
 def test_usage_errors_exit_2_and_write_nothing(tmp_path: Path, argv: list[str], message: str) -> None:
     done = run_python(["-m", "bench", *argv, "--results-dir", str(tmp_path / "results")], cwd=REPO, timeout=120)
     assert done.returncode == 2
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1  # no TensorFlow start-up lines
     assert not (tmp_path / "results").exists()
+
+
+def test_every_bench_module_has_one_shape_and_is_listed(capsys) -> None:
+    import inspect
+
+    from bench.__main__ import BENCHES, bench_module, main
+
+    names = [*zoo.list_recipes(), *BENCHES]
+    assert main(["--list"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == names
+    for name in names:
+        module = bench_module(name)
+        if module is not None:
+            assert list(inspect.signature(module.run).parameters)[:2] == ["record", "seeds"], name
 
 
 @pytest.mark.slow
