@@ -182,7 +182,8 @@ def create_app(models: LoadedModels, *, max_body_bytes: int = 16 << 20, threads:
         finally:
             prediction = _PREDICTION_PATH.fullmatch(path) if request.method == "POST" else None
             if prediction:
-                models.metrics.record_request(_target(prediction)[0], prediction.group(4).capitalize(), "REST", code,
+                models.metrics.record_request(urllib.parse.unquote(prediction.group(1)),
+                                              prediction.group(4).capitalize(), "REST", code,
                                               time.perf_counter() - started)
 
     async def shutdown(_app: web.Application) -> None:
