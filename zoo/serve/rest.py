@@ -138,10 +138,10 @@ def create_app(models: LoadedModels, *, max_body_bytes: int = 16 << 20, threads:
     api = RestApi(models, limits)
     executor = ThreadPoolExecutor(threads, thread_name_prefix="zoo-rest")
 
-    async def answer(request: web.Request, raw: str, path: str) -> str:
-        """The JSON answer to one request, or a ServingError."""
+    async def answer(request: web.Request, raw: str, path: str, prediction: re.Match | None) -> str:
+        """The JSON answer to one request (``prediction``: its match of the predict/classify/regress route), or a
+        ServingError."""
         loop = asyncio.get_running_loop()
-        prediction = _PREDICTION_PATH.fullmatch(path) if request.method == "POST" else None
         status = _STATUS_PATH.fullmatch(path) if request.method == "GET" and not prediction else None
         if prediction:
             name, version, label = _target(prediction)
@@ -169,9 +169,10 @@ def create_app(models: LoadedModels, *, max_body_bytes: int = 16 << 20, threads:
         if metrics_path is not None and request.method == "GET" and path == metrics_path:
             return web.Response(text=models.metrics.render(), content_type="text/plain",
                                 headers={"X-Prometheus-Format": "0.0.4"})
+        prediction = _PREDICTION_PATH.fullmatch(path) if request.method == "POST" else None
         started, code = time.perf_counter(), "OK"
         try:
-            return _json_response(await answer(request, raw, path))
+            return _json_response(await answer(request, raw, path, prediction))
         except ServingError as error:
             code = error.code
             return _error_response(error)
@@ -180,7 +181,6 @@ def create_app(models: LoadedModels, *, max_body_bytes: int = 16 << 20, threads:
             log.exception("internal error on %s %s", request.method, raw)
             return _error_response(ServingError("INTERNAL", f"{type(exc).__name__}: {exc}"))
         finally:
-            prediction = _PREDICTION_PATH.fullmatch(path) if request.method == "POST" else None
             if prediction:
                 models.metrics.record_request(urllib.parse.unquote(prediction.group(1)),
                                               prediction.group(4).capitalize(), "REST", code,

@@ -111,13 +111,9 @@ def read_config(directory: str | Path, model_type: str, fields: dict[str, Field]
     path = checkpoint_directory(directory) / CONFIG
     if not path.is_file():
         raise UsageError(f"{path}: missing (a Hugging Face checkpoint directory has config.json)")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(config, dict) or config.get("model_type") != model_type:
-        found = config.get("model_type") if isinstance(config, dict) else None
-        raise UsageError(f"{path}: model_type is {found!r}, expected {model_type!r}")
+    config = read_json_object(path)
+    if config.get("model_type") != model_type:
+        raise UsageError(f"{path}: model_type is {config.get('model_type')!r}, expected {model_type!r}")
     check_fields(config, fields or {}, path)
     return config
 
@@ -134,8 +130,9 @@ def check_fields(config: dict[str, Any], fields: dict[str, Field], path: Path) -
             raise UsageError(f"{path}: {name} is {config[name]!r}, {problem}")
 
 
-def read_json_settings(path: Path) -> dict[str, Any]:
-    """A tokenizer settings file (``tokenizer_config.json``) as a mapping, or a UsageError naming it."""
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A checkpoint's JSON file (``config.json``, ``tokenizer_config.json``, ``tokenizer.json``) as a mapping, or a
+    UsageError naming it."""
     try:
         settings = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -260,14 +257,14 @@ def read_wordpiece_vocabulary(directory: str | Path, vocabulary_size: int | None
     if vocabulary_size is not None and len(tokens) > vocabulary_size:
         raise UsageError(f"{source}: {len(tokens)} tokens, more than {CONFIG}'s vocab_size {vocabulary_size}")
     settings = directory / TOKENIZER_CONFIG
-    if settings.is_file() and read_json_settings(settings).get("do_lower_case", True) is False:
+    if settings.is_file() and read_json_object(settings).get("do_lower_case", True) is False:
         raise UsageError(f"{settings}: do_lower_case is false; the zoo's tokenizer handles uncased checkpoints only")
     return tokens
 
 
 def tokenizer_json_vocabulary(path: Path) -> list[str]:
     """The tokens of a ``tokenizers`` WordPiece ``tokenizer.json`` in id order (ids 0 … N-1, each once)."""
-    tokenizer = read_json_settings(path)
+    tokenizer = read_json_object(path)
     model = tokenizer.get("model")
     if not isinstance(model, dict) or model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
         found = model.get("type") if isinstance(model, dict) else None

@@ -39,7 +39,7 @@ from zoo.errors import UsageError
 from zoo.models.hf.bert_checkpoint import ACTIVATIONS
 from zoo.models.hf.checkpoint_files import (
     COUNT, EPSILON, FLAG, FRACTION, NAME, CheckpointWeights, Field, check_fields, checkpoint_directory, read_config,
-    read_json_settings, refuse,
+    read_json_object, refuse,
 )
 from zoo.models.text.hf_t5_tokenizer import HF_EXTRA_IDS, HFT5Vocab
 
@@ -118,7 +118,7 @@ def read_t5_vocab(directory: str | Path, vocabulary_size: int) -> HFT5Vocab:
     directory = checkpoint_directory(directory)
     extra_ids = HF_EXTRA_IDS
     if (directory / TOKENIZER_CONFIG).is_file():
-        settings = read_json_settings(directory / TOKENIZER_CONFIG)
+        settings = read_json_object(directory / TOKENIZER_CONFIG)
         check_fields(settings, {"extra_ids": Field("int", minimum=0).optional()}, directory / TOKENIZER_CONFIG)
         extra_ids = settings.get("extra_ids", HF_EXTRA_IDS)
     from google.protobuf.message import DecodeError
