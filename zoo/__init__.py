@@ -1,5 +1,8 @@
 """zoo: TensorFlow/Keras recipes that train on real data and export SavedModels TF Serving serves as they are.
 
+Importing ``zoo`` imports no TensorFlow: ``Recipe`` and ``Trained`` (and with them TensorFlow, quietly) are
+imported when first used, so ``python -m zoo.run --list`` answers at once.
+
 Example:
 
 >>> import zoo
@@ -13,15 +16,26 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter off the console
 
-from zoo.quiet import import_tensorflow_quietly  # noqa: E402
+from zoo.quiet import install_quiet_tensorflow_import  # noqa: E402
 
-import_tensorflow_quietly()
+install_quiet_tensorflow_import()
 
+from zoo.bars import QualityBar  # noqa: E402
 from zoo.config import (  # noqa: E402
     ImageClassifierConfig, ImageDataConfig, PairDataConfig, RecipeConfig, TextClassifierConfig, TextDataConfig, field,
 )
-from zoo.recipe import QualityBar, Recipe, Trained  # noqa: E402
 from zoo.registry import get_recipe, list_recipes, register  # noqa: E402
+
+_FROM_RECIPE = ("Recipe", "Trained")  # zoo.recipe imports TensorFlow
+
+
+def __getattr__(name: str):
+    if name in _FROM_RECIPE:
+        import zoo.recipe
+
+        return getattr(zoo.recipe, name)
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
 
 __all__ = ["ImageClassifierConfig", "ImageDataConfig", "PairDataConfig", "QualityBar", "Recipe", "RecipeConfig",
            "TextClassifierConfig", "TextDataConfig", "Trained", "field", "get_recipe", "list_recipes", "register"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
+import importlib.util
 import logging
 import os
 import sys
@@ -26,17 +28,55 @@ def native_stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
-def import_tensorflow_quietly() -> None:
-    """Import tensorflow and probe its devices with the native start-up chatter suppressed.
+class _QuietLoader(importlib.abc.Loader):
+    """Runs tensorflow's ``__init__`` and its device probe with file descriptor 2 silenced.
 
     Listing physical devices is where the GPU build looks for CUDA (and logs an error on a machine without
     it); it does not initialise the runtime, so logical devices and distribution strategies can still be
     configured afterwards.
     """
-    with native_stderr_silenced():
-        import tensorflow
 
-        tensorflow.config.list_physical_devices()
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        with native_stderr_silenced():
+            self._loader.exec_module(module)
+            module.config.list_physical_devices()
+
+    def __getattr__(self, name: str):  # resource readers and the like, as the file loader provides them
+        return getattr(self._loader, name)
+
+
+class _QuietTensorflowFinder(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` the usual way, once, and hands it a :class:`_QuietLoader`."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once: the finders after it find tensorflow the usual way
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+_FINDER = _QuietTensorflowFinder()
+
+
+def install_quiet_tensorflow_import() -> None:
+    """Have the first ``import tensorflow`` (by any module: Keras, a recipe, the user) run with its native
+    start-up chatter (oneDNN, CUDA probing) suppressed, without importing it now: ``python -m zoo.run --list`` imports no
+    TensorFlow. Does nothing when tensorflow is already imported.
+
+    >>> install_quiet_tensorflow_import()
+    >>> import tensorflow  # nothing from TensorFlow's native start-up reaches the console
+    """
+    if "tensorflow" not in sys.modules and _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
 
 
 # Notices that libraries repeat on every run for things the zoo does on purpose, each with the reason it is safe:

@@ -48,6 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.backup import VerifiedBackupAndRestore
+from zoo.bars import QualityBar
 from zoo.config import RecipeConfig
 from zoo.config import check as check_config
 from zoo.data.balance import class_weights
@@ -58,43 +59,6 @@ from zoo.export import ExportResult, Servable, export
 from zoo.quiet import known_notices_quieted
 from zoo.registry import registered
 from zoo.schedules import cosine_schedule
-
-
-_COMPARE = {">=": float.__ge__, "<=": float.__le__, ">": float.__gt__, "<": float.__lt__}
-
-
-@dataclasses.dataclass(frozen=True)
-class QualityBar:
-    """A stated quality bar: ``metric op value``, op one of ``>= <= > <``. ``value`` is a number, or the name of
-    a reference its bench measures beside the recipe (the same metric of another model or a baseline, as means).
-
-    >>> QualityBar("test_accuracy", ">=", 0.994).met({"test_accuracy": 0.995})
-    True
-    >>> beat_mlm = QualityBar("test_accuracy", ">", "mlm_bert")
-    >>> str(beat_mlm), beat_mlm.met({"test_accuracy": 0.83}, {"mlm_bert": {"test_accuracy": 0.93}})
-    ('test_accuracy > mlm_bert', False)
-    """
-
-    metric: str
-    op: str
-    value: float | str
-
-    def __post_init__(self) -> None:
-        if self.op not in _COMPARE:
-            raise ValueError(f"quality bar op must be one of {', '.join(_COMPARE)}, got {self.op!r}")
-
-    def met(self, metrics: dict[str, float], references: dict[str, dict[str, float]] | None = None) -> bool | None:
-        """True/False, or None when the metric (or the reference's) was not measured."""
-        target = self.value
-        if isinstance(target, str):
-            target = (references or {}).get(target, {}).get(self.metric)
-        if self.metric not in metrics or target is None:
-            return None
-        return _COMPARE[self.op](float(metrics[self.metric]), float(target))
-
-    def __str__(self) -> str:
-        value = self.value if isinstance(self.value, str) else f"{self.value:g}"
-        return f"{self.metric} {self.op} {value}"
 
 
 @dataclasses.dataclass

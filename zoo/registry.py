@@ -76,6 +76,11 @@ def registered(name: str) -> type | None:
     return _REGISTRY.get(name)
 
 
+def imported_recipes() -> dict[str, type]:
+    """The recipes registered so far, by name, importing nothing more (:func:`list_recipes` imports them all)."""
+    return dict(_REGISTRY)
+
+
 def unregister(name: str) -> None:
     """Remove a recipe (for tests and interactive sessions)."""
     _REGISTRY.pop(name, None)

@@ -57,13 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def recipe_table() -> str:
-    """The ``--list`` table: name, summary, data, quality bar."""
-    from zoo.registry import get_recipe, list_recipes
+    """The ``--list`` table: name, summary, data, quality bar (read without importing the recipes where it can)."""
+    from zoo.catalog import recipe_cards
 
     rows = [("recipe", "summary", "data", "quality bar")]
-    for name in list_recipes():
-        cls = get_recipe(name)
-        rows.append((name, cls.summary, cls.data_summary, "; ".join(str(b) for b in cls.bars) or "-"))
+    for card in recipe_cards():
+        rows.append((card.name, card.summary, card.data_summary, "; ".join(str(b) for b in card.bars) or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
