@@ -81,3 +81,47 @@ def test_layer_bounds_and_repairs_any_input():
         WordpieceLayer(["[PAD]", "a"])
     with pytest.raises(ValueError, match="id 0"):
         WordpieceLayer(["[UNK]", "[PAD]", "[CLS]", "[SEP]", "[MASK]", "a"])
+
+
+# ------------------------------------------------------------------------------------------ special tokens typed
+SPECIAL_CASES = {
+    "mask_in_a_sentence": "The capital of France is [MASK].",
+    "every_special_token": "[CLS] hi [SEP] there [PAD] x [UNK] y [MASK]",
+    "glued_to_words": "x[MASK]y [MASK]s ##[MASK] Café[MASK]ß",
+    "adjacent": "[MASK][MASK][SEP][CLS]",
+    "other_case_or_spacing_is_text": "[mask] [Mask] [ MASK ] [MASK ] MASK [MASK",
+    "split_by_a_control_character": "[MA\u200bSK] [MA\x00SK] a\x00[MASK]\x00b",
+    "only_a_special_token": "[SEP]",
+}
+
+
+@pytest.fixture(scope="module")
+def bert_tokenizer_fast():
+    transformers = pytest.importorskip("transformers")
+    return transformers.BertTokenizerFast.from_pretrained(str(minilm_directory()))
+
+
+@pytest.mark.parametrize("case", sorted(SPECIAL_CASES))
+def test_special_tokens_typed_in_text_keep_their_ids_as_bert_tokenizer_fast_does(case, tokenizer, bert_tokenizer_fast):
+    text = SPECIAL_CASES[case]
+    expected = bert_tokenizer_fast(text, truncation=True, max_length=SEQUENCE_LENGTH)["input_ids"]
+    got = tokenizer(tf.constant([text]))["token_ids"][0].numpy().tolist()
+    assert got == expected, (bert_tokenizer_fast.convert_ids_to_tokens(got),
+                             bert_tokenizer_fast.convert_ids_to_tokens(expected))
+
+
+def test_a_typed_mask_is_one_mask_id_not_three_pieces(tokenizer):
+    ids = tokenizer(tf.constant(["a [MASK] b", "a [mask] b"]))["token_ids"].numpy()
+    assert (ids[0] == tokenizer.mask_id).sum() == 1
+    assert (ids[1] == tokenizer.mask_id).sum() == 0  # lower-case is ordinary text: [ mask ]
+
+
+def test_special_tokens_survive_a_saved_model_round_trip(tmp_path):
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "##s"]
+    module = WordpieceTokenizer(vocab, sequence_length=8)
+    serve = tf.function(lambda text: module(text)["token_ids"],
+                        input_signature=[tf.TensorSpec([None], tf.string)])
+    tf.saved_model.save(module, str(tmp_path / "m"), signatures=serve)
+    loaded = tf.saved_model.load(str(tmp_path / "m")).signatures["serving_default"]
+    out = next(iter(loaded(text=tf.constant(["the [MASK]s [CLS]", "cats"])).values())).numpy()
+    assert out.tolist() == [[2, 5, 4, 1, 2, 3], [2, 6, 7, 3, 0, 0]]  # the [MASK] [UNK] [CLS] ids, not pieces

@@ -15,6 +15,11 @@ Any input string is accepted: bytes that are not valid UTF-8 become U+FFFD (whic
 and each string is cut to ``max_input_bytes`` first, so a huge request costs bounded work. The ``recipes/lstm``
 model uses the same tokenizer as a Keras layer, :class:`WordpieceLayer`, padded to a fixed length.
 
+A special token typed in the text (``[MASK]``, ``[CLS]``, ``[SEP]``, ``[PAD]``, ``[UNK]``, exactly so cased) is
+kept as its id, as ``BertTokenizerFast`` keeps a checkpoint's added tokens: the raw text is split around them
+(tensorflow-text's ``regex_split``) before normalisation, and each piece between them is a text of its own, so
+``"x[MASK]s"`` gives ``x [MASK] s``, not ``x [MASK] ##s``. ``[mask]`` or ``[ MASK ]`` are ordinary text.
+
 Example:
 
 >>> tokenizer = WordpieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!"],
@@ -24,10 +29,13 @@ Example:
 [[2, 5, 1, 6, 7, 3], [2, 3, 0, 0, 0, 0]]
 >>> inputs["padding_mask"].numpy().tolist()
 [[1, 1, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0]]
+>>> tokenizer(tf.constant(["Hello [MASK]!"]))["token_ids"].numpy().tolist()
+[[2, 5, 4, 7, 3]]
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -36,6 +44,8 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+#: Any special token, as typed: the text is split around these before it is normalised.
+_SPECIAL_PATTERN = "|".join(re.escape(token) for token in SPECIAL_TOKENS)
 #: What :meth:`WordpieceTokenizer.pack` returns and a KerasHub BERT/ELECTRA backbone takes.
 BACKBONE_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
@@ -88,6 +98,7 @@ class WordpieceTokenizer(tf.Module):
         if missing:
             raise ValueError(f"the vocabulary lacks the special tokens {', '.join(missing)}")
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (index[t] for t in SPECIAL_TOKENS)
+        self._special_ids = [index[t] for t in SPECIAL_TOKENS]
         self._tokenizer = tf_text.FastBertTokenizer(
             vocab=self.vocabulary, token_out_type=tf.int64, unknown_token="[UNK]",
             lower_case_nfd_strip_accents=False,  # normalize_bert_text does it the way tokenizer.json does
@@ -103,11 +114,23 @@ class WordpieceTokenizer(tf.Module):
         return len(self.vocabulary)
 
     def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
-        """WordPiece ids of each string, without special tokens or truncation: int32 [batch, (pieces)]."""
+        """WordPiece ids of each string (special tokens typed in it kept), without [CLS]/[SEP] or truncation: int32
+        [batch, (pieces)]."""
         text = tf.strings.substr(tf.convert_to_tensor(text, tf.string), 0, self.max_input_bytes)
         text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
-        pieces = self._tokenizer.tokenize(normalize_bert_text(text, self.lowercase))
-        return tf.cast(pieces, tf.int32)
+        # [batch, (segments)]: the texts between special tokens, and the special tokens themselves. regex_split
+        # stops at NUL, so NUL becomes U+0001 first: another control character, which the normaliser drops too.
+        text = tf.strings.regex_replace(text, r"\x00", "\x01")
+        segments = tf_text.regex_split(text, _SPECIAL_PATTERN, _SPECIAL_PATTERN)
+        flat = segments.flat_values
+        matches = tf.equal(flat[:, None], tf.constant(SPECIAL_TOKENS)[None, :])  # [segments, 5]
+        is_special = tf.reduce_any(matches, axis=1)
+        special_ids = tf.reduce_sum(tf.cast(matches, tf.int64) * tf.constant(self._special_ids, tf.int64), axis=1)
+        words = self._tokenizer.tokenize(normalize_bert_text(tf.where(is_special, "", flat), self.lowercase))
+        specials = tf.RaggedTensor.from_row_lengths(tf.boolean_mask(special_ids, is_special),
+                                                    tf.cast(is_special, tf.int64))
+        pieces = tf.concat([specials, words], axis=1)  # per segment one of the two is empty
+        return tf.cast(segments.with_flat_values(pieces).merge_dims(1, 2), tf.int32)
 
     def pack(self, pieces: tf.RaggedTensor) -> dict[str, tf.Tensor]:
         """``[CLS] pieces[:sequence_length-2] [SEP]``, padded with [PAD]: the backbone's three inputs."""
