@@ -3,7 +3,8 @@
 A run that trains for an hour and then cannot write its result has wasted the hour; these are the failures
 known from the file system alone: the export root (or the model directory) is a file or cannot be written,
 the model directory holds a name a person reads as a version but TF Serving does not (``²``), the requested
-version exists, or ``models.config`` does not parse. Nothing is written while checking.
+version exists or another running export is writing it, or ``models.config`` does not parse. Nothing is written
+while checking.
 
 Example:
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from zoo.errors import ExportError
 from zoo.export.models_config import CONFIG_FILE, read_models_config
-from zoo.export.versions import check_version_free, looks_like_a_version
+from zoo.export.versions import check_version_free, check_version_not_reserved, looks_like_a_version
 
 
 def check_export_target(export_root: Path, model_name: str, version: int | None) -> None:
@@ -44,4 +45,5 @@ def check_export_target(export_root: Path, model_name: str, version: int | None)
                               "number but is not one (TF Serving reads only ASCII digits): rename or remove it")
     if version is not None:
         check_version_free(model_dir, version)
+        check_version_not_reserved(model_dir, version)
     read_models_config(export_root / CONFIG_FILE)

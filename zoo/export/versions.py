@@ -4,6 +4,12 @@ A version is written into a hidden sibling (``.tmp-N-PID``), which TF Serving's 
 because its name is not an integer, and renamed into place only once complete and validated. A process
 killed mid-export leaves only the hidden directory; the next export removes it.
 
+The hidden directory also reserves its version: it is created under an exclusive lock on the model directory
+(``flock``), and a version is free only when neither ``N/`` nor a temporary ``.tmp-N-PID`` of a running process
+holds it. Two exports into one model directory at once therefore get two versions (``version=None``), or the
+second is refused at once (the same explicit ``version``), instead of both writing ``N`` and one failing at the
+rename after all its work.
+
 Example:
 
 >>> import tempfile, pathlib
@@ -16,6 +22,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 from pathlib import Path
@@ -78,32 +86,76 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _temporaries(model_dir: Path) -> list[tuple[Path, int, int]]:
+    """``(path, version, pid)`` of each ``.tmp-VERSION-PID`` directory under ``model_dir``."""
+    found = []
+    for path in model_dir.glob(_TMP_PREFIX + "*"):
+        version_text, _, pid_text = path.name[len(_TMP_PREFIX):].partition("-")
+        if is_version_name(version_text) and is_version_name(pid_text):
+            found.append((path, int(version_text), int(pid_text)))
+    return found
+
+
 def remove_stale_temporaries(model_dir: Path) -> list[Path]:
     """Delete hidden export directories left by processes that no longer run; return what was removed."""
     removed = []
     if not model_dir.is_dir():
         return removed
-    for path in model_dir.glob(_TMP_PREFIX + "*"):
-        pid_text = path.name.rsplit("-", 1)[-1]
-        if is_version_name(pid_text) and not _pid_alive(int(pid_text)):
+    for path, _, pid in _temporaries(model_dir):
+        if not _pid_alive(pid):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
 
 
+def check_version_not_reserved(model_dir: Path, version: int) -> None:
+    """Raise ExportError if a running process is exporting ``version`` (its ``.tmp-VERSION-PID`` exists)."""
+    if not model_dir.is_dir():
+        return
+    for _, number, pid in _temporaries(model_dir):
+        if number == version and _pid_alive(pid):
+            raise ExportError(f"{model_dir / str(version)} is being exported by process {pid}; "
+                              "versions are never overwritten")
+
+
+@contextlib.contextmanager
+def _locked(model_dir: Path):
+    """An exclusive ``flock`` on the model directory itself, for as long as the block runs."""
+    descriptor = os.open(model_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _reserve(model_dir: Path, version: int | None) -> tuple[int, Path]:
+    """Create the temporary directory of ``version`` (or of the next free version); return both.
+
+    Under the model directory's lock: stale temporaries are removed, and the versions that temporaries of
+    running processes are writing count as taken.
+    """
+    with _locked(model_dir):
+        remove_stale_temporaries(model_dir)
+        in_flight = {number: pid for _, number, pid in _temporaries(model_dir)}
+        if version is None:
+            version = max([*existing_versions(model_dir), *in_flight, 0]) + 1
+        check_version_free(model_dir, version)
+        check_version_not_reserved(model_dir, version)
+        tmp = model_dir / f"{_TMP_PREFIX}{version}-{os.getpid()}"
+        tmp.mkdir()
+    return version, tmp
+
+
 def publish(model_dir: Path, version: int | None, write: Callable[[Path, int], None]) -> Path:
     """Run ``write(tmp_dir, version)`` and rename the result to ``model_dir/VERSION``; return the final path.
 
-    ``version=None`` takes the next free version. If ``write`` raises, nothing is published.
+    ``version=None`` takes the next free version (one no other running export has reserved). If ``write``
+    raises, nothing is published.
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(model_dir)
-    version = next_version(model_dir) if version is None else version
-    check_version_free(model_dir, version)
-    tmp = model_dir / f"{_TMP_PREFIX}{version}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    version, tmp = _reserve(model_dir, version)
     try:
         write(tmp, version)
         _fsync_tree(tmp)
