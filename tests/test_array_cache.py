@@ -47,3 +47,14 @@ def test_an_unreadable_cache_is_not_used(tmp_path, arrays, capsys):
     assert read_cache(path, arrays_digest(arrays)) is None
     assert "is unreadable" in capsys.readouterr().err
     assert read_cache(tmp_path / "missing.npz", arrays_digest(arrays)) is None
+
+
+@pytest.mark.parametrize("where", ["a_file", "beneath_a_file"])
+def test_a_cache_folder_that_is_a_file_is_skipped_with_one_warning(tmp_path, arrays, where, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    path = tmp_path / "file" / ("c.npz" if where == "a_file" else "sub/c.npz")
+    assert read_cache(path, arrays_digest(arrays)) is None
+    assert write_cache(path, arrays) == arrays_digest(arrays)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not caching c.npz" in err[0] and "a regular file stands where a folder is needed" in err[0]
+    assert (tmp_path / "file").read_text() == "not a folder"

@@ -7,6 +7,12 @@ a pinned source, the digest of what the pinned file decodes to), and ``None`` wh
 unreadable or different, so the caller rebuilds it from the verified source. :func:`write_cache` replaces
 a cache atomically, readable by everyone (0644).
 
+A cache is never required. When ``$ZOO_CACHE_DIR`` cannot hold it (a read-only folder, a path that is a regular
+file or lies beneath one, a full disk), :func:`write_cache` prints one warning line naming the path and the
+reason, and the run goes on without caching: the data is decoded again from its verified source next time.
+This is what pip does with an unusable cache; refusing to train because a convenience is unavailable would
+turn a read-only home directory or container into a failure.
+
 Example:
 
 >>> import tempfile, pathlib, numpy as np
@@ -55,7 +61,10 @@ def read_cache(path: Path, expected_digest: str) -> dict[str, np.ndarray] | None
 
     A cache that exists but does not match is reported on stderr (it is rebuilt by the caller).
     """
-    if not path.exists():
+    try:
+        if not path.is_file():
+            return None
+    except OSError:  # the cache folder is unusable (not searchable, say): write_cache says why
         return None
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -71,7 +80,18 @@ def read_cache(path: Path, expected_digest: str) -> dict[str, np.ndarray] | None
 
 
 def write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> str:
-    """Write ``arrays`` to ``path`` atomically with mode 0644; return their :func:`arrays_digest`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, lambda handle: np.savez(handle, **arrays), CACHE_MODE)
+    """Write ``arrays`` to ``path`` atomically with mode 0644; return their :func:`arrays_digest`.
+
+    If ``path`` cannot be written, print one warning line and write nothing (the caller goes on uncached).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, lambda handle: np.savez(handle, **arrays), CACHE_MODE)
+    except OSError as exc:
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            reason = "a regular file stands where a folder is needed"
+        else:
+            reason = exc.strerror or type(exc).__name__
+        print(f"zoo: warning: not caching {path.name}: cannot write under {path.parent} ({reason}); "
+              "set ZOO_CACHE_DIR to a writable folder to cache it", file=sys.stderr)
     return arrays_digest(arrays)
