@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -117,8 +118,7 @@ def supervise(commands: Sequence[tuple[list[str], dict]], timeout: float | None 
                 index, status = failed[0]
                 _stop(processes)
                 _finish(threads)
-                print(f"zoo.launch: worker {index} exited with status {status}; stopped the other workers",
-                      file=sys.stderr)
+                print(f"zoo.launch: worker {index} {_ending(status)}; stopped the other workers", file=sys.stderr)
                 return 2 if status == UsageError.exit_code else 1
             if all(p.returncode == 0 for p in processes):
                 _finish(threads)
@@ -132,6 +132,20 @@ def supervise(commands: Sequence[tuple[list[str], dict]], timeout: float | None 
     except BaseException:
         _stop(processes)
         raise
+
+
+def _ending(status: int) -> str:
+    """How a worker ended, from ``Popen.returncode`` (negative: the signal that killed it).
+
+    >>> _ending(3), _ending(-9)
+    ('exited with status 3', 'was killed by SIGKILL')
+    """
+    if status >= 0:
+        return f"exited with status {status}"
+    try:
+        return f"was killed by {signal.Signals(-status).name}"
+    except ValueError:
+        return f"was killed by signal {-status}"
 
 
 def _finish(threads: Sequence[threading.Thread]) -> None:
