@@ -1,16 +1,27 @@
-"""Hostile checkpoints and config files, each through ``python -m zoo.run`` as a separate process: exit status 2,
-one line on stderr naming the file (and the field), no traceback, nothing exported, and no time or memory spent
-building what the input describes."""
+"""Hostile checkpoints, config files, data paths and environments, each through ``python -m zoo.run`` as a separate
+process: exit status 2, one line on stderr naming the file (and the field), no traceback, nothing exported, and no
+time or memory spent building what the input describes. Then processes that race or are killed: two exports into
+one directory at once, an export killed mid-write, a worker of ``zoo.launch`` killed mid-training."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from zoo_subprocess import run_python
+from zoo.errors import ExportError
+from zoo.export.models_config import read_models_config
+from zoo.export.preflight import check_export_target
+from zoo.export.versions import existing_versions, publish
+from zoo_subprocess import PYTHON, env_with, run_python
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECONDS = 120  # each refusal comes before any model is built; a run that builds or expands would take longer
@@ -105,3 +116,190 @@ def test_an_odd_argument_is_refused(tmp_path, args, expected):
     (tmp_path / "notes").write_text("text,label\n")
     line = refused(tmp_path, [arg.format(tmp=tmp_path) for arg in args])
     assert expected in line
+
+
+# ------------------------------------------------------------------------------------------ odd data paths
+@pytest.mark.parametrize("setting, expected", [
+    ("data=", "data='': give 'package', 'tfds:NAME' or a path"),
+    ("data={tmp}/notes.txt", "a .txt file is not a data source"),
+    ("data={tmp}/table.csv", "cnn_mnist reads images; give a folder of images"),
+    ("data={tmp}/empty", "empty holds no .txt files or images"),
+    ("validation_data={tmp}/missing", "validation_data={tmp}/missing: no such file or folder"),
+], ids=["empty-data", "text-file-for-images", "csv-for-images", "empty-folder", "missing-validation-data"])
+def test_an_odd_data_path_is_refused_naming_it(tmp_path, setting, expected):
+    (tmp_path / "notes.txt").write_text("hello\n")
+    (tmp_path / "table.csv").write_text("text,label\na,b\n")
+    (tmp_path / "empty").mkdir()
+    line = refused(tmp_path, ["cnn_mnist", "--set", setting.format(tmp=tmp_path)])
+    assert expected.format(tmp=tmp_path) in line
+
+
+# ----------------------------------------------------------------------------------- an unusable cache folder
+TINY_RUN = ["cnn_mnist", "--set", "epochs=1", "--set", "max_examples=64", "--set", "filters=4",
+            "--set", "dense_units=8", "--set", "min_epoch_examples=0"]
+RUN_SECONDS = 240  # a tiny cnn_mnist run takes about 15 s alone, 30 s beside another
+
+
+@pytest.mark.parametrize("where", ["a-regular-file", "read-only-folder"])
+def test_an_unusable_cache_folder_costs_one_warning_and_the_run_goes_on(tmp_path, where):
+    """The cache is a convenience: the run trains and exports uncached, saying once why (array_cache's policy)."""
+    cache = tmp_path / "cache"
+    if where == "a-regular-file":
+        cache.write_text("not a folder")
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into a 0500 folder; the file case covers the same path through write_cache")
+        cache.mkdir(mode=0o500)
+    done = subprocess.run([PYTHON, "-m", "zoo.run", *TINY_RUN, "--export-dir", str(tmp_path / "exports")],
+                          cwd=tmp_path, env=env_with(ZOO_CACHE_DIR=str(cache)), capture_output=True, text=True,
+                          timeout=RUN_SECONDS, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zoo: warning: not caching mnist-"), done.stderr[-3000:]
+    assert str(cache) in lines[0] and "ZOO_CACHE_DIR" in lines[0]
+    assert existing_versions(tmp_path / "exports" / "cnn_mnist") == [1]
+    if where == "a-regular-file":
+        assert cache.read_text() == "not a folder"
+    else:
+        assert list(cache.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------- exports that race
+def assert_only_complete_versions(export_dir: Path, expected: list[int]) -> None:
+    """``cnn_mnist/`` holds exactly the ``expected`` versions, each complete, no temporary; models.config parses."""
+    model_dir = export_dir / "cnn_mnist"
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted(map(str, expected))
+    for version in expected:
+        assert (model_dir / str(version) / "saved_model.pb").is_file()
+        card = json.loads((model_dir / str(version) / "assets.extra" / "zoo.json").read_text())
+        assert card["version"] == version
+    assert "cnn_mnist" in (export_dir / "models.config").read_text()
+    read_models_config(export_dir / "models.config")
+
+
+def test_two_exports_into_one_directory_at_once_publish_two_complete_versions(tmp_path):
+    exports = tmp_path / "exports"
+    processes = [subprocess.Popen([PYTHON, "-m", "zoo.run", *TINY_RUN, "--export-dir", str(exports),
+                                   "--run-dir", str(tmp_path / f"run{i}")],
+                                  cwd=tmp_path, env=env_with(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, stdin=subprocess.DEVNULL) for i in range(2)]
+    try:
+        ended = [process.communicate(timeout=RUN_SECONDS) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+    for process, (_, err) in zip(processes, ended):
+        assert process.returncode == 0 and "Traceback" not in err, err[-3000:]
+    assert sorted(out.split("exported ")[1].split()[0] for out, _ in ended) == [str(exports / "cnn_mnist" / n)
+                                                                                for n in ("1", "2")]
+    assert_only_complete_versions(exports, [1, 2])
+
+
+def test_exports_that_choose_their_version_at_the_same_moment_get_distinct_versions(tmp_path):
+    """Both writers are inside ``write`` at once, so both chose a version before either published."""
+    both_writing = threading.Barrier(2, timeout=30)
+    published, errors = [], []
+
+    def write(directory: Path, version: int) -> None:
+        (directory / "saved_model.pb").write_bytes(b"x")
+        (directory / "version").write_text(str(version))
+        both_writing.wait()
+
+    def export() -> None:
+        try:
+            published.append(publish(tmp_path / "m", None, write).name)
+        except Exception as exc:  # noqa: BLE001 - recorded and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=export) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors and sorted(published) == ["1", "2"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["1", "2"]
+    assert all((tmp_path / "m" / n / "version").read_text() == n for n in ("1", "2"))
+
+
+def test_a_version_another_export_is_writing_is_refused_at_once(tmp_path):
+    writing, release = threading.Event(), threading.Event()
+
+    def slow_write(directory: Path, version: int) -> None:
+        (directory / "saved_model.pb").write_bytes(b"x")
+        writing.set()
+        release.wait(30)
+
+    first = threading.Thread(target=publish, args=(tmp_path / "exports" / "m", 3, slow_write))
+    first.start()
+    try:
+        assert writing.wait(30)
+        with pytest.raises(ExportError, match=r"m/3 is being exported by process \d+"):
+            check_export_target(tmp_path / "exports", "m", 3)  # zoo.run's check before any training
+        with pytest.raises(ExportError, match="is being exported by process"):
+            publish(tmp_path / "exports" / "m", 3, lambda d, v: pytest.fail("wrote a reserved version"))
+    finally:
+        release.set()
+        first.join(30)
+    assert existing_versions(tmp_path / "exports" / "m") == [3]
+
+
+# ------------------------------------------------------------------------------------------ killed processes
+def test_an_export_killed_mid_write_leaves_no_version_and_the_next_run_removes_its_temporary(tmp_path):
+    exports = tmp_path / "exports"
+    model_dir = exports / "cnn_mnist"
+    run = [PYTHON, "-m", "zoo.run", *TINY_RUN, "--export-dir", str(exports)]
+    process = subprocess.Popen(run, cwd=tmp_path, env=env_with(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + RUN_SECONDS
+        temporary = None
+        while temporary is None and process.poll() is None and time.monotonic() < deadline:
+            found = list(model_dir.glob(".tmp-*/*")) if model_dir.is_dir() else []  # writing has begun
+            temporary = found[0].parent if found else None
+            time.sleep(0.02)
+        assert temporary is not None, f"the export ended ({process.returncode}) before it was seen writing"
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(30) == -signal.SIGKILL
+    finally:
+        process.kill()
+        process.wait()
+    assert existing_versions(model_dir) == [] and temporary.is_dir()  # nothing TF Serving would load
+    assert not (exports / "models.config").exists()
+
+    done = run_python(run[1:], cwd=tmp_path, timeout=RUN_SECONDS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not temporary.exists()
+    assert_only_complete_versions(exports, [1])
+
+
+def test_a_launcher_worker_killed_mid_training_stops_the_other_and_names_it(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    launch = [PYTHON, "-m", "zoo.launch", "--workers", "2", "--timeout", "300", *TINY_RUN, "--set", "epochs=3",
+              "--export-dir", str(tmp_path / "exports")]
+    launcher = subprocess.Popen(launch, cwd=tmp_path, env=env_with(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    workers = {}
+    try:
+        for line in launcher.stdout:  # ends if the launcher exits; bounded by --timeout and the finally below
+            if line.startswith("[worker 1] Epoch 1/"):
+                break
+        workers = {int(json.loads(child.environ()["TF_CONFIG"])["task"]["index"]): child
+                   for child in psutil.Process(launcher.pid).children()}
+        assert sorted(workers) == [0, 1]
+        workers[1].send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        _, err = launcher.communicate(timeout=60)
+        stopped_after = time.monotonic() - killed
+    finally:
+        launcher.kill()
+        launcher.wait()
+        for worker in workers.values():  # only if the launcher failed to stop them
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
+    assert launcher.returncode == 1
+    lines = err.strip().splitlines()
+    assert lines == ["zoo.launch: worker 1 was killed by SIGKILL; stopped the other workers"], err[-3000:]
+    assert not workers[0].is_running() or workers[0].status() == psutil.STATUS_ZOMBIE
+    assert stopped_after < 30
+    assert not (tmp_path / "exports" / "cnn_mnist").exists() or existing_versions(tmp_path / "exports" / "cnn_mnist") == []
