@@ -32,7 +32,7 @@ from zoo.models.hf.bert_checkpoint import (
 from zoo.data.splits import Splits
 from zoo.models.hf.checkpoint_files import read_wordpiece_vocabulary
 from recipes.encoder_classifier import EncoderClassifierRecipe, FromScratchConfig, InitialEncoder
-from zoo.models.text.pretraining import MaskedLM
+from zoo.models.text.masked_lm import MaskedLM
 
 DEFAULT_INIT = "minilm"
 LONGEST_SEQUENCE = 256
@@ -88,10 +88,10 @@ class Bert(EncoderClassifierRecipe):
             directory = self.checkpoint_directory()
             if has_masked_lm_head(directory):
                 masked_lm = load_bert_masked_lm(directory)
-                return InitialEncoder(masked_lm.backbone, masked_lm=masked_lm)
+                return InitialEncoder(masked_lm.encoder, masked_lm=masked_lm)
             return InitialEncoder(load_bert_checkpoint(directory))
         backbone = keras_hub.models.BertBackbone(
             vocabulary_size=self.tokenizer.vocabulary_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
             hidden_dim=cfg.hidden_dim, intermediate_dim=4 * cfg.hidden_dim, max_sequence_length=cfg.sequence_length,
         )
-        return self.pretrained_here(backbone, MaskedLM(backbone, backbone.token_embedding), splits)
+        return self.pretrained_here(backbone, MaskedLM.tied(backbone), splits)

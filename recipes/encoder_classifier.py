@@ -47,10 +47,9 @@ from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
 from zoo.export.text_classifier import text_classifier_servable
-from zoo.models.text.fill_mask import FillMask, MaskedLanguageModel, masked_examples
-from zoo.models.text.pretraining import (
-    MaskedLM, curve_chunk, masked_lm_dataset, pretrain, start_at_target_prior, text_windows,
-)
+from zoo.models.text.fill_mask import FillMask, masked_examples
+from zoo.models.text.masked_lm import MaskedLM
+from zoo.models.text.pretraining import curve_chunk, masked_lm_dataset, pretrain, start_at_target_prior, text_windows
 from zoo.schedules import cosine_schedule
 from zoo.models.text.wordpiece import WordpieceTokenizer
 
@@ -139,7 +138,7 @@ class InitialEncoder:
     pretrainer: keras.Model | None = None
     pretraining: dict[str, float] = dataclasses.field(default_factory=dict)
     pretraining_history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
-    masked_lm: MaskedLanguageModel | None = None
+    masked_lm: MaskedLM | None = None
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -153,7 +152,7 @@ class EncoderTrained(zoo.Trained):
     pretrainer: keras.Model | None = None
     pretraining: dict[str, float] = dataclasses.field(default_factory=dict)
     pretraining_history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
-    masked_lm: MaskedLanguageModel | None = None
+    masked_lm: MaskedLM | None = None
 
 
 class EncoderClassifierRecipe(zoo.Recipe):
@@ -235,7 +234,7 @@ class EncoderClassifierRecipe(zoo.Recipe):
         servable.endpoints.update(self.extra_endpoints(trained, warmup_text["text"]))
         if trained.masked_lm is not None:
             fill = FillMask(trained.masked_lm, tokenizer, self.config.top_k)
-            servable.tracked += [trained.masked_lm.backbone, trained.masked_lm.head, fill]
+            servable.tracked += [trained.masked_lm, fill]
             servable.endpoints["fill_mask"] = fill_mask_endpoint(fill, masked_examples(texts))
         return servable
 
@@ -264,7 +263,7 @@ class EncoderClassifierRecipe(zoo.Recipe):
 
     def pretrained_here(self, backbone: keras.Model, pretrainer: keras.Model, splits: Splits,
                         imported: bool = False) -> InitialEncoder:
-        """Run ``pretrainer`` (a :class:`zoo.models.text.pretraining.MaskedLM` or ``ElectraPretrainer`` over ``backbone``)
+        """Run ``pretrainer`` (a :class:`zoo.models.text.masked_lm.MaskedLM` or ``ElectraPretrainer`` over ``backbone``)
         for :meth:`FromScratchConfig.pretraining_steps` on the config's ``corpus`` (none: ``backbone`` as it is);
         bert (``init=scratch``) and electra share it. ``imported``: ``backbone`` came from a checkpoint."""
         cfg = self.config

@@ -10,8 +10,9 @@ import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 from zoo.models.text.cycle_corpus import cycle_corpus, cycle_vocabulary
+from zoo.models.text.masked_lm import MaskedLM
 from zoo.models.text.pretraining import (
-    ElectraPretrainer, MaskedLM, masked_lm_dataset, pretrain, replaced_token_scores, start_at_target_prior, text_windows,
+    ElectraPretrainer, masked_lm_dataset, pretrain, replaced_token_scores, start_at_target_prior, text_windows,
     within_token_auc,
 )
 from zoo.schedules import cosine_schedule
@@ -48,7 +49,7 @@ def test_masked_lm_predicts_masked_words_from_context():
     vocabulary = [*cycle_vocabulary(), *UNUSED]
     backbone = keras_hub.models.BertBackbone(len(vocabulary), num_layers=2, num_heads=2, hidden_dim=128,
                                              intermediate_dim=512, max_sequence_length=WORDS_PER_DOCUMENT + 2)
-    model = MaskedLM(backbone, backbone.token_embedding)
+    model = MaskedLM.tied(backbone)
     start_at_target_prior(model, batches(seed=0, vocabulary=vocabulary))
     assert masked_accuracy(model, batches(seed=1, vocabulary=vocabulary)) < 3 * CHANCE
     steps = 300
@@ -88,7 +89,7 @@ def test_pretrain_reports_a_learning_curve_without_changing_the_schedule():
     keras.utils.set_random_seed(0)
     backbone = keras_hub.models.BertBackbone(len(cycle_vocabulary()), 1, 1, 8, 16,
                                              max_sequence_length=WORDS_PER_DOCUMENT + 2)
-    model = MaskedLM(backbone, backbone.token_embedding)
+    model = MaskedLM.tied(backbone)
     model.compile(keras.optimizers.Adam(cosine_schedule(1e-3, 300, warmup_steps=30)))
     pretrain(model, batches(seed=0, batch_size=2), 300, verbose=0)
     assert int(model.optimizer.iterations) == 300

@@ -42,7 +42,7 @@ from zoo.errors import UsageError
 from zoo.models.hf.checkpoint_files import (
     COUNT, EPSILON, FLAG, FRACTION, NAME, CheckpointWeights, read_config, read_wordpiece_vocabulary, refuse,
 )
-from zoo.models.text.fill_mask import MaskedLanguageModel
+from zoo.models.text.masked_lm import MaskedLM
 
 __all__ = ["ACTIVATIONS", "load_bert_checkpoint", "load_bert_masked_lm", "minilm_directory", "read_bert_config"]
 
@@ -213,7 +213,7 @@ def has_masked_lm_head(directory: str | Path) -> bool:
     return CheckpointWeights(directory, prefix="bert.").has(f"{MLM_PREFIX}.transform.dense.weight")
 
 
-def load_bert_masked_lm(directory: str | Path) -> MaskedLanguageModel:
+def load_bert_masked_lm(directory: str | Path) -> MaskedLM:
     """Backbone and masked-LM head of a ``BertForMaskedLM`` checkpoint: the logits of ``transformers``' model."""
     directory = Path(directory)
     config = read_bert_config(directory)
@@ -227,4 +227,4 @@ def load_bert_masked_lm(directory: str | Path) -> MaskedLanguageModel:
     # The forward pass adds decoder.bias, which is cls.predictions.bias itself unless the embeddings are untied.
     bias = f"{MLM_PREFIX}.decoder.bias" if weights.has(f"{MLM_PREFIX}.decoder.bias") else f"{MLM_PREFIX}.bias"
     _assign(head._bias, weights.get(bias, (config["vocab_size"],)))
-    return MaskedLanguageModel(backbone, head)
+    return MaskedLM(backbone, head)

@@ -8,7 +8,7 @@ into a KerasHub ``ElectraBackbone`` and Keras heads:
   ``sigmoid(logits)``, the probability that each token was replaced.
 - ``ElectraForMaskedLM`` (``google/electra-*-generator``): backbone + ``generator_predictions`` (dense to
   ``embedding_size`` → erf GELU, whatever ``hidden_act`` says, as ``transformers`` hard-codes it → layer norm)
-  + ``generator_lm_head`` (tied to the token embedding), as a :class:`zoo.models.text.fill_mask.MaskedLanguageModel`.
+  + ``generator_lm_head`` (tied to the token embedding), as a :class:`zoo.models.text.masked_lm.MaskedLM`.
 
 The encoder is BERT's, so the layers are ported by :mod:`zoo.models.hf.bert_checkpoint` (activation mapped exactly,
 ``layer_norm_eps`` on every layer norm); ``embedding_size`` ≠ ``hidden_size`` becomes the backbone's
@@ -43,7 +43,7 @@ from zoo.models.hf.bert_checkpoint import (
     ACTIVATIONS, gelu_erf, read_encoder_config, masked_lm_head, port_dense, port_embeddings, port_encoder_layers,
 )
 from zoo.models.hf.checkpoint_files import CheckpointWeights, refuse
-from zoo.models.text.fill_mask import MaskedLanguageModel
+from zoo.models.text.masked_lm import MaskedLM
 from zoo.models.text.wordpiece import BACKBONE_INPUTS
 
 PREFIX = "electra."
@@ -125,7 +125,7 @@ def load_electra_discriminator(directory: str | Path) -> ElectraDiscriminator:
     return ElectraDiscriminator(backbone, head)
 
 
-def load_electra_generator(directory: str | Path) -> MaskedLanguageModel:
+def load_electra_generator(directory: str | Path) -> MaskedLM:
     """Backbone and masked-LM head of an ``ElectraForMaskedLM`` checkpoint (``google/electra-small-generator``)."""
     config, weights = _load(directory, "generator")
     embedding, hidden = config.get("embedding_size", config["hidden_size"]), config["hidden_size"]
@@ -136,4 +136,4 @@ def load_electra_generator(directory: str | Path) -> MaskedLanguageModel:
     backbone = _backbone(config, weights)
     head = masked_lm_head(backbone, weights, config, GENERATOR_HEAD, GENERATOR_OUTPUT, gelu_erf, embedding, tied)
     head._bias.assign(weights.get(f"{GENERATOR_OUTPUT}.bias", (config["vocab_size"],)))
-    return MaskedLanguageModel(backbone, head)
+    return MaskedLM(backbone, head)

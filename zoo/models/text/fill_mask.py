@@ -29,29 +29,15 @@ The in-graph tokenisation around masks runs without a model:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Sequence
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.models.text.wordpiece import BACKBONE_INPUTS, WordpieceTokenizer
+from zoo.models.text.masked_lm import MaskedLM
+from zoo.models.text.wordpiece import WordpieceTokenizer
 
 MASK_TOKEN = "[MASK]"
-
-
-@dataclasses.dataclass
-class MaskedLanguageModel:
-    """An encoder ``backbone`` and a KerasHub ``MaskedLMHead`` over its ``sequence_output``."""
-
-    backbone: keras.Model
-    head: keras.layers.Layer
-
-    def logits(self, inputs: dict[str, tf.Tensor], mask_positions: tf.Tensor, training: bool = False) -> tf.Tensor:
-        """Vocabulary logits [batch, positions, vocabulary] at ``mask_positions`` [batch, positions]."""
-        sequence = self.backbone({k: inputs[k] for k in BACKBONE_INPUTS}, training=training)["sequence_output"]
-        return self.head(sequence, mask_positions=mask_positions)
 
 
 def tokenize_with_masks(tokenizer: WordpieceTokenizer, text: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -70,7 +56,7 @@ def tokenize_with_masks(tokenizer: WordpieceTokenizer, text: tf.Tensor) -> dict[
 class FillMask(tf.Module):
     """Raw text → ``tokens`` and ``scores`` of the ``top_k`` most probable fillers of each text's first ``[MASK]``."""
 
-    def __init__(self, model: MaskedLanguageModel, tokenizer: WordpieceTokenizer, top_k: int = 5,
+    def __init__(self, model: MaskedLM, tokenizer: WordpieceTokenizer, top_k: int = 5,
                  name: str | None = None) -> None:
         super().__init__(name=name)
         vocabulary_size = model.head.vocabulary_size
