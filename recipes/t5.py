@@ -54,6 +54,7 @@ from zoo.models.text.greedy_decode import greedy_decode
 from zoo.data.lengths import length_from_data, sample
 from zoo.models.text.rouge import rouge
 from zoo.models.text.sentencepiece_vocab import EOS_ID, PAD_ID, SentencePieceVocab
+from zoo.models.text.pretraining import pretrain
 from zoo.models.text.span_corruption import span_corrupt
 
 LONGEST_INPUT = 128  # max_input_length from the data is at most this
@@ -113,8 +114,8 @@ def padded(rows: list[np.ndarray], length: int) -> np.ndarray:
     return out
 
 
-def seq2seq_examples(encoder_ids: np.ndarray, target_ids: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Model inputs, labels and loss weights for teacher forcing: the decoder sees the targets shifted right."""
+def seq2seq_examples(encoder_ids: np.ndarray, target_ids: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Model inputs and labels for teacher forcing: the decoder sees the targets shifted right."""
     decoder_ids = np.concatenate([np.full((len(target_ids), 1), PAD_ID, np.int32), target_ids[:, :-1]], axis=1)
     decoder_mask = np.concatenate([np.ones((len(target_ids), 1), np.int32), target_ids[:, :-1] != PAD_ID], axis=1)
     x = {
@@ -123,7 +124,7 @@ def seq2seq_examples(encoder_ids: np.ndarray, target_ids: np.ndarray) -> tuple[d
         "decoder_token_ids": decoder_ids,
         "decoder_padding_mask": decoder_mask.astype(np.int32),  # the start token is pad, yet attended
     }
-    return x, target_ids, (target_ids != PAD_ID).astype(np.float32)
+    return x, target_ids
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -191,9 +192,9 @@ class T5(zoo.Recipe):
 
         train = self.finetuning_examples(vocab, tokenizer, *splits.train)
         validation = self.finetuning_examples(vocab, tokenizer, *splits.validation) if splits.validation else None
-        self.compile_seq2seq(model, cfg.learning_rate, math.ceil(len(train[1]) / cfg.batch_size) * cfg.epochs)
-        history = self.fit_keras(model, self.batches(train, training=True),
-                                 self.batches(validation, training=False) if validation else None)
+        self.compiled(lambda: model, math.ceil(len(train[1]) / cfg.batch_size) * cfg.epochs)
+        history = self.fit_keras(model, self.dataset(*train, training=True),
+                                 self.dataset(*validation, training=False) if validation else None)
         return T5Trained(model=model, history=history, vocab=vocab, tokenizer=tokenizer,
                          generate=self.generator(model, vocab, tokenizer), pretraining_history=pretraining_history)
 
@@ -247,18 +248,28 @@ class T5(zoo.Recipe):
         )
         return keras_hub.models.T5Seq2SeqLM(backbone)
 
-    def compile_seq2seq(self, model: keras.Model, peak_learning_rate: float, total_steps: int) -> None:
-        """Adafactor with cosine decay, token-level cross-entropy weighted to ignore padding."""
-        schedule = cosine_schedule(peak_learning_rate, total_steps)
-        with self.strategy.scope():
-            model.compile(
-                optimizer=keras.optimizers.Adafactor(schedule),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                weighted_metrics=["accuracy"],
-            )
+    # The driver's compile: token-level cross-entropy and accuracy, weighted to leave padding out; Adafactor.
+    def loss(self) -> keras.losses.Loss:
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def keras_metrics(self) -> list:
+        return []
+
+    def keras_weighted_metrics(self) -> list:
+        return ["accuracy"]
+
+    def optimizer(self, total_steps: int, learning_rate: float | None = None) -> keras.optimizers.Optimizer:
+        """Adafactor, cosine-decayed from ``learning_rate`` (default: the fine-tuning ``learning_rate``) to 0."""
+        return keras.optimizers.Adafactor(cosine_schedule(learning_rate or self.config.learning_rate, total_steps))
+
+    def preprocess(self, features, labels, training, seed):
+        """Loss weights beside the labels: 1 for target tokens, 0 for padding."""
+        return features, labels, tf.cast(labels != PAD_ID, tf.float32)
 
     def pretrain(self, model: keras.Model, vocab: SentencePieceVocab, tokenizer, texts) -> dict[str, list[float]]:
-        """Span corruption over the training articles, fresh noise every pass; weights kept for a rerun."""
+        """Span corruption over the training articles, ``pretrain_epochs`` passes of fresh noise each (shuffled
+        together), through :func:`zoo.models.text.pretraining.pretrain`; weights kept for a rerun. The history is
+        the learning curve, a mean every :func:`~zoo.models.text.pretraining.curve_chunk` steps."""
         cfg = self.config
         saved = self.run_dir / "pretrained.weights.h5"
         if cfg.pretrain_epochs <= 0:
@@ -268,29 +279,23 @@ class T5(zoo.Recipe):
             return {}
         token_rows = [row.numpy() for row in tokenizer.tokenize(tf.constant([str(t) for t in texts]))]
         rng = np.random.default_rng(cfg.seed)
-        first = self.pretraining_examples(vocab, token_rows, rng)
-        self.compile_seq2seq(model, cfg.pretrain_learning_rate,
-                             math.ceil(len(first[1]) / cfg.batch_size) * cfg.pretrain_epochs)
-        history: dict[str, list[float]] = {}
-        for epoch in range(cfg.pretrain_epochs):
-            examples = first if epoch == 0 else self.pretraining_examples(vocab, token_rows, rng)
-            one_pass = model.fit(self.batches(examples, training=True), initial_epoch=epoch, epochs=epoch + 1,
-                                 callbacks=[keras.callbacks.TerminateOnNaN()], verbose=self.verbose,
-                                 shuffle=False)  # batches() shuffles
-            for key, values in history_of(one_pass).items():
-                history.setdefault(key, []).extend(values)
+        inputs, targets = self.pretraining_examples(vocab, token_rows, rng, passes=cfg.pretrain_epochs)
+        steps = math.ceil(len(targets) / cfg.batch_size)
+        self.compiled(lambda: model, steps, self.optimizer(steps, cfg.pretrain_learning_rate))
+        pretrain(model, self.dataset(inputs, targets, training=True).repeat(), steps, self.verbose)
         model.save_weights(str(saved))
         record_sha256(saved)
-        return history
+        return history_of(model.history)
 
-    def pretraining_examples(self, vocab: SentencePieceVocab, token_rows: list[np.ndarray], rng: np.random.Generator):
-        """Span-corrupted chunks of the articles: inputs fit ``max_input_length`` once corrupted."""
+    def pretraining_examples(self, vocab: SentencePieceVocab, token_rows: list[np.ndarray], rng: np.random.Generator,
+                             passes: int = 1):
+        """Span-corrupted chunks of the articles, ``passes`` times with fresh noise: inputs fit ``max_input_length``
+        once corrupted."""
         chunk = self.config.max_input_length - 1
         sentinels = [vocab.sentinel_id(i) for i in range(vocab.num_sentinels)]
-        pairs = [
-            span_corrupt(row[start:start + chunk], rng, sentinels, EOS_ID)
-            for row in token_rows for start in range(0, len(row), chunk) if len(row[start:start + chunk]) >= 2
-        ]
+        pieces = [row[start:start + chunk] for row in token_rows for start in range(0, len(row), chunk)]
+        pairs = [span_corrupt(piece, rng, sentinels, EOS_ID) for _ in range(passes) for piece in pieces
+                 if len(piece) >= 2]
         inputs = padded([p[0] for p in pairs], self.config.max_input_length)
         targets = padded([p[1] for p in pairs], max(len(p[1]) for p in pairs))
         return seq2seq_examples(inputs, targets)
@@ -301,12 +306,6 @@ class T5(zoo.Recipe):
             return vocab.encode(tf.constant([str(s) for s in strings]), max_length, tokenizer)[0].numpy()
 
         return seq2seq_examples(ids(sources, self.config.max_input_length), ids(targets, self.config.max_decode_length))
-
-    def batches(self, examples, training: bool) -> tf.data.Dataset:
-        ds = tf.data.Dataset.from_tensor_slices(examples)
-        if training:
-            ds = ds.shuffle(len(examples[1]), seed=self.config.seed)
-        return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
 
     def generator(self, model: keras.Model, vocab: SentencePieceVocab, tokenizer) -> tf.types.experimental.GenericFunction:
         """Strings [batch] → ``text`` (generated strings [batch]) and ``token_ids`` (int32 [batch,

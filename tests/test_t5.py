@@ -79,10 +79,14 @@ def test_gate_sees_only_stock_ops(exported):
 def test_teacher_forcing_examples_shift_targets_right_and_weight_real_tokens():
     from recipes.t5 import seq2seq_examples
 
-    x, y, weights = seq2seq_examples(np.array([[5, 6, 1, 0]], np.int32), np.array([[7, 8, 1, 0, 0]], np.int32))
+    x, y = seq2seq_examples(np.array([[5, 6, 1, 0]], np.int32), np.array([[7, 8, 1, 0, 0]], np.int32))
     assert x["encoder_padding_mask"].tolist() == [[1, 1, 1, 0]]
     assert x["decoder_token_ids"].tolist() == [[0, 7, 8, 1, 0]] and y.tolist() == [[7, 8, 1, 0, 0]]
-    assert x["decoder_padding_mask"].tolist() == [[1, 1, 1, 1, 0]] and weights.tolist() == [[1, 1, 1, 0, 0]]
+    assert x["decoder_padding_mask"].tolist() == [[1, 1, 1, 1, 0]]
+    recipe = zoo.get_recipe("t5")(run_dir="unused")
+    (batch_x, batch_y, weights), = recipe.dataset(x, y, training=False).as_numpy_iterator()
+    assert batch_x["decoder_token_ids"].tolist() == [[0, 7, 8, 1, 0]] and batch_y.tolist() == [[7, 8, 1, 0, 0]]
+    assert weights.tolist() == [[1, 1, 1, 0, 0]]  # the loss and accuracy leave padding out
 
 
 @pytest.mark.slow

@@ -207,6 +207,11 @@ class Recipe:
         """Metrics Keras tracks while training (``evaluate`` reports them on the test split)."""
         return ["accuracy"]
 
+    def keras_weighted_metrics(self) -> list[Any]:
+        """Metrics weighted by the sample weights :meth:`preprocess` returns as a third element (t5: token
+        accuracy over the targets, padding left out). None by default."""
+        return []
+
     def optimizer(self, total_steps: int) -> keras.optimizers.Optimizer:
         """Adam with the configured learning rate, cosine-decayed to 0 over training."""
         schedule = cosine_schedule(self.config.learning_rate, total_steps)
@@ -244,7 +249,8 @@ class Recipe:
         with self.strategy.scope():
             model = build()
             model.compile(optimizer=optimizer or self.optimizer(total_steps), loss=self.loss(),
-                          metrics=self.keras_metrics(), jit_compile=self.uses_xla())
+                          metrics=self.keras_metrics(), weighted_metrics=self.keras_weighted_metrics() or None,
+                          jit_compile=self.uses_xla())
         return model
 
     def fit_keras(self, model: keras.Model, train: tf.data.Dataset, validation: tf.data.Dataset | None = None,
@@ -280,24 +286,27 @@ class Recipe:
             return None
         return class_weights(splits.train[1], splits.label_names, mode, self.name)
 
-    def dataset(self, features: np.ndarray, labels: np.ndarray | None, training: bool) -> tf.data.Dataset:
+    def dataset(self, features: np.ndarray | dict[str, np.ndarray], labels: np.ndarray | None,
+                training: bool) -> tf.data.Dataset:
         """A batched, prefetched ``tf.data`` pipeline over in-memory arrays (reshuffled each epoch when
         ``training``), through :meth:`preprocess` (which gets ``labels`` None for data without labels).
+        ``features`` may be a dict of arrays with as many rows each (a model with several inputs).
 
         The arrays become one tensor each, and batches gather their rows by a shuffled index, so training holds the
         data once more (in TensorFlow) rather than twice more (sliced, and again in a whole-data shuffle buffer).
         A training epoch passes over the data :meth:`passes_per_epoch` times.
         """
         unlabelled = labels is None
-        arrays = tuple(tf.constant(a) for a in ((features,) if unlabelled else (features, labels)))
-        rows = tf.data.Dataset.range(len(features))
+        arrays = tf.nest.map_structure(tf.constant, (features,) if unlabelled else (features, labels))
+        examples = len(tf.nest.flatten(features)[0])
+        rows = tf.data.Dataset.range(examples)
         if training:
-            rows = rows.shuffle(len(features), seed=self.config.seed, reshuffle_each_iteration=True)
-            rows = rows.repeat(self.passes_per_epoch(len(features)))  # a fresh order each pass
+            rows = rows.shuffle(examples, seed=self.config.seed, reshuffle_each_iteration=True)
+            rows = rows.repeat(self.passes_per_epoch(examples))  # a fresh order each pass
         seeds = tf.data.Dataset.random(seed=self.config.seed, rerandomize_each_iteration=True).batch(2)
 
         def preprocess(indices, seed):
-            batch = tuple(tf.gather(array, indices) for array in arrays)
+            batch = tf.nest.map_structure(lambda array: tf.gather(array, indices), arrays)
             return self.preprocess(*((*batch, None) if unlabelled else batch), training, seed)
 
         ds = tf.data.Dataset.zip(rows.batch(self.config.batch_size), seeds)

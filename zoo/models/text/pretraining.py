@@ -4,8 +4,8 @@ Both objectives read the same batches from :func:`masked_lm_dataset` — ``token
 tokens selected (80% → ``[MASK]``, 10% random, 10% kept), ``mask_positions``, and the original ``mask_ids``
 with ``mask_weights`` as target and sample weight — so at equal steps and batch size they see the same data.
 
-- :class:`MaskedLM`: a backbone plus a ``MaskedLMHead`` tied to its token embedding; the loss is the
-  cross-entropy at the selected positions.
+- :class:`zoo.models.text.masked_lm.MaskedLM` (``MaskedLM.tied``): a backbone plus a ``MaskedLMHead`` tied to
+  its token embedding; the loss is the cross-entropy at the selected positions.
 - :class:`ElectraPretrainer` (Clark et al., 2020): a small generator (a masked LM that *shares the
   discriminator's embedding layers*: token, position, segment, and their layer norm) fills the selected
   positions with tokens *sampled* from its softmax; the discriminator labels every real token as original or
@@ -42,6 +42,7 @@ import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 from zoo.errors import DataError
+from zoo.models.text.masked_lm import MaskedLM, backbone_inputs
 from zoo.models.text.wordpiece import BACKBONE_INPUTS, WordpieceTokenizer
 
 
@@ -106,7 +107,8 @@ def pretrain(model: keras.Model, dataset: tf.data.Dataset, steps: int, verbose: 
     started = time.perf_counter()
     if steps > 0:
         chunk = curve_chunk(steps)
-        model.fit(dataset, steps_per_epoch=chunk, epochs=steps // chunk, verbose=verbose, shuffle=False)  # it shuffles
+        model.fit(dataset, steps_per_epoch=chunk, epochs=steps // chunk, verbose=verbose,
+                  callbacks=[keras.callbacks.TerminateOnNaN()], shuffle=False)  # the dataset shuffles
     return time.perf_counter() - started
 
 
@@ -128,7 +130,7 @@ def text_windows(texts: Sequence[str], words: int) -> list[str]:
     return windows
 
 
-def start_at_target_prior(masked_lm: "MaskedLM", dataset: tf.data.Dataset, batches: int = 20) -> np.ndarray:
+def start_at_target_prior(masked_lm: MaskedLM, dataset: tf.data.Dataset, batches: int = 20) -> np.ndarray:
     """Set ``masked_lm``'s output bias to the log frequency of the masked targets in ``batches`` of ``dataset``.
 
     With a large vocabulary of which the corpus uses few tokens (BERT's 30,522 WordPieces), a masked LM whose
@@ -138,49 +140,17 @@ def start_at_target_prior(masked_lm: "MaskedLM", dataset: tf.data.Dataset, batch
 
     >>> tokenizer = WordpieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"], sequence_length=8)
     >>> backbone = keras_hub.models.BertBackbone(7, 1, 1, 8, 16, max_sequence_length=8)
-    >>> bias = start_at_target_prior(MaskedLM(backbone, backbone.token_embedding),
+    >>> bias = start_at_target_prior(MaskedLM.tied(backbone),
     ...                              masked_lm_dataset(["a a a a a a"] * 4, tokenizer, batch_size=2, seed=0))
     >>> int(bias.argmax()), bool(bias[5] > bias[6] + 5)
     (5, True)
     """
-    counts = np.zeros(masked_lm.token_embedding.input_dim)
+    counts = np.zeros(masked_lm.head.vocabulary_size)
     for _, mask_ids, mask_weights in dataset.take(batches):
         np.add.at(counts, mask_ids.numpy()[mask_weights.numpy() > 0], 1)
     bias = np.log(counts + 0.01) - np.log(counts.sum() + 0.01 * counts.size)
-    head = masked_lm.get_layer("mlm_head")
-    next(w for w in head.weights if w.path.endswith("output_bias")).assign(bias)
+    next(w for w in masked_lm.head.weights if w.path.endswith("output_bias")).assign(bias)
     return bias
-
-
-def _backbone_inputs() -> dict[str, keras.KerasTensor]:
-    return {name: keras.Input((None,), dtype="int32", name=name) for name in BACKBONE_INPUTS}
-
-
-class MaskedLM(keras.Model):
-    """``encoder`` (inputs → ``sequence_output``) plus a masked-LM head whose output projection is ``token_embedding``.
-
-    Called on the backbone inputs and ``mask_positions`` [batch, selections], it returns vocabulary logits
-    [batch, selections, vocabulary]. Train it with ``fit(masked_lm_dataset(...))`` after :meth:`compile`.
-    """
-
-    def __init__(self, encoder: keras.Model, token_embedding: keras.layers.Layer, **kwargs) -> None:
-        inputs = {**_backbone_inputs(), "mask_positions": keras.Input((None,), dtype="int32", name="mask_positions")}
-        sequence = encoder({name: inputs[name] for name in BACKBONE_INPUTS})["sequence_output"]
-        head = keras_hub.layers.MaskedLMHead(
-            token_embedding=token_embedding, intermediate_activation="gelu", layer_norm_epsilon=1e-12,
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02), name="mlm_head",
-        )
-        super().__init__(inputs, head(sequence, mask_positions=inputs["mask_positions"]), **kwargs)
-        self.encoder = encoder
-        self.token_embedding = token_embedding
-
-    def compile(self, optimizer, **kwargs) -> None:
-        super().compile(
-            optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")],
-            **kwargs,
-        )
 
 
 def shared_embedding_encoder(
@@ -193,7 +163,7 @@ def shared_embedding_encoder(
     first ``shared_layers`` transformer layers (also the same variables; 0 = embeddings only, as in the paper),
     then a projection to ``hidden_dim`` and ``num_layers`` KerasHub ``TransformerEncoder`` layers of its own.
     """
-    inputs = _backbone_inputs()
+    inputs = backbone_inputs()
     tokens = backbone.token_embedding(inputs["token_ids"])
     x = backbone.embeddings_add(
         (tokens, backbone.position_embedding(tokens), backbone.segment_embedding(inputs["segment_ids"]))
@@ -250,7 +220,7 @@ class ElectraPretrainer(keras.Model):
             discriminator, generator_hidden_dim, generator_layers, generator_heads, 4 * generator_hidden_dim,
             name="generator", shared_layers=shared_layers,
         )
-        self.generator = MaskedLM(encoder, discriminator.token_embedding, name="generator_mlm")
+        self.generator = MaskedLM.tied(encoder, discriminator.token_embedding, name="generator_mlm")
         self.head = head if head is not None else replaced_token_head(discriminator.hidden_dim)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in
                          ("loss", "generator_loss", "generator_accuracy", "discriminator_loss", "replaced_accuracy",
