@@ -186,9 +186,7 @@ def _served_fill_mask(served: dict[str, np.ndarray], ref: dict[str, np.ndarray])
 def _masked_lm_parity(model, tokenizer, ref) -> dict[str, Any]:
     import tensorflow as tf
 
-    from zoo.models.text.fill_mask import tokenize_with_masks
-
-    inputs = tokenize_with_masks(tokenizer, tf.constant(list(ref["texts"])))
+    inputs = tokenizer(tf.constant(list(ref["texts"])))
     ids_equal = inputs["token_ids"].numpy().tolist() == ref["token_ids"].tolist()
     positions = np.tile(np.arange(ref["token_ids"].shape[1], dtype=np.int32), (len(ref["texts"]), 1))
     probabilities = tf.nn.softmax(model.logits(inputs, positions)).numpy()

@@ -12,7 +12,7 @@ from hf_encoder_support import TOLERANCE, checkpoint, decoded, reference
 from zoo.export import Servable, export
 from zoo.models.hf.electra_checkpoint import load_electra_generator
 from recipes.encoder_classifier import fill_mask_endpoint
-from zoo.models.text.fill_mask import FillMask, masked_examples, tokenize_with_masks
+from zoo.models.text.fill_mask import FillMask, masked_examples
 from zoo.models.text.wordpiece import WordpieceTokenizer
 
 VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "##b"]
@@ -30,7 +30,7 @@ def tokenizer(sequence_length=64):
 
 def test_masks_are_matched_exactly_and_anywhere():
     small = WordpieceTokenizer(VOCABULARY, sequence_length=10)
-    ids = tokenize_with_masks(small, tf.constant(["[MASK][MASK]a", "ab[MASK]", "A [Mask] b", "[MASK]"]))["token_ids"]
+    ids = small(tf.constant(["[MASK][MASK]a", "ab[MASK]", "A [Mask] b", "[MASK]"]))["token_ids"]
     assert ids.numpy().tolist() == [[2, 4, 4, 5, 3, 0, 0], [2, 5, 7, 4, 3, 0, 0],
                                     [2, 5, 1, 1, 1, 6, 3], [2, 4, 3, 0, 0, 0, 0]]
 
@@ -56,7 +56,7 @@ def test_exported_fill_mask_equals_the_pipeline_through_the_session_loader(gener
     ref = reference("electra_generator")
     fill = FillMask(generator, tokenizer(), top_k=5)
     endpoint = fill_mask_endpoint(fill, masked_examples(["Shares rose sharply after the results", "a b c"]))
-    servable = Servable(tracked=[generator.backbone, generator.head, fill],
+    servable = Servable(tracked=[generator, fill],
                         endpoints={"serving_default": endpoint, "fill_mask": endpoint})
     result = export(servable, model_name="fill", export_root=tmp_path, card={})
     assert result.gate.signatures_run == {"serving_default": 1, "fill_mask": 1}

@@ -16,7 +16,7 @@ from signature_support import session_run
 from zoo.data.minilm import minilm_directory
 from zoo.errors import UsageError
 from zoo.models.hf.bert_checkpoint import has_masked_lm_head, load_bert_checkpoint, load_bert_masked_lm
-from zoo.models.text.fill_mask import FillMask, tokenize_with_masks
+from zoo.models.text.fill_mask import FillMask
 from zoo.models.text.wordpiece import WordpieceTokenizer
 from zoo_subprocess import only_version, run_python
 
@@ -42,7 +42,7 @@ def test_masked_lm_probabilities_equal_pytorch(ref):
 
 def test_token_ids_with_masks_equal_the_hugging_face_tokenizer(ref, tokenizer):
     """[MASK] is an added token (matched before lower-casing, so '[mask]' stays text), the rest is WordPiece."""
-    ours = tokenize_with_masks(tokenizer, tf.constant(ref["texts"]))
+    ours = tokenizer(tf.constant(ref["texts"]))
     np.testing.assert_array_equal(ours["token_ids"].numpy(), ref["token_ids"])
     np.testing.assert_array_equal(ours["padding_mask"].numpy(), ref["padding_mask"])
 

@@ -7,8 +7,9 @@ included) that TF Serving runs:
   ``"##s"``) and ``scores`` DT_FLOAT [batch, k] (softmax probabilities over the whole vocabulary, highest
   first) at the *first* ``[MASK]`` of each text.
 - ``[MASK]`` is matched in the raw text exactly as the checkpoint's ``tokenizer.json`` matches it (an added
-  special token: case-sensitive, before normalisation, so ``[mask]`` is ordinary text); the rest of the text is
-  tokenised by :class:`zoo.models.text.wordpiece.WordpieceTokenizer`, so the ids equal the Hugging Face tokenizer's.
+  special token: case-sensitive, before normalisation, so ``[mask]`` is ordinary text), which
+  :class:`zoo.models.text.wordpiece.WordpieceTokenizer` does for every special token; the ids equal the Hugging
+  Face tokenizer's.
 - A text with no ``[MASK]`` — or whose first ``[MASK]`` falls beyond ``sequence_length`` tokens and is cut
   off — gets ``k`` empty strings with score 0 (the pipeline raises an error there; a served batch must not
   fail because of one row). Later ``[MASK]`` tokens stay masked in the input, as in the pipeline.
@@ -20,10 +21,10 @@ Example:
 >>> fill(tf.constant(["The capital of France is [MASK].", "no mask"]))            # doctest: +SKIP
 {'tokens': [[b'paris', b'lille'], [b'', b'']], 'scores': [[0.42, 0.07], [0.0, 0.0]]}
 
-The in-graph tokenisation around masks runs without a model:
+The tokenizer keeps a literal ``[MASK]`` whole (runs without a model):
 
 >>> tokenizer = WordpieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"], sequence_length=8)
->>> tokenize_with_masks(tokenizer, tf.constant(["a [MASK] b [MASK]", "[mask]", ""]))["token_ids"].numpy().tolist()
+>>> tokenizer(tf.constant(["a [MASK] b [MASK]", "[mask]", ""]))["token_ids"].numpy().tolist()
 [[2, 5, 4, 6, 4, 3], [2, 1, 1, 1, 3, 0], [2, 3, 0, 0, 0, 0]]
 """
 
@@ -38,19 +39,6 @@ from zoo.models.text.masked_lm import MaskedLM
 from zoo.models.text.wordpiece import WordpieceTokenizer
 
 MASK_TOKEN = "[MASK]"
-
-
-def tokenize_with_masks(tokenizer: WordpieceTokenizer, text: tf.Tensor) -> dict[str, tf.Tensor]:
-    """The backbone inputs for ``text``, with each literal ``[MASK]`` as the mask id (as ``tokenizer.json`` does)."""
-    parts = tf.strings.split(tf.convert_to_tensor(text, tf.string), sep=MASK_TOKEN)  # [batch, (parts)]
-    pieces = tokenizer.tokenize(parts.flat_values)  # [all parts, (pieces)]
-    index = tf.ragged.range(parts.row_lengths())
-    followed = tf.cast(index < tf.expand_dims(parts.row_lengths() - 1, 1), tf.int64).flat_values  # a [MASK] follows
-    masks = tf.RaggedTensor.from_row_lengths(
-        tf.fill([tf.cast(tf.reduce_sum(followed), tf.int32)], tf.constant(tokenizer.mask_id, tf.int32)), followed
-    )
-    with_masks = tf.concat([pieces, masks], axis=1)
-    return tokenizer.pack(tf.RaggedTensor.from_row_splits(with_masks, parts.row_splits).merge_dims(1, 2))
 
 
 class FillMask(tf.Module):
@@ -70,7 +58,7 @@ class FillMask(tf.Module):
         self.token_strings = tf.constant(names)
 
     def __call__(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
-        inputs = tokenize_with_masks(self.tokenizer, text)
+        inputs = self.tokenizer(text)  # a literal [MASK] is the mask id, as in tokenizer.json
         is_mask = tf.equal(inputs["token_ids"], self.tokenizer.mask_id)
         has_mask = tf.reduce_any(is_mask, axis=1, keepdims=True)
         first = tf.argmax(tf.cast(is_mask, tf.int32), axis=1, output_type=tf.int32)
