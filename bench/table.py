@@ -1,10 +1,14 @@
-"""The README's results table, generated from ``bench/results/*.json``: one row per recipe benchmarked.
+"""Every figure in the README and docs that a bench measured, generated from ``bench/results/*.json``.
 
-    python -m bench.table            # print the table
-    python -m bench.table --write    # rewrite README.md between <!-- results:begin --> and <!-- results:end -->
+    python -m bench.table            # print the README's results table
+    python -m bench.table --write    # rewrite every generated section of README.md and docs/*.md
 
-Each figure is the mean ± sample standard deviation over the seeds the JSON records, with min – max; a result
-written by a single run (the format before ``--seeds``) renders as one seed. A bar is judged on the mean.
+A generated section sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``, NAME one of :data:`SECTIONS`:
+``results`` (one row per recipe benchmarked), ``electra-arms`` (the pretraining comparison, bench/electra.py) and
+``unseen-data`` (recipes on data they were not tuned on, bench/unseen_data.py). Prose around them may cite a
+figure; a table of figures is never typed by hand. Each figure is the mean ± sample standard deviation over the
+seeds the JSON records, with min – max; a result written by a single run (the format before ``--seeds``)
+renders as one seed. A bar is judged on the mean.
 
 >>> print(format_figure({"mean": 0.96312, "sd": 0.0041, "min": 0.958, "max": 0.9687, "n": 5}))
 0.9631 ± 0.0041
@@ -24,6 +28,7 @@ import zoo
 from bench.common import RESULTS_DIR
 
 README = RESULTS_DIR.parents[1] / "README.md"
+DOCS = RESULTS_DIR.parents[1] / "docs"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 HEADER = ("| recipe | metric | mean ± sd | min – max | seeds | bar | met? | measured |\n"
           "|---|---|---|---|---|---|---|---|")
@@ -113,30 +118,140 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
     return "\n".join([HEADER, *rows, "", FOOTER]) + "\n"
 
 
-def replace_section(text: str, table: str) -> str:
-    """``text`` with everything between the markers replaced by ``table``; ValueError without both markers."""
-    begin, end = text.find(BEGIN), text.find(END)
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
+def replace_section(text: str, table: str, name: str = "results") -> str:
+    """``text`` with everything between section ``name``'s markers replaced by ``table``; ValueError without both
+    markers."""
+    begin_marker, end_marker = markers(name)
+    begin, end = text.find(begin_marker), text.find(end_marker)
     if begin < 0 or end < begin:
-        raise ValueError(f"no {BEGIN} … {END} section")
-    return text[: begin + len(BEGIN)] + "\n" + table + text[end:]
+        raise ValueError(f"no {begin_marker} … {end_marker} section")
+    return text[: begin + len(begin_marker)] + "\n" + table + text[end:]
+
+
+def section_text(text: str, name: str) -> str | None:
+    """What stands between section ``name``'s markers in ``text`` (None without them)."""
+    begin_marker, end_marker = markers(name)
+    begin, end = text.find(begin_marker), text.find(end_marker)
+    return None if begin < 0 or end < begin else text[begin + len(begin_marker) + 1: end]
+
+
+# ------------------------------------------------------------------------------------------ the docs' sections
+def electra_arms(results_dir: Path = RESULTS_DIR) -> str:
+    """The pretraining comparison (``bench/results/electra.json``): compute, where pretraining ended and the
+    fine-tuned accuracy of each arm, then each seed's accuracy."""
+    result = json.loads((results_dir / "electra.json").read_text())
+    arms = result["results"]
+
+    def spread(stats: dict[str, Any], digits: int = 3) -> str:
+        return f"{stats['mean']:.{digits}f} ± {stats['sd']:.{digits}f}"
+
+    def compute(arm: dict[str, Any]) -> str:
+        if "pretraining_tflops" not in arm:
+            return "none"
+        seconds = arm["pretrain_seconds"]
+        return f"{arm['pretraining_tflops']:.1f} TFLOPs; {seconds['mean']:,.0f} ± {seconds['sd']:,.0f} s"
+
+    def ended(arm: dict[str, Any]) -> str:
+        final = arm.get("pretraining_final", {})
+        if "replaced_auc" in final:
+            return (f"generator masked accuracy {spread(final['generator_accuracy'])}; discriminator ROC AUC "
+                    f"against its own generator {spread(final['replaced_auc'])}, accuracy "
+                    f"{final['replaced_accuracy']['mean']:.4f} (replaced share {final['replaced_fraction']['mean']:.4f})")
+        if "mlm_accuracy" in final:
+            return f"masked accuracy {spread(final['mlm_accuracy'])}"
+        return "—"
+
+    best = max(arms, key=lambda name: arms[name]["test_accuracy"]["mean"])
+    rows = ["| arm | pretraining compute | where pretraining ended (mean of the last chunk of steps) | "
+            "BBC test accuracy, mean ± sd (min – max) |", "|---|---|---|---|"]
+    for name, arm in arms.items():
+        accuracy = arm["test_accuracy"]
+        figure = f"{format_figure(accuracy)} ({format_range(accuracy)})"
+        rows.append(f"| `{name}` | {compute(arm)} | {ended(arm)} | {f'**{figure}**' if name == best else figure} |")
+    seeds = ", ".join(str(seed) for seed in result["seeds"])
+    per_seed = "; ".join(f"`{name}` " + ", ".join(f"{v:.4f}" for v in arm["test_accuracy"]["values"])
+                         for name, arm in arms.items())
+    return "\n".join([*rows, "", f"Per seed ({seeds}): {per_seed}. From `bench/results/electra.json` "
+                       f"({result['date'][:10]}, `python -m bench electra`)."]) + "\n"
+
+
+def unseen_data(results_dir: Path = RESULTS_DIR) -> str:
+    """Recipes with their defaults on data they were not tuned on, each beside a simple baseline on the same
+    split (``bench/results/unseen_data.json``; one seed each)."""
+    result = json.loads((results_dir / "unseen_data.json").read_text())
+    rows = ["| data | recipe | training examples | result | baseline, same split |", "|---|---|---|---|---|"]
+    for part, (label, baseline_name) in UNSEEN_DATA_PARTS.items():
+        if part not in result:
+            continue
+        entry = result[part]
+        metrics, data = entry["metrics"], label.format(**entry)
+        if "lead_baseline" in entry:
+            lead = entry["lead_baseline"]
+            kinds = ("rouge1", "rouge2", "rougeL")
+            figures = " / ".join(f"{metrics[f'test_{kind}']:.3f}" for kind in kinds)
+            baseline = f"{baseline_name}-{lead['words']}: " + " / ".join(f"{lead[f'test_{kind}']:.3f}" for kind in kinds)
+            outcome = f"ROUGE-1 / 2 / L {figures}"
+        else:
+            outcome = f"test accuracy {metrics['test_accuracy']:.4f}"
+            baseline = f"{baseline_name} {entry['baseline_test_accuracy']:.4f}"
+        rows.append(f"| {data} | `{entry['recipe']}` | {entry['train_examples']:,} | {outcome} | {baseline} |")
+    return "\n".join([*rows, "", f"From `bench/results/unseen_data.json` ({result['date'][:10]}, "
+                       "`python -m bench unseen_data`)."]) + "\n"
+
+
+#: Each part of the unseen-data bench: what the data is (``str.format`` of its result entry), and its baseline.
+UNSEEN_DATA_PARTS = {
+    "packages": ("Debian package descriptions by section (Debian's `Translation-en` and `Packages` lists): "
+                 "{rows:,} texts in 10 sections", "TF-IDF + logistic regression"),
+    "summaries": ("the same archive as pairs, long description → summary line ({rows:,} packages)", "lead"),
+    "fashion": ("Fashion-MNIST (Debian's `dataset-fashion-mnist`) as `.npz`", "logistic regression on pixels"),
+    "icons": ("Adwaita's 48×48 icons (Debian's `adwaita-icon-theme`) in 6 category folders, transparent PNGs",
+              "logistic regression on pixels"),
+}
+#: Every generated section: its name in the markers → what renders it from the results folder.
+SECTIONS = {"results": lambda results_dir: render(results_dir), "electra-arms": electra_arms,
+            "unseen-data": unseen_data}
+
+
+def documents() -> list[Path]:
+    """The files generated sections may stand in: the README and docs/*.md."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def regenerated(text: str, results_dir: Path = RESULTS_DIR) -> str:
+    """``text`` with every generated section it holds rendered afresh."""
+    for name, renderer in SECTIONS.items():
+        if section_text(text, name) is not None:
+            text = replace_section(text, renderer(results_dir), name)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.table", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--write", action="store_true", help="rewrite the README's section instead of printing")
+    parser.add_argument("--write", action="store_true",
+                        help="rewrite every generated section of the README and docs instead of printing")
     parser.add_argument("--readme", type=Path, default=README)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
-    table = render(args.results_dir)
     if not args.write:
-        print(table, end="")
+        print(render(args.results_dir), end="")
         return 0
     try:
-        updated = replace_section(args.readme.read_text(encoding="utf-8"), table)
+        readme = args.readme.read_text(encoding="utf-8")
+        if section_text(readme, "results") is None:
+            raise ValueError(f"no {BEGIN} … {END} section")
+        for path in [args.readme, *sorted(DOCS.glob("*.md"))]:
+            text = readme if path == args.readme else path.read_text(encoding="utf-8")
+            updated = regenerated(text, args.results_dir)
+            if updated != text:
+                path.write_text(updated, encoding="utf-8")
     except (OSError, ValueError) as exc:
         print(f"python -m bench.table: error: {args.readme}: {exc}", file=sys.stderr)
         return 2
-    args.readme.write_text(updated, encoding="utf-8")
     return 0
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from bench.common import RESULTS_DIR, BenchRecord
-from bench.table import BEGIN, END, README, headline_row, recipe_row, render, replace_section
+from bench.table import (
+    BEGIN, END, README, SECTIONS, documents, headline_row, recipe_row, render, replace_section, section_text,
+)
 from zoo import QualityBar
 from zoo_subprocess import REPO, run_python
 
@@ -17,6 +19,18 @@ def test_readme_results_section_equals_the_table_generated_from_the_json() -> No
     text = README.read_text(encoding="utf-8")
     section = text[text.index(BEGIN) + len(BEGIN): text.index(END)]
     assert section == "\n" + render(RESULTS_DIR), "README is stale: run `python -m bench.table --write`"
+
+
+def test_every_generated_section_of_the_readme_and_docs_is_what_the_json_say() -> None:
+    found = set()
+    for path in documents():
+        text = path.read_text(encoding="utf-8")
+        for name, renderer in SECTIONS.items():
+            section = section_text(text, name)
+            if section is not None:
+                found.add(name)
+                assert section == renderer(RESULTS_DIR), f"{path.name} [{name}] is stale: run `python -m bench.table --write`"
+    assert found == set(SECTIONS)  # every renderer has a place, so none renders for nobody
 
 
 def test_a_multi_seed_result_renders_mean_sd_range_and_seed_count(tmp_path: Path) -> None:
