@@ -7,7 +7,7 @@ of ``TEMPERATURES``. Then, on held-out windows (the validation split), the discr
 
 - ``auc``: ROC AUC over all real tokens, what training reports as ``replaced_auc``;
 - ``within_token_auc``: ROC AUC of each replaced token against original occurrences of the same token
-  (:func:`zoo.models.text.pretraining.within_token_auc`), the part that needs context: 0.5 for a discriminator that
+  (:func:`zoo.models.text.electra.within_token_auc`), the part that needs context: 0.5 for a discriminator that
   only knows which tokens the generator over-samples;
 - ``prior_swaps_within_token_auc``: the same question on a fixed task that no generator moves
   (:func:`prior_swap_detection`): at the selected positions, half the originals swapped for a token drawn from
@@ -42,10 +42,10 @@ from zoo.models.hf.bert_checkpoint import minilm_directory
 from zoo.quiet import known_notices_quieted
 from recipes.encoder_classifier import WORDPIECES_PER_WORD
 from recipes.electra import new_discriminator, replaced_token_pretrainer
-from zoo.models.text.pretraining import (
-    ElectraPretrainer, curve_chunk, masked_lm_dataset, pretrain, replaced_token_scores, start_at_target_prior,
-    text_windows, within_token_auc, write_selected,
-)
+from zoo.models.text.electra import ElectraPretrainer, replaced_token_scores, within_token_auc, write_selected
+from zoo.models.text.masked_lm import start_at_target_prior
+from zoo.models.text.masked_lm_data import masked_lm_dataset, text_windows
+from zoo.models.text.pretraining import curve_chunk, pretrain
 from zoo.schedules import cosine_schedule
 from zoo.models.text.wordpiece import WordpieceTokenizer
 

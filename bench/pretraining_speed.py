@@ -23,7 +23,8 @@ from recipes.electra import new_discriminator, replaced_token_pretrainer
 from zoo.models.hf.bert_checkpoint import minilm_directory
 from zoo.models.text.cycle_corpus import cycle_corpus
 from zoo.schedules import cosine_schedule
-from zoo.models.text.pretraining import masked_lm_dataset, pretrain
+from zoo.models.text.masked_lm_data import masked_lm_dataset
+from zoo.models.text.pretraining import pretrain
 from zoo.models.text.wordpiece import WordpieceTokenizer
 
 CONFIG = zoo.get_recipe("electra").Config()  # the recipe's defaults: the shapes and settings timed here

@@ -45,7 +45,7 @@ from zoo.models.hf.checkpoint_files import read_wordpiece_vocabulary
 from zoo.models.hf.electra_checkpoint import load_electra_discriminator, load_electra_generator, read_electra_checkpoint
 from zoo.data.splits import Splits
 from recipes.encoder_classifier import EncoderClassifierRecipe, EncoderTrained, FromScratchConfig, InitialEncoder
-from zoo.models.text.pretraining import ElectraPretrainer
+from zoo.models.text.electra import ElectraPretrainer
 
 
 @dataclasses.dataclass

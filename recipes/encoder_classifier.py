@@ -48,8 +48,9 @@ from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
 from zoo.export.text_classifier import text_classifier_servable
 from zoo.models.text.fill_mask import FillMask, masked_examples
-from zoo.models.text.masked_lm import MaskedLM
-from zoo.models.text.pretraining import curve_chunk, masked_lm_dataset, pretrain, start_at_target_prior, text_windows
+from zoo.models.text.masked_lm import MaskedLM, start_at_target_prior
+from zoo.models.text.masked_lm_data import masked_lm_dataset, text_windows
+from zoo.models.text.pretraining import curve_chunk, pretrain
 from zoo.schedules import cosine_schedule
 from zoo.models.text.wordpiece import WordpieceTokenizer
 

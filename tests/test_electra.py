@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo.models.text.pretraining import ElectraPretrainer, write_selected
+from zoo.models.text.electra import ElectraPretrainer, write_selected
 
 
 def tiny_discriminator():

@@ -10,11 +10,10 @@ import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 from zoo.models.text.cycle_corpus import cycle_corpus, cycle_vocabulary
-from zoo.models.text.masked_lm import MaskedLM
-from zoo.models.text.pretraining import (
-    ElectraPretrainer, masked_lm_dataset, pretrain, replaced_token_scores, start_at_target_prior, text_windows,
-    within_token_auc,
-)
+from zoo.models.text.electra import ElectraPretrainer, replaced_token_scores, within_token_auc
+from zoo.models.text.masked_lm import MaskedLM, start_at_target_prior
+from zoo.models.text.masked_lm_data import masked_lm_dataset, text_windows
+from zoo.models.text.pretraining import pretrain
 from zoo.schedules import cosine_schedule
 from zoo.models.text.wordpiece import WordpieceTokenizer
 
