@@ -23,7 +23,7 @@ import functools
 import glob
 import os
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -35,6 +35,7 @@ from zoo.export.warmup import LOG_TYPES, MAX_RECORDS, WARMUP_FILE, read_warmup, 
 
 PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
 _METHOD_OF_LOG = {"predict_log": None, "classify_log": CLASSIFY, "regress_log": REGRESS}
+_References = Mapping[str, Callable[..., Mapping[str, tf.Tensor]]]  # signature name -> in-memory function
 
 
 @dataclasses.dataclass
@@ -114,6 +115,125 @@ def _compare(name: str, output: str, served: np.ndarray, expected: np.ndarray, a
     return None, 0.0
 
 
+class _WarmupRequest(NamedTuple):
+    """One replayable warmup record: its index in the file, log type, signature, feeds and in-memory outputs."""
+
+    index: int
+    kind: str
+    name: str
+    feeds: dict[str, np.ndarray]
+    expected: dict[str, np.ndarray]
+
+
+def _warmup_logs(warmup_path: Path) -> tuple[list, list[str]]:
+    """The warmup file's records, and the problems with the file: missing, malformed, or too many records."""
+    if not warmup_path.is_file():
+        return [], [f"missing warmup file {warmup_path}"]
+    try:
+        logs = list(read_warmup(warmup_path))
+    except Exception as exc:  # a malformed TFRecord or proto: report, do not crash
+        return [], [f"warmup file is malformed: {type(exc).__name__}: {exc}"]
+    if len(logs) > MAX_RECORDS:
+        return logs, [f"warmup file has {len(logs)} records; TF Serving reads at most {MAX_RECORDS}"]
+    return logs, []
+
+
+def _warmup_request(index: int, log, reference: _References) -> tuple[_WarmupRequest | None, str | None]:
+    """Record ``index`` as a request with the in-memory function's outputs on its feeds, or why it cannot be one."""
+    kind = log.WhichOneof("log_type")
+    if kind not in LOG_TYPES:
+        return None, f"warmup record {index} has type {kind!r}, which TF Serving does not replay"
+    try:
+        name, feeds = request_feeds(log)
+    except ValueError as exc:
+        return None, f"warmup record {index}: {exc}"
+    if name not in reference:
+        return None, f"warmup record {index}: no in-memory function {name!r} to compare against"
+    expected = {k: np.asarray(v) for k, v in reference[name](**feeds).items()}
+    return _WarmupRequest(index, kind, name, feeds, expected), None
+
+
+def _warmup_requests(logs: list, reference: _References) -> tuple[list[_WarmupRequest], list[str]]:
+    """The records that can be replayed and compared, and a problem for each one that cannot."""
+    requests, problems = [], []
+    for index, log in enumerate(logs):
+        request, problem = _warmup_request(index, log, reference)
+        if problem:
+            problems.append(problem)
+        else:
+            requests.append(request)
+    return requests, problems
+
+
+def _load_as_served(saved_model_dir: Path) -> SessionModel:
+    """The SavedModel loaded through the TF1 session loader, as TF Serving loads it; ExportError if it cannot be."""
+    try:
+        return SessionModel(saved_model_dir)
+    except Exception as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ExportError(f"validation gate: the session loader (TF Serving's path) cannot load it: {first_line}") from None
+
+
+def _serve(loaded: SessionModel, request: _WarmupRequest) -> tuple[dict[str, np.ndarray] | None, list[str]]:
+    """The served outputs of one request (None when it could not run), and the problems on the way."""
+    index, kind, name, feeds, _ = request
+    if name not in loaded.signature_defs:
+        return None, [f"warmup record {index} names signature {name!r}, which the model lacks"]
+    signature = loaded.signature_defs[name]
+    problems = []
+    wanted_method = _METHOD_OF_LOG.get(kind)
+    if wanted_method and signature.method_name != wanted_method:
+        problems.append(f"{name}: a {kind} needs method {wanted_method}, the signature has {signature.method_name}")
+    missing = set(signature.inputs) - set(feeds)
+    if missing:
+        return None, problems + [f"warmup record {index} for {name!r} lacks inputs {sorted(missing)}"]
+    try:
+        return loaded.run(name, feeds), problems
+    except Exception as exc:
+        return None, problems + [f"{name}: running the warmup request failed: {type(exc).__name__}: {exc}"]
+
+
+def _compare_outputs(
+    request: _WarmupRequest, served: Mapping[str, np.ndarray], atol: float
+) -> tuple[list[str], float]:
+    """Problems with each served output against the in-memory one, and the largest float difference."""
+    problems, max_diff = [], 0.0
+    for output, value in served.items():
+        if output not in request.expected:
+            problems.append(f"{request.name}/{output}: the in-memory function has no such output")
+            continue
+        problem, diff = _compare(request.name, output, value, request.expected[output], atol)
+        max_diff = max(max_diff, diff)
+        if problem:
+            problems.append(problem)
+    return problems, max_diff
+
+
+def _replay(
+    loaded: SessionModel, requests: list[_WarmupRequest], atol: float
+) -> tuple[dict[str, int], float, list[str]]:
+    """Run every request on the loaded model: requests run per signature, largest float difference, problems."""
+    runs: dict[str, int] = {}
+    max_diff = 0.0
+    problems: list[str] = []
+    for request in requests:
+        served, serve_problems = _serve(loaded, request)
+        problems.extend(serve_problems)
+        if served is None:
+            continue
+        runs[request.name] = runs.get(request.name, 0) + 1
+        output_problems, diff = _compare_outputs(request, served, atol)
+        problems.extend(output_problems)
+        max_diff = max(max_diff, diff)
+    return runs, max_diff, problems
+
+
+def _unwarmed_signatures(signatures: Mapping, runs: Mapping[str, int]) -> list[str]:
+    """A problem for each signature that no warmup request ran."""
+    return [f"signature {name!r} has no warmup request, so it was never run"
+            for name in sorted(set(signatures) - set(runs) - {"__saved_model_init_op"})]
+
+
 def run_gate(
     saved_model_dir: Path,
     reference: Mapping[str, Callable[..., Mapping[str, tf.Tensor]]],
@@ -125,75 +245,15 @@ def run_gate(
     arguments) whose outputs the served ones must equal.
     """
     saved_model_dir = Path(saved_model_dir)
-    problems: list[str] = []
-    warmup_path = saved_model_dir / "assets.extra" / WARMUP_FILE
-    logs = []
-    if not warmup_path.is_file():
-        problems.append(f"missing warmup file {warmup_path}")
-    else:
-        try:
-            logs = list(read_warmup(warmup_path))
-        except Exception as exc:  # a malformed TFRecord or proto: report, do not crash
-            problems.append(f"warmup file is malformed: {type(exc).__name__}: {exc}")
-    if len(logs) > MAX_RECORDS:
-        problems.append(f"warmup file has {len(logs)} records; TF Serving reads at most {MAX_RECORDS}")
-
-    requests = []  # (index, log kind, signature name, feeds, expected outputs)
-    for index, log in enumerate(logs):
-        kind = log.WhichOneof("log_type")
-        if kind not in LOG_TYPES:
-            problems.append(f"warmup record {index} has type {kind!r}, which TF Serving does not replay")
-            continue
-        try:
-            name, feeds = request_feeds(log)
-        except ValueError as exc:
-            problems.append(f"warmup record {index}: {exc}")
-            continue
-        if name not in reference:
-            problems.append(f"warmup record {index}: no in-memory function {name!r} to compare against")
-            continue
-        expected = {k: np.asarray(v) for k, v in reference[name](**feeds).items()}
-        requests.append((index, kind, name, feeds, expected))
-
-    runs: dict[str, int] = {}
-    max_diff = 0.0
-    try:
-        loaded = SessionModel(saved_model_dir)
-    except Exception as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ExportError(f"validation gate: the session loader (TF Serving's path) cannot load it: {first_line}") from None
-    with loaded:
-        signatures = loaded.signature_defs
+    logs, problems = _warmup_logs(saved_model_dir / "assets.extra" / WARMUP_FILE)
+    requests, request_problems = _warmup_requests(logs, reference)
+    problems.extend(request_problems)
+    with _load_as_served(saved_model_dir) as loaded:
         ops = graph_ops(loaded.meta_graph)
         problems.extend(check_ops(ops))
-        for index, kind, name, feeds, expected in requests:
-            if name not in signatures:
-                problems.append(f"warmup record {index} names signature {name!r}, which the model lacks")
-                continue
-            signature = signatures[name]
-            wanted_method = _METHOD_OF_LOG.get(kind)
-            if wanted_method and signature.method_name != wanted_method:
-                problems.append(f"{name}: a {kind} needs method {wanted_method}, the signature has {signature.method_name}")
-            missing = set(signature.inputs) - set(feeds)
-            if missing:
-                problems.append(f"warmup record {index} for {name!r} lacks inputs {sorted(missing)}")
-                continue
-            try:
-                served = loaded.run(name, feeds)
-            except Exception as exc:
-                problems.append(f"{name}: running the warmup request failed: {type(exc).__name__}: {exc}")
-                continue
-            runs[name] = runs.get(name, 0) + 1
-            for output, value in served.items():
-                if output not in expected:
-                    problems.append(f"{name}/{output}: the in-memory function has no such output")
-                    continue
-                problem, diff = _compare(name, output, value, expected[output], atol)
-                max_diff = max(max_diff, diff)
-                if problem:
-                    problems.append(problem)
-        for name in sorted(set(signatures) - set(runs) - {"__saved_model_init_op"}):
-            problems.append(f"signature {name!r} has no warmup request, so it was never run")
+        runs, max_diff, replay_problems = _replay(loaded, requests, atol)
+        problems.extend(replay_problems)
+        problems.extend(_unwarmed_signatures(loaded.signature_defs, runs))
     if problems:
         raise ExportError("export failed the validation gate: " + "; ".join(p.replace("\n", " ") for p in problems))
     return GateReport(signatures_run=runs, ops=sorted(ops), max_abs_diff=max_diff)
