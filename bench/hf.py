@@ -28,7 +28,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -97,71 +97,110 @@ def logit_parity(ours: np.ndarray, theirs: np.ndarray) -> dict[str, Any]:
     }
 
 
-def t5_shape(name: str, config: dict[str, Any], scratch: Path, texts: list[str]) -> dict[str, Any]:
-    """One shape: write the checkpoint, export it through the recipe, compare with PyTorch, time both."""
+def check_inputs_fit_export(tokenizer, texts: list[str]) -> None:
+    """Assert that no input is longer than the export's ``max_input_length``, which would cut it."""
+    lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    assert max(lengths) <= MAX_INPUT_LENGTH, f"inputs of {max(lengths)} tokens would be cut by the export"
+
+
+def zoo_logits(checkpoint, reference: dict[str, np.ndarray]) -> np.ndarray:
+    """Our model's logits on PyTorch's encoder inputs and decoder inputs (``t5_reference``'s)."""
+    decoder = reference["decoder_input_ids"]
+    outputs = checkpoint.lm.backbone({"encoder_token_ids": reference["input_ids"],
+                                      "encoder_padding_mask": reference["attention_mask"],
+                                      "decoder_token_ids": decoder, "decoder_padding_mask": np.ones_like(decoder)})
+    return checkpoint.lm._logits(outputs["decoder_sequence_output"]).numpy()
+
+
+def pytorch_text_to_text(model, tokenizer, texts: list[str]) -> Callable[[], list[str]]:
+    """PyTorch's texts out for ``texts`` in: tokenizer, greedy ``generate`` of ``NEW_TOKENS``, ``batch_decode``."""
     import torch
 
-    directory = write_t5_checkpoint(scratch / name, SPIECE, seed=0, **WRITE_OPTIONS[name], **config)
-    model = hf_t5_model(directory)
-    lengths = [len(ids) for ids in hf_t5_tokenizer(directory)(texts)["input_ids"]]
-    assert max(lengths) <= MAX_INPUT_LENGTH, f"inputs of {max(lengths)} tokens would be cut by the export"
-    seven = t5_reference(directory, texts[:7], NEW_TOKENS, model)
-    one = t5_reference(directory, texts[:1], NEW_TOKENS, model)
-
-    checkpoint = load_t5_checkpoint(directory)
-    decoder = seven["decoder_input_ids"]
-    outputs = checkpoint.lm.backbone({"encoder_token_ids": seven["input_ids"],
-                                      "encoder_padding_mask": seven["attention_mask"],
-                                      "decoder_token_ids": decoder, "decoder_padding_mask": np.ones_like(decoder)})
-    logits = checkpoint.lm._logits(outputs["decoder_sequence_output"]).numpy()
-
-    result = run_recipe("t5", export_dir=scratch / f"{name}-export", init=str(directory), epochs=0,
-                        max_decode_length=NEW_TOKENS, max_input_length=MAX_INPUT_LENGTH, max_examples=RECIPE_EXAMPLES)
-    tokenizer = hf_t5_tokenizer(directory)
-    batch = np.array(texts, dtype=object)
-
-    def torch_text_to_text():
+    def text_to_text() -> list[str]:
         encoded = tokenizer(texts, padding=True, truncation=True, max_length=MAX_INPUT_LENGTH, return_tensors="pt")
         with torch.inference_mode():
             out = model.generate(**encoded, do_sample=False, num_beams=1, max_new_tokens=NEW_TOKENS, min_new_tokens=0)
         return tokenizer.batch_decode(out, skip_special_tokens=True)
 
+    return text_to_text
+
+
+@contextlib.contextmanager
+def served_text_to_text(export_path: Path) -> Iterator[Callable[[np.ndarray], dict[str, np.ndarray]]]:
+    """The export's ``serving_default`` loaded with the TF1 session loader, as TF Serving loads it: a function of
+    a batch of texts to their ``text`` and ``token_ids``."""
     graph = tf.Graph()
     with contextlib.closing(tf.compat.v1.Session(graph=graph)) as session:
         with graph.as_default():
-            signature = session_load(session, result.export.path).signature_def["serving_default"]
+            signature = session_load(session, export_path).signature_def["serving_default"]
         feed = signature.inputs["text"].name
         fetch = {k: signature.outputs[k].name for k in ("text", "token_ids")}
-        served_1, served_7 = (session.run(fetch, {feed: batch[:n]})["token_ids"] for n in (1, 7))
-        seconds = median_seconds({"zoo_export": lambda: session.run(fetch, {feed: batch}),
-                                  "pytorch": torch_text_to_text})
-        served = session.run(fetch, {feed: batch})
-    torch_texts = torch_text_to_text()
+        yield lambda batch: session.run(fetch, {feed: batch})
 
-    ids, mask = checkpoint.vocab.encode(tf.constant(texts), MAX_INPUT_LENGTH)
-    spec = [tf.TensorSpec([None, None], tf.int32)] * 2
-    decoders = {f"{'cached' if cache else 'recomputing'}": tf.function(
-        lambda i, m, cache=cache: greedy_decode(checkpoint.lm, i, m, NEW_TOKENS, cache=cache), input_signature=spec)
-        for cache in (True, False)}
-    for decode in decoders.values():  # trace both on two rows; the recomputing one takes minutes at full size
-        decode(ids[:2], mask[:2])
-    decode_seconds = median_seconds({k: (lambda d=d: d(ids, mask)) for k, d in decoders.items()}, rounds=1,
-                                    warm_up=False)
+
+def export_speed(served: dict[str, np.ndarray], seconds: dict[str, float], inputs: int) -> dict[str, Any]:
+    """Texts per second of the export and of PyTorch, with the output lengths that explain them."""
     eos = served["token_ids"] == 1
     lengths = np.where(eos.any(axis=1), eos.argmax(axis=1) + 1, NEW_TOKENS)
+    return {"inputs": inputs, "new_tokens": NEW_TOKENS, "rounds": ROUNDS,
+            "tokens_per_text_mean": float(lengths.mean()), "distinct_outputs": len(set(served["text"])),
+            "texts_per_second": {k: round(inputs / v, 2) for k, v in seconds.items()},
+            "ratio_zoo_export_vs_pytorch": round(seconds["pytorch"] / seconds["zoo_export"], 3)}
+
+
+def export_against_pytorch(export_path: Path, texts: list[str], pytorch: Callable[[], list[str]],
+                           one: dict[str, np.ndarray], seven: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The served token ids against ``generate`` at batch 1 and 7 (references ``one``, ``seven``), the served
+    texts against PyTorch's, and the speed of both."""
+    batch = np.array(texts, dtype=object)
+    with served_text_to_text(export_path) as serve:
+        served_1, served_7 = (serve(batch[:n])["token_ids"] for n in (1, 7))
+        seconds = median_seconds({"zoo_export": lambda: serve(batch), "pytorch": pytorch})
+        served = serve(batch)
+    torch_texts = pytorch()
     return {
-        "config": config,
-        **logit_parity(logits, seven["logits"]),
         "token_ids_equal_generate": {"batch_1": bool((served_1 == one["generated"]).all()),
                                      "batch_7": bool((served_7 == seven["generated"]).all())},
         "texts_equal_pytorch": int(sum(a.decode() == b for a, b in zip(served["text"], torch_texts))),
-        "speed": {"inputs": len(texts), "new_tokens": NEW_TOKENS, "rounds": ROUNDS,
-                  "tokens_per_text_mean": float(lengths.mean()), "distinct_outputs": len(set(served["text"])),
-                  "texts_per_second": {k: round(len(texts) / v, 2) for k, v in seconds.items()},
-                  "ratio_zoo_export_vs_pytorch": round(seconds["pytorch"] / seconds["zoo_export"], 3)},
-        "decode_cache": {"seconds": {k: round(v, 3) for k, v in decode_seconds.items()},
-                         "speedup_cached_vs_recomputing":
-                             round(decode_seconds["recomputing"] / decode_seconds["cached"], 2)},
+        "speed": export_speed(served, seconds, len(texts)),
+    }
+
+
+def greedy_decoder(lm, cache: bool) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Our greedy decode of ``NEW_TOKENS`` tokens as a ``tf.function`` of token ids and padding mask, with the
+    self-attention key/value cache or recomputing the prefix every step."""
+    spec = [tf.TensorSpec([None, None], tf.int32)] * 2
+    return tf.function(lambda i, m: greedy_decode(lm, i, m, NEW_TOKENS, cache=cache), input_signature=spec)
+
+
+def decode_cache(checkpoint, texts: list[str]) -> dict[str, Any]:
+    """Seconds of our greedy decode of ``texts`` with the key/value cache and without (one timed round each)."""
+    ids, mask = checkpoint.vocab.encode(tf.constant(texts), MAX_INPUT_LENGTH)
+    decoders = {"cached": greedy_decoder(checkpoint.lm, cache=True),
+                "recomputing": greedy_decoder(checkpoint.lm, cache=False)}
+    for decode in decoders.values():  # trace both on two rows; the recomputing one takes minutes at full size
+        decode(ids[:2], mask[:2])
+    seconds = median_seconds({k: (lambda d=d: d(ids, mask)) for k, d in decoders.items()}, rounds=1, warm_up=False)
+    return {"seconds": {k: round(v, 3) for k, v in seconds.items()},
+            "speedup_cached_vs_recomputing": round(seconds["recomputing"] / seconds["cached"], 2)}
+
+
+def t5_shape(name: str, config: dict[str, Any], scratch: Path, texts: list[str]) -> dict[str, Any]:
+    """One shape: write the checkpoint, export it through the recipe, compare with PyTorch, time both."""
+    directory = write_t5_checkpoint(scratch / name, SPIECE, seed=0, **WRITE_OPTIONS[name], **config)
+    model, tokenizer = hf_t5_model(directory), hf_t5_tokenizer(directory)
+    check_inputs_fit_export(tokenizer, texts)
+    seven = t5_reference(directory, texts[:7], NEW_TOKENS, model)
+    one = t5_reference(directory, texts[:1], NEW_TOKENS, model)
+    checkpoint = load_t5_checkpoint(directory)
+    logits = zoo_logits(checkpoint, seven)
+    result = run_recipe("t5", export_dir=scratch / f"{name}-export", init=str(directory), epochs=0,
+                        max_decode_length=NEW_TOKENS, max_input_length=MAX_INPUT_LENGTH, max_examples=RECIPE_EXAMPLES)
+    return {
+        "config": config,
+        **logit_parity(logits, seven["logits"]),
+        **export_against_pytorch(result.export.path, texts, pytorch_text_to_text(model, tokenizer, texts), one, seven),
+        "decode_cache": decode_cache(checkpoint, texts),
     }
 
 
