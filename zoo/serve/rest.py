@@ -131,48 +131,29 @@ def _signature_name(request: dict) -> str:
     return name
 
 
-def create_app(models: LoadedModels, *, max_body_bytes: int = 16 << 20, threads: int = 16,
-               limits: RequestLimits = RequestLimits(), metrics_path: str | None = None) -> web.Application:
-    """An aiohttp application serving ``models`` with TF Serving's REST API (each request within ``limits``), and
-    their metrics in Prometheus' format on ``GET metrics_path`` when it is given (``--monitoring-config-file``)."""
-    api = RestApi(models, limits)
-    executor = ThreadPoolExecutor(threads, thread_name_prefix="zoo-rest")
+class _HttpFrontEnd:
+    """The aiohttp side of :class:`RestApi`: matches each request to its route, runs the handler on a thread pool
+    (off the event loop), turns the answer or the failure into a response and records prediction requests in the
+    models' metrics."""
 
-    async def answer(request: web.Request, raw: str, path: str, prediction: re.Match | None) -> str:
-        """The JSON answer to one request (``prediction``: its match of the predict/classify/regress route), or a
-        ServingError."""
-        loop = asyncio.get_running_loop()
-        status = _STATUS_PATH.fullmatch(path) if request.method == "GET" and not prediction else None
-        if prediction:
-            name, version, label = _target(prediction)
-            try:
-                body = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                raise ServingError("RESOURCE_EXHAUSTED", f"Request body is larger than the limit of {max_body_bytes} "
-                                                         "bytes (--max-body-bytes)", http_status=413) from None
-            except ConnectionError as exc:  # the client went away mid-upload: nobody to answer
-                log.info("%s %s: client disconnected before sending the whole body (%s)", request.method, raw, exc)
-                raise invalid("incomplete request body") from None
-            handler = getattr(api, prediction.group(4).lower())
-            return await loop.run_in_executor(executor, handler, name, version, label, body)
-        if status:
-            name, version, label = _target(status)
-            if not name:
-                raise invalid("Missing model name in request.")
-            handler = api.metadata if status.group(4) else api.status
-            return await loop.run_in_executor(executor, handler, name, version, label)
-        raise invalid(f"Malformed request: {request.method} {raw}")
+    def __init__(self, models: LoadedModels, *, max_body_bytes: int, threads: int, limits: RequestLimits,
+                 metrics_path: str | None):
+        self.models = models
+        self.api = RestApi(models, limits)
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="zoo-rest")
+        self.max_body_bytes = max_body_bytes
+        self.metrics_path = metrics_path
 
-    async def handle(request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
+        """The response to any request: the metrics on ``GET metrics_path``, else the REST API's JSON answer."""
         raw = request.raw_path
         path = raw.split("?", 1)[0]
-        if metrics_path is not None and request.method == "GET" and path == metrics_path:
-            return web.Response(text=models.metrics.render(), content_type="text/plain",
-                                headers={"X-Prometheus-Format": "0.0.4"})
+        if self.metrics_path is not None and request.method == "GET" and path == self.metrics_path:
+            return self._metrics_response()
         prediction = _PREDICTION_PATH.fullmatch(path) if request.method == "POST" else None
         started, code = time.perf_counter(), "OK"
         try:
-            return _json_response(await answer(request, raw, path, prediction))
+            return _json_response(await self._answer(request, raw, path, prediction))
         except ServingError as error:
             code = error.code
             return _error_response(error)
@@ -182,14 +163,70 @@ def create_app(models: LoadedModels, *, max_body_bytes: int = 16 << 20, threads:
             return _error_response(ServingError("INTERNAL", f"{type(exc).__name__}: {exc}"))
         finally:
             if prediction:
-                models.metrics.record_request(urllib.parse.unquote(prediction.group(1)),
-                                              prediction.group(4).capitalize(), "REST", code,
-                                              time.perf_counter() - started)
+                self._record_prediction(prediction, code, time.perf_counter() - started)
 
-    async def shutdown(_app: web.Application) -> None:
-        executor.shutdown(wait=False, cancel_futures=True)
+    async def shutdown(self, _app: web.Application) -> None:
+        """Stop the thread pool, dropping the handlers that have not started."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
+    def _metrics_response(self) -> web.Response:
+        """The models' metrics in Prometheus' text format."""
+        return web.Response(text=self.models.metrics.render(), content_type="text/plain",
+                            headers={"X-Prometheus-Format": "0.0.4"})
+
+    def _record_prediction(self, prediction: re.Match, code: str, seconds: float) -> None:
+        """Count one predict/classify/regress request of the model it names, with its canonical code and latency."""
+        self.models.metrics.record_request(urllib.parse.unquote(prediction.group(1)), prediction.group(4).capitalize(),
+                                           "REST", code, seconds)
+
+    async def _answer(self, request: web.Request, raw: str, path: str, prediction: re.Match | None) -> str:
+        """The JSON answer to one request (``prediction``: its match of the predict/classify/regress route), or a
+        ServingError."""
+        if prediction:
+            return await self._predict(request, raw, prediction)
+        status = _STATUS_PATH.fullmatch(path) if request.method == "GET" else None
+        if status:
+            return await self._status(status)
+        raise invalid(f"Malformed request: {request.method} {raw}")
+
+    async def _predict(self, request: web.Request, raw: str, prediction: re.Match) -> str:
+        """The answer of ``:predict``, ``:classify`` or ``:regress``."""
+        name, version, label = _target(prediction)
+        body = await self._read_body(request, raw)
+        handler = getattr(self.api, prediction.group(4).lower())
+        return await self._in_thread(handler, name, version, label, body)
+
+    async def _status(self, status: re.Match) -> str:
+        """The answer of a model's status or ``/metadata``."""
+        name, version, label = _target(status)
+        if not name:
+            raise invalid("Missing model name in request.")
+        handler = self.api.metadata if status.group(4) else self.api.status
+        return await self._in_thread(handler, name, version, label)
+
+    async def _read_body(self, request: web.Request, raw: str) -> bytes:
+        """The request's body; a ServingError when it is over ``max_body_bytes`` (413) or the client left mid-upload."""
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise ServingError("RESOURCE_EXHAUSTED", f"Request body is larger than the limit of {self.max_body_bytes} "
+                                                     "bytes (--max-body-bytes)", http_status=413) from None
+        except ConnectionError as exc:  # the client went away mid-upload: nobody to answer
+            log.info("%s %s: client disconnected before sending the whole body (%s)", request.method, raw, exc)
+            raise invalid("incomplete request body") from None
+
+    async def _in_thread(self, handler: Callable[..., str], *args) -> str:
+        """``handler(*args)`` run on the thread pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, handler, *args)
+
+
+def create_app(models: LoadedModels, *, max_body_bytes: int = 16 << 20, threads: int = 16,
+               limits: RequestLimits = RequestLimits(), metrics_path: str | None = None) -> web.Application:
+    """An aiohttp application serving ``models`` with TF Serving's REST API (each request within ``limits``), and
+    their metrics in Prometheus' format on ``GET metrics_path`` when it is given (``--monitoring-config-file``)."""
+    front_end = _HttpFrontEnd(models, max_body_bytes=max_body_bytes, threads=threads, limits=limits,
+                              metrics_path=metrics_path)
     app = web.Application(client_max_size=max_body_bytes)
-    app.router.add_route("*", "/{tail:.*}", handle)
-    app.on_cleanup.append(shutdown)
+    app.router.add_route("*", "/{tail:.*}", front_end.handle)
+    app.on_cleanup.append(front_end.shutdown)
     return app
