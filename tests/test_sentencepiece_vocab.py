@@ -65,3 +65,26 @@ def test_save_load_round_trip_small_corpora_and_clear_errors(vocab, tmp_path):
     assert small.size < 400 and small.piece(small.sentinel_id(0)) == "<extra_id_0>"
     with pytest.raises(ValueError, match="empty corpus"):
         SentencePieceVocab.train(["", "  "], vocab_size=400)
+
+
+def test_tokenizers_keep_their_own_model_after_the_eager_cache_is_cleared(vocab, texts):
+    """``keras.utils.set_random_seed`` (every run calls it) clears TensorFlow's eager kernel cache, which deleted
+    tensorflow-text's kernel-private model resource under every tokenizer made before ("Resource
+    …SentencepieceOp… does not exist"). A tokenizer, a function traced over it, and a second vocabulary's tokenizer
+    each keep working after it, each with its own model."""
+    import keras
+    from sentencepiece import SentencePieceProcessor
+
+    tokenizer = vocab.tokenizer()
+    traced = tf.function(lambda t: vocab.decode(vocab.encode(t, 200, tokenizer)[0], tokenizer))
+    sample = ["tech shares fell on monday", " ".join(texts[0].split()[:12])]
+    before = traced(tf.constant(sample)).numpy().tolist()
+    other = SentencePieceVocab.train(texts[::-1], vocab_size=300, num_sentinels=5)
+    other_tokenizer = other.tokenizer()
+    keras.utils.set_random_seed(0)
+
+    assert traced(tf.constant(sample)).numpy().tolist() == before == [s.encode() for s in sample]
+    for made, tok in ((vocab, tokenizer), (other, other_tokenizer)):
+        reference = SentencePieceProcessor(model_proto=made.model_proto)
+        assert tok.tokenize(tf.constant(sample)).to_list() == [reference.encode(s) for s in sample]
+    assert tokenizer.tokenize(tf.constant(sample)).to_list() != other_tokenizer.tokenize(tf.constant(sample)).to_list()

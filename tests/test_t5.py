@@ -101,3 +101,20 @@ def test_pretrained_weights_are_reused_only_while_they_match_their_recorded_dige
     saved = tmp_path / "run" / "pretrained.weights.h5"
     saved.write_bytes(saved.read_bytes()[:-1] + b"\0")  # no longer what the run wrote
     assert recipe.pretrain(recipe.build_model(vocab.size), vocab, tokenizer, texts)["loss"]  # pretrained again
+
+
+@pytest.mark.slow
+def test_a_second_run_in_one_process_leaves_the_first_runs_generation_working(tmp_path):
+    """Each run seeds TensorFlow, which cleared the eager kernel cache and, with it, the SentencePiece model under
+    the first run's tokenizer: its ``generate`` then failed ("Resource …SentencepieceOp… does not exist")."""
+    cls = zoo.get_recipe("t5")
+    texts = tf.constant(["classify: shares rose on monday", "a new film"])
+    first = cls(cls.Config(**{**cls.tiny, "epochs": 0}), run_dir=tmp_path / "one", verbose=0).run(tmp_path / "e")
+    before = first.trained.generate(texts)["token_ids"].numpy()
+    second = cls(cls.Config(**{**cls.tiny, "epochs": 0, "vocab_size": 250}), run_dir=tmp_path / "two",
+                 verbose=0).run(tmp_path / "e")
+    assert second.trained.vocab.model_proto != first.trained.vocab.model_proto
+    assert (first.trained.generate(texts)["token_ids"].numpy() == before).all()
+    assert first.trained.tokenizer.tokenize(texts).to_list() == \
+        [first.trained.vocab._processor.encode(t) for t in texts.numpy().astype(str).tolist()]
+    assert second.trained.generate(texts)["token_ids"].shape[0] == 2

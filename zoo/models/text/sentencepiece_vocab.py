@@ -5,6 +5,11 @@ The layout is T5's: ``pad=0`` (also the decoder's start token), ``eos=1``, ``unk
 ``<extra_id_0>`` having the highest id. Tokenization and detokenization run as tensorflow-text ops, so
 they can live inside an exported graph (the model proto becomes a constant of the SavedModel).
 
+The tokenizer's model resource is named by the model's content (:class:`SentencepieceModel`): tensorflow-text's
+own is private to the eager kernel that made it, and ``tf.random.set_seed`` (which every run calls through
+``keras.utils.set_random_seed``) clears the eager kernel cache, deleting it under any tokenizer made before; a
+first t5 run's ``generate`` then failed after a second run started ("Resource …SentencepieceOp… does not exist").
+
 Example:
 
 >>> texts = ["the cat sat on the mat", "the dog ate the cat food", "a mat for a dog"] * 30
@@ -21,16 +26,52 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 from typing import Iterable
 
 import tensorflow as tf
 import tensorflow_text as tf_text
+from tensorflow_text.python.ops.sentencepiece_tokenizer import gen_sentencepiece_tokenizer
 
 PAD_ID = 0
 EOS_ID = 1
 UNK_ID = 2
+
+
+class SentencepieceModel(tf.saved_model.experimental.TrackableResource):
+    """The SentencePiece model resource, shared by name: ``zoo_sentencepiece_`` + the proto's SHA-256.
+
+    A named resource outlives the kernel that created it, so clearing TensorFlow's eager caches (as
+    ``tf.random.set_seed`` does) leaves every tokenizer working; tokenizers of one model share one resource, and a
+    SavedModel recreates it under the same name when loaded.
+    """
+
+    def __init__(self, model_proto: bytes) -> None:
+        super().__init__()
+        self.model_proto = bytes(model_proto)
+        self.shared_name = "zoo_sentencepiece_" + hashlib.sha256(self.model_proto).hexdigest()
+        _ = self.resource_handle  # created now, as tensorflow-text does
+
+    def _create_resource(self) -> tf.Tensor:
+        return gen_sentencepiece_tokenizer.sentencepiece_op(model=self.model_proto, shared_name=self.shared_name)
+
+
+def sentencepiece_tokenizer(model_proto: bytes) -> tf_text.SentencepieceTokenizer:
+    """``tf_text.SentencepieceTokenizer`` (int32 ids) over ``model_proto`` whose model resource survives a cleared
+    eager cache (:class:`SentencepieceModel`); use it for every in-graph SentencePiece tokenizer.
+
+    >>> import keras
+    >>> vocab = SentencePieceVocab.train(["the cat sat on the mat", "a dog"] * 30, vocab_size=24, num_sentinels=1)
+    >>> tokenizer = sentencepiece_tokenizer(vocab.model_proto)
+    >>> keras.utils.set_random_seed(0)  # clears the eager kernel cache
+    >>> tokenizer.detokenize(tokenizer.tokenize(["the cat"])).numpy().tolist()
+    [b'the cat']
+    """
+    tokenizer = tf_text.SentencepieceTokenizer(model=model_proto, out_type=tf.int32)
+    tokenizer._model_resource = SentencepieceModel(model_proto)  # in place of the kernel-private one
+    return tokenizer
 
 
 class SentencePieceVocab:
@@ -103,8 +144,8 @@ class SentencePieceVocab:
         return self._processor.id_to_piece(int(token_id))
 
     def tokenizer(self) -> tf_text.SentencepieceTokenizer:
-        """A tensorflow-text tokenizer over this model (track it when exporting)."""
-        return tf_text.SentencepieceTokenizer(model=self.model_proto, out_type=tf.int32)
+        """A tensorflow-text tokenizer over this model (track it when exporting); see :func:`sentencepiece_tokenizer`."""
+        return sentencepiece_tokenizer(self.model_proto)
 
     def encode(self, texts: tf.Tensor, max_length: int, tokenizer: tf_text.SentencepieceTokenizer | None = None):
         """Strings [batch] → ``(token_ids, padding_mask)`` int32 [batch, longest ≤ max_length].
