@@ -138,8 +138,10 @@ def _reserve(model_dir: Path, version: int | None) -> tuple[int, Path]:
     with _locked(model_dir):
         remove_stale_temporaries(model_dir)
         in_flight = {number: pid for _, number, pid in _temporaries(model_dir)}
-        if version is None:
-            version = max([*existing_versions(model_dir), *in_flight, 0]) + 1
+        if version is None:  # the next after the published ones that no running export has reserved
+            version = max([*existing_versions(model_dir), 0]) + 1
+            while version in in_flight:
+                version += 1
         check_version_free(model_dir, version)
         check_version_not_reserved(model_dir, version)
         tmp = model_dir / f"{_TMP_PREFIX}{version}-{os.getpid()}"
