@@ -106,10 +106,10 @@ def load_text_pairs(spec: DataSpec, package: Package | None = None) -> Splits:
             f"data={spec.data} has neither columns {spec.source_column!r} and {spec.target_column!r} (source_column, "
             f"target_column: pairs) nor {spec.text_column!r} and {spec.label_column!r} (text_column, label_column: a "
             f"text and its label); its columns: {', '.join(columns)}")
+    splits = load_text_classification(spec, package)  # data it cannot read is refused before any notice
     what = (f"has no {spec.source_column!r} and {spec.target_column!r} columns" if columns is not None else
             "is labelled text")
     print(f"{spec.recipe}: data={spec.data} {what}: learning text → label name", file=sys.stderr)
-    splits = load_text_classification(spec, package)
     names = np.array(splits.label_names, dtype=object)
     return _with_parts(splits, lambda texts, labels: (_prefixed(spec, texts), names[labels]))
 

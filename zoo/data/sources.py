@@ -61,37 +61,59 @@ class Request:
     recipe: str = "this recipe"
 
 
-def read_source(key: str, spec: str, request: Request, package: Package | None = None) -> dict[str, Table]:
-    """The tables of source ``spec`` (the value of config key ``key``) by split."""
+def check_source(key: str, spec: str, request: Request, package: Package | None = None) -> None:
+    """Whether ``spec`` (the value of config key ``key``) is a source ``request`` can read, by its form alone (nothing
+    is opened): the recipe bundles a package, ``tfds:`` is followed by NAME or NAME/CONFIG, the path exists and is
+    a kind of file the recipe reads. Raises BadDataError naming the key and the value; :func:`read_source` and
+    :func:`source_columns` check through it first."""
     if spec == PACKAGE:
         if package is None:
             raise BadDataError(f"{key}=package: {request.recipe} bundles no data; give a file, a folder or tfds:NAME")
-        return _package_tables(package, request)
+        return
     if spec.startswith(TFDS):
-        return _tfds_tables(key, spec, request)
+        name = spec[len(TFDS):]
+        if not name or name.startswith("/") or name.endswith("/"):
+            raise BadDataError(f"{key}={spec}: write tfds:NAME or tfds:NAME/CONFIG")
+        return
     path = Path(spec).expanduser()
     if not path.exists():
         raise BadDataError(f"{key}={spec}: no such file or folder")
+    if path.is_dir():
+        return
+    suffix = path.suffix.lower()
+    if suffix in TABULAR and request.reads == "image":
+        raise BadDataError(f"{key}={spec}: {request.recipe} reads images; give a folder of images (class "
+                           "subfolders for labels), a .npz with x and y, tfds:NAME or package")
+    if suffix not in (*TABULAR, ".npz"):
+        raise BadDataError(f"{key}={spec}: {f'a {suffix} file' if suffix else 'a file without a suffix'} is not a data "
+                           f"source; {key} takes {FORMS}")
+
+
+def read_source(key: str, spec: str, request: Request, package: Package | None = None) -> dict[str, Table]:
+    """The tables of source ``spec`` (the value of config key ``key``) by split."""
+    check_source(key, spec, request, package)
+    if spec == PACKAGE:
+        return _package_tables(package, request)
+    if spec.startswith(TFDS):
+        return _tfds_tables(spec, request)
+    path = Path(spec).expanduser()
     if path.is_dir():
         return {"train": _folder_table(key, path, request)}
     suffix = path.suffix.lower()
     if suffix == ".npz":
         return {"train": _npz_table(path, request)}
-    if suffix in TABULAR:
-        if request.reads == "image":
-            raise BadDataError(f"{key}={spec}: {request.recipe} reads images; give a folder of images (class "
-                               "subfolders for labels), a .npz with x and y, tfds:NAME or package")
-        read = read_delimited if suffix in (".csv", ".tsv") else read_json_records
-        return {"train": read(path, request.roles, request.encoding)}
-    raise BadDataError(f"{key}={spec}: {f'a {suffix} file' if suffix else 'a file without a suffix'} is not a data source; {key} takes "
-                       f"{FORMS}")
+    read = read_delimited if suffix in (".csv", ".tsv") else read_json_records
+    return {"train": read(path, request.roles, request.encoding)}
 
 
-def source_columns(spec: str, request: Request, package: Package | None = None) -> tuple[str, ...] | None:
+def source_columns(spec: str, request: Request, package: Package | None = None,
+                   key: str = "data") -> tuple[str, ...] | None:
     """The column names a named-column source offers (a file's header or first record, a package's columns, a tfds
-    dataset's features); None for sources whose layout fills the roles (folders, ``.npz``)."""
+    dataset's features); None for sources whose layout fills the roles (folders, ``.npz``). A source that cannot be
+    read (:func:`check_source`, a tfds name tfds does not know) raises BadDataError."""
+    check_source(key, spec, request, package)
     if spec == PACKAGE:
-        return package.columns if package else None
+        return package.columns
     if spec.startswith(TFDS):
         from zoo.data.tfds_source import tfds_features
 
@@ -123,13 +145,10 @@ def _package_tables(package: Package, request: Request) -> dict[str, Table]:
     return selected
 
 
-def _tfds_tables(key: str, spec: str, request: Request) -> dict[str, Table]:
+def _tfds_tables(spec: str, request: Request) -> dict[str, Table]:
     from zoo.data.tfds_source import read_tfds
 
-    name = spec[len(TFDS):]
-    if not name or name.startswith("/") or name.endswith("/"):
-        raise BadDataError(f"{key}={spec}: write tfds:NAME or tfds:NAME/CONFIG")
-    return read_tfds(name, request.roles, request.image_size)
+    return read_tfds(spec[len(TFDS):], request.roles, request.image_size)
 
 
 def _folder_table(key: str, path: Path, request: Request) -> Table:

@@ -28,26 +28,26 @@ SPLITS = ("train", "validation", "test")
 _BATCH = 4096
 
 
-def tfds_features(name: str) -> tuple[str, ...] | None:
-    """The feature names of tfds dataset ``name`` (from its code; nothing is read), or None if tfds has no such
-    dataset (reading it then says so)."""
+def tfds_builder(name: str, data_dir: str | None = None):
+    """tfds's builder of dataset ``name``; BadDataError if tfds has no such dataset."""
     import tensorflow_datasets as tfds
 
     try:
-        return tuple(tfds.builder(name).info.features)
-    except Exception:  # tfds raises its own DatasetNotFoundError and friends; read_tfds reports them
-        return None
+        return tfds.builder(name, data_dir=data_dir)
+    except Exception as exc:  # tfds raises its own DatasetNotFoundError and friends
+        raise BadDataError(f"tfds has no dataset {name!r}: {_first_line(exc)}") from None
+
+
+def tfds_features(name: str) -> tuple[str, ...]:
+    """The feature names of tfds dataset ``name`` (from its code; nothing is read); BadDataError if tfds has no
+    such dataset."""
+    return tuple(tfds_builder(name).info.features)
 
 
 def read_tfds(name: str, roles: Mapping[str, str], image_size: tuple[int, int] | None,
               data_dir: str | None = None) -> dict[str, Table]:
     """The dataset's train/validation/test splits (those it has) as tables keyed by role."""
-    import tensorflow_datasets as tfds
-
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as exc:  # tfds raises its own DatasetNotFoundError and friends
-        raise BadDataError(f"tfds has no dataset {name!r}: {_first_line(exc)}") from None
+    builder = tfds_builder(name, data_dir)
     features = builder.info.features
     names = dict(roles)
     if "image" in names:
