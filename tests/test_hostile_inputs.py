@@ -1,7 +1,8 @@
 """Hostile checkpoints, config files, data paths and environments, each through ``python -m zoo.run`` as a separate
 process: exit status 2, one line on stderr naming the file (and the field), no traceback, nothing exported, and no
 time or memory spent building what the input describes. Then processes that race or are killed: two exports into
-one directory at once, an export killed mid-write, a worker of ``zoo.launch`` killed mid-training."""
+one directory at once, two runs of one run directory at once, an export killed mid-write, a worker of ``zoo.launch``
+killed mid-training."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def refused(tmp_path: Path, args: list[str]) -> str:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
     assert not (tmp_path / "exports").exists()
+    assert not (tmp_path / "runs").exists()  # nor a run directory
     return lines[0]
 
 
@@ -132,6 +134,33 @@ def test_an_odd_data_path_is_refused_naming_it(tmp_path, setting, expected):
     (tmp_path / "empty").mkdir()
     line = refused(tmp_path, ["cnn_mnist", "--set", setting.format(tmp=tmp_path)])
     assert expected.format(tmp=tmp_path) in line
+
+
+T5_TINY = ["--set", "epochs=0", "--set", "max_examples=24", "--set", "vocab_size=300", "--set", "num_sentinels=20"]
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("data=", "data='': give 'package', 'tfds:NAME' or a path"),
+    ("data={tmp}/missing.csv", "data={tmp}/missing.csv: no such file or folder"),
+    ("data={tmp}/notes.txt", "data={tmp}/notes.txt: a .txt file is not a data source"),
+    ("data={tmp}/images", "data={tmp}/images: a folder of images, but t5 reads text"),
+    ("data=tfds:../x", "tfds has no dataset '../x'"),
+    ("data={tmp}/table.csv", "data={tmp}/table.csv has neither columns 'source' and 'target' (source_column, "
+                             "target_column: pairs) nor 'text' and 'label'"),
+    ("validation_data={tmp}/missing.jsonl", "validation_data={tmp}/missing.jsonl: no such file or folder"),
+], ids=["empty-data", "missing-path", "text-file", "image-folder-for-text", "tfds-name-with-a-path",
+        "csv-without-source-and-target", "missing-validation-data"])
+def test_t5_refuses_data_it_cannot_read_with_one_line(tmp_path, setting, expected):
+    """t5 learns pairs, or labelled text as text → label name; its notice of the latter came before the data was
+    checked, so a path it could not read cost two lines. The data layer's one line is all that is printed now."""
+    from PIL import Image
+
+    (tmp_path / "notes.txt").write_text("hello\n")
+    (tmp_path / "table.csv").write_text("question,answer\nwhy,because\n")
+    (tmp_path / "images" / "cats").mkdir(parents=True)
+    Image.new("L", (4, 4)).save(tmp_path / "images" / "cats" / "a.png")
+    line = refused(tmp_path, ["t5", *T5_TINY, "--set", setting.format(tmp=tmp_path)])
+    assert line.startswith("zoo: error: ") and expected.format(tmp=tmp_path) in line
 
 
 # ----------------------------------------------------------------------------------- an unusable cache folder
@@ -242,6 +271,43 @@ def test_a_version_another_export_is_writing_is_refused_at_once(tmp_path):
         release.set()
         first.join(30)
     assert existing_versions(tmp_path / "exports" / "m") == [3]
+
+
+def test_a_second_run_of_a_run_directory_in_use_is_refused_at_once_and_the_first_completes(tmp_path):
+    """Two runs of one recipe and config from one folder share ``runs/RECIPE/CONFIG_HASH``; the second would resume
+    from, or delete, the first's per-epoch backup. It is refused before it reads any data, naming the directory."""
+    args = [PYTHON, "-m", "zoo.run", *TINY_RUN, "--set", "epochs=2", "--export-dir", str(tmp_path / "exports")]
+    with open(tmp_path / "first.err", "w") as first_err:
+        first = subprocess.Popen(args, cwd=tmp_path, env=env_with(), stdout=subprocess.PIPE, stderr=first_err,
+                                 text=True, stdin=subprocess.DEVNULL)
+    try:
+        for line in first.stdout:  # ends if the first run exits; bounded by the finally below
+            if line.startswith("Epoch 1/2"):  # training: it holds its run directory
+                break
+        [lock] = tmp_path.glob("runs/cnn_mnist/*/run.lock")
+        held = lock.read_bytes()
+        first.send_signal(signal.SIGSTOP)  # it stays mid-training, holding the lock, while the second starts
+        try:
+            started = time.monotonic()
+            second = run_python(args[1:], cwd=tmp_path, timeout=SECONDS)
+            took = time.monotonic() - started
+        finally:
+            first.send_signal(signal.SIGCONT)
+        out, _ = first.communicate(timeout=RUN_SECONDS)
+    finally:
+        first.kill()
+        first.wait()
+    err = (tmp_path / "first.err").read_text()
+    run_dir = lock.parent.relative_to(tmp_path)
+    assert second.returncode == 2, second.stderr[-3000:]
+    assert second.stderr.strip().splitlines() == [
+        f"zoo: error: run directory {run_dir} is in use by another run (process {first.pid}); wait for it to "
+        "finish, or pass --run-dir DIR (run_dir= in Python) to run beside it"], second.stderr[-3000:]
+    assert held == f"{first.pid}\n".encode() and "Epoch" not in second.stdout and took < SECONDS
+    assert first.returncode == 0 and "Traceback" not in err, err[-3000:]
+    assert "Epoch 2/2" in out and f"exported {tmp_path / 'exports' / 'cnn_mnist' / '1'}" in out
+    assert_only_complete_versions(tmp_path / "exports", [1])
+    assert not (tmp_path / run_dir / "backup").exists()  # the first finished: its backup is gone, as it should
 
 
 # ------------------------------------------------------------------------------------------ killed processes

@@ -58,6 +58,7 @@ from zoo.errors import UsageError
 from zoo.export import ExportResult, Servable, export
 from zoo.quiet import known_notices_quieted
 from zoo.registry import registered
+from zoo.run_lock import holding_run_dir
 from zoo.schedules import cosine_schedule
 
 
@@ -325,9 +326,12 @@ class Recipe:
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def run(self, export_dir: str | Path = "saved_models", version: int | None = None) -> RunResult:
-        """load_data → fit → evaluate → servable → validated export; the metrics, the Trained value and the export."""
+        """load_data → fit → evaluate → servable → validated export; the metrics, the Trained value and the export.
+
+        The run holds its run directory (:func:`zoo.run_lock.holding_run_dir`) from before the data is read until
+        it returns: a second run of the same directory at the same time is refused at once (UsageError)."""
         check_publishable(type(self))
-        with known_notices_quieted():
+        with holding_run_dir(self.run_dir), known_notices_quieted():
             return self._run(export_dir, version)
 
     def _run(self, export_dir: str | Path, version: int | None) -> RunResult:
