@@ -30,7 +30,7 @@ from pathlib import Path
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from zoo.models.text.sentencepiece_vocab import EOS_ID, PAD_ID, UNK_ID, SentencePieceVocab
+from zoo.models.text.sentencepiece_vocab import EOS_ID, PAD_ID, UNK_ID, SentencePieceVocab, sentencepiece_tokenizer
 
 HF_EXTRA_IDS = 100  # transformers.T5Tokenizer's default
 
@@ -54,7 +54,7 @@ class HFT5Tokenizer(tf.Module):
 
     def __init__(self, model_proto: bytes, special_tokens: dict[str, int], name: str | None = None) -> None:
         super().__init__(name=name)
-        self.sentencepiece = tf_text.SentencepieceTokenizer(model=model_proto, out_type=tf.int32)
+        self.sentencepiece = sentencepiece_tokenizer(model_proto)
         self.sentencepiece_size = int(self.sentencepiece.vocab_size())
         self._pattern = "|".join(re.escape(token) for token in special_tokens)
         self._special_texts = tf.constant(list(special_tokens))
