@@ -23,7 +23,8 @@ from typing import Any, Iterable, Sequence
 
 import zoo
 from zoo.export.model_card import library_versions
-from zoo.recipe import QualityBar, RunResult
+from zoo.bars import QualityBar
+from zoo.recipe import RunResult
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

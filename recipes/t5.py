@@ -48,8 +48,8 @@ from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
 from zoo.models.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config, read_t5_vocab
-from zoo.recipe import history_of
 from zoo.schedules import cosine_schedule
+from zoo.training import history_of
 from zoo.models.text.greedy_decode import greedy_decode
 from zoo.data.lengths import length_from_data, sample
 from zoo.models.text.rouge import rouge
