@@ -86,19 +86,26 @@ KNOWN_NOTICES = (
     # bert/electra classify from the masked mean of the sequence output, not the backbone's pooled output.
     r"Gradients do not exist for variables \['pooled_dense",
 )
-# tf.function's retracing notice, which Keras' predict/evaluate trigger once per new input shape or model.
-RETRACING = "triggered tf.function retracing"
+# TensorFlow's log lines of the same kind, each with the reason it is safe:
+KNOWN_LOG_LINES = (
+    # tf.function's retracing notice, which Keras' predict/evaluate trigger once per new input shape or model.
+    "triggered tf.function retracing",
+    # Keras 3's fit reduces each epoch's logs through the strategy outside a tf.function (a few values an epoch,
+    # not a step), which multi-worker training then announces up to 5 times per worker.
+    "eagerly has significant overhead currently",
+)
 
 
-class _DropRetracing(logging.Filter):
+class _DropKnownLogLines(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return RETRACING not in record.getMessage()
+        message = record.getMessage()
+        return not any(line in message for line in KNOWN_LOG_LINES)
 
 
 @contextlib.contextmanager
 def known_notices_quieted() -> Iterator[None]:
-    """Hide :data:`KNOWN_NOTICES` and TensorFlow's retracing notice while the block runs (a recipe run), so the
-    console shows progress and results; every other warning still shows.
+    """Hide :data:`KNOWN_NOTICES` and :data:`KNOWN_LOG_LINES` while the block runs (a recipe run), so the console
+    shows progress and results; every other warning still shows.
 
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as seen:
@@ -109,7 +116,7 @@ def known_notices_quieted() -> Iterator[None]:
     >>> [str(w.message) for w in seen]
     ['something else']
     """
-    logger, drop = logging.getLogger("tensorflow"), _DropRetracing()
+    logger, drop = logging.getLogger("tensorflow"), _DropKnownLogLines()
     with warnings.catch_warnings():
         for pattern in KNOWN_NOTICES:
             warnings.filterwarnings("ignore", message=pattern)
