@@ -143,7 +143,22 @@ def test_two_workers_read_the_same_split_of_a_csv_and_the_chief_publishes(bbc_fi
                           "--export-dir", str(tmp_path / "exp"), "--run-dir", str(tmp_path / "run")],
                          cwd=tmp_path, timeout=560)
     assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-2000:]
-    reports = [line.split("]", 1)[1] for line in process.stdout.splitlines() if "  test_accuracy " in line]
-    assert len(reports) == 2 and reports[0] == reports[1]  # both workers evaluated the same test split alike
+    chief = [line.split("]", 1)[1].strip() for line in process.stdout.splitlines() if "  test_accuracy " in line]
+    other = [line.strip() for line in (tmp_path / "run" / "worker-1" / "output.log").read_text().splitlines()
+             if "  test_accuracy " in line]  # worker 1's full output goes to its log
+    assert len(chief) == len(other) == 1 and chief[0] == other[0]  # both evaluated the same test split alike
     card = _card(only_version(tmp_path / "exp", "lstm"))
     assert card["data"]["files"][0]["kind"] == "csv" and card["data"]["rows"]["train"] == 64
+
+
+@pytest.mark.slow
+def test_two_workers_train_cnn_mnist_on_an_image_folder_and_the_chief_publishes(mnist_folders, tmp_path):
+    overrides = {"epochs": 1, "filters": 4, "dense_units": 16, "min_epoch_examples": 0, "batch_size": 32,
+                 "data": mnist_folders["train"], "test_data": mnist_folders["test"]}
+    process = run_python(["-m", "zoo.launch", "--workers", "2", "--timeout", "500", "cnn_mnist",
+                          *set_options(overrides), "--export-dir", str(tmp_path / "exp"),
+                          "--run-dir", str(tmp_path / "run")], cwd=tmp_path, timeout=560)
+    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-2000:]
+    card = _card(only_version(tmp_path / "exp", "cnn_mnist"))
+    assert card["data"]["rows"]["train"] + card["data"]["rows"]["validation"] == 300  # 30 PNGs of each digit
+    assert card["data"]["label_names"] == [str(d) for d in range(10)]
