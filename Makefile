@@ -22,8 +22,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: install
 	$(PYTHON) -m zoo.run cnn_mnist $(DEMO_ARGS)
 
+# One test process per core; each test file runs whole in one of them (module fixtures are built once).
 test: install
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n auto --dist loadfile
 
 bench: install
 	$(PYTHON) -m pip install --quiet -e '.[bench]'
