@@ -106,8 +106,25 @@ def headline_row(name: str, result: dict[str, Any]) -> str:
     return f"| `{name}` | " + " | ".join(cells) + f" | {result['date'][:10]} |"
 
 
+def scale_out_row(name: str, part: dict[str, Any], date: str) -> str:
+    """One recipe trained by two workers against one (bench/scale_out.py): the accuracy difference over seeds."""
+    difference = part["difference"]
+    cells = [
+        "`test_accuracy`, 2 workers − 1 worker<br>(1 worker / 2 workers)",
+        f"{format_figure(difference)}<br>({format_figure(part['one_worker'])} / {format_figure(part['two_workers'])})",
+        format_range(difference),
+        str(difference["n"]),
+        f"within ±{part['goal']:g}",
+        VERDICT[part["within_goal"]],
+    ]
+    return f"| `{name}` (scale-out) | " + " | ".join(cells) + f" | {date[:10]} |"
+
+
 def render(results_dir: Path = RESULTS_DIR) -> str:
-    """The table (with its footer) for every registered recipe that has ``results_dir/RECIPE.json``."""
+    """The table (with its footer) for every registered recipe that has ``results_dir/RECIPE.json``, and the
+    scale-out comparison (``scale_out.json``) below the recipes it covers."""
+    scale_out = results_dir / "scale_out.json"
+    scaled = json.loads(scale_out.read_text()) if scale_out.is_file() else {}
     rows = []
     for name in zoo.list_recipes():
         if (results_dir / f"{name}.json").is_file():
@@ -115,6 +132,8 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
             rows.append(recipe_row(name, result))
             if "headlines" in result:
                 rows.append(headline_row(name, result))
+        if isinstance(scaled.get(name), dict) and "difference" in scaled[name]:
+            rows.append(scale_out_row(name, scaled[name], scaled["date"]))
     return "\n".join([HEADER, *rows, "", FOOTER]) + "\n"
 
 

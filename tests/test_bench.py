@@ -302,3 +302,21 @@ def test_electra_context_keeps_each_budget_in_its_own_file_and_refuses_a_budget_
     with pytest.raises(SystemExit) as exit_info:
         main(["--seed", "-1"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.slow
+def test_scale_out_trains_one_worker_and_two_and_compares_their_accuracy(tmp_path) -> None:
+    from bench import scale_out
+    from bench.table import scale_out_row
+
+    record = BenchRecord("scale_out", tmp_path)
+    tiny = {"epochs": 1, "max_examples": 256, "filters": 8, "min_epoch_examples": 0}
+    scale_out.run(record, [0], recipes=("cnn_mnist",), overrides=tiny)
+    result = json.loads(record.path.read_text())
+    part = result["cnn_mnist"]
+    run, = part["runs"]
+    one, two = run["one_worker"]["test_accuracy"], run["two_workers"]["test_accuracy"]
+    assert 0.0 <= one <= 1.0 and 0.0 <= two <= 1.0 and run["two_workers"]["wall_seconds"] > 0
+    assert part["difference"]["mean"] == pytest.approx(two - one, abs=1e-6)
+    assert part["within_goal"] == (abs(two - one) <= scale_out.GOAL) and result["overrides"] == tiny
+    assert scale_out_row("cnn_mnist", part, result["date"]).startswith("| `cnn_mnist` (scale-out) | `test_accuracy`")
