@@ -6,7 +6,6 @@ killed mid-training."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -17,13 +16,14 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from zoo.errors import ExportError
 from zoo.export.models_config import read_models_config
 from zoo.export.preflight import check_export_target
 from zoo.export.versions import existing_versions, publish
-from zoo_subprocess import PYTHON, env_with, run_python
+from zoo_subprocess import PYTHON, env_with, launched_workers, launcher_cleaned_up, run_python
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECONDS = 120  # each refusal comes before any model is built; a run that builds or expands would take longer
@@ -341,29 +341,20 @@ def test_an_export_killed_mid_write_leaves_no_version_and_the_next_run_removes_i
 
 
 def test_a_launcher_worker_killed_mid_training_stops_the_other_and_names_it(tmp_path):
-    psutil = pytest.importorskip("psutil")
     launch = [PYTHON, "-m", "zoo.launch", "--workers", "2", "--timeout", "300", *TINY_RUN, "--set", "epochs=3",
               "--export-dir", str(tmp_path / "exports")]
     launcher = subprocess.Popen(launch, cwd=tmp_path, env=env_with(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    workers = {}
-    try:
-        for line in launcher.stdout:  # ends if the launcher exits; bounded by --timeout and the finally below
+    with launcher_cleaned_up(launcher) as workers:
+        for line in launcher.stdout:  # ends if the launcher exits; bounded by --timeout and the cleanup
             if line.startswith("[worker 0] Epoch 1/"):  # worker 1's progress goes to its output.log
                 break
-        workers = {int(json.loads(child.environ()["TF_CONFIG"])["task"]["index"]): child
-                   for child in psutil.Process(launcher.pid).children()}
+        workers.update(launched_workers(launcher))
         assert sorted(workers) == [0, 1]
         workers[1].send_signal(signal.SIGKILL)
         killed = time.monotonic()
         _, err = launcher.communicate(timeout=60)
         stopped_after = time.monotonic() - killed
-    finally:
-        launcher.kill()
-        launcher.wait()
-        for worker in workers.values():  # only if the launcher failed to stop them
-            with contextlib.suppress(psutil.NoSuchProcess):
-                worker.kill()
     assert launcher.returncode == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and re.fullmatch(r"zoo\.launch: worker 1 was killed by SIGKILL( during epoch [123]/3)?; "

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 import signal
 import subprocess
@@ -14,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from zoo.launch import free_ports
-from zoo_subprocess import PYTHON, TINY, env_with, only_version
+from zoo_subprocess import PYTHON, TINY, env_with, launched_workers, launcher_cleaned_up, only_version
 
 TINY_2_WORKERS = ["cnn_mnist", *TINY]
 SECONDS = 300  # the launcher's own --timeout; the tests wait a minute longer at most
@@ -30,7 +28,6 @@ def _wait_for(condition, process: subprocess.Popen, what: str, seconds: float = 
 
 @pytest.mark.slow
 def test_a_killed_worker_is_restarted_and_training_resumes_from_the_last_epoch(tmp_path):
-    psutil = pytest.importorskip("psutil")
     run_dir, exports = tmp_path / "run", tmp_path / "exports"
     out_path, err_path = tmp_path / "launcher.out", tmp_path / "launcher.err"
     launch = [PYTHON, "-m", "zoo.launch", "--workers", "2", "--max-restarts", "1", "--timeout", str(SECONDS),
@@ -38,23 +35,15 @@ def test_a_killed_worker_is_restarted_and_training_resumes_from_the_last_epoch(t
     with open(out_path, "w") as out, open(err_path, "w") as err:
         launcher = subprocess.Popen(launch, cwd=tmp_path, env=env_with(), stdout=out, stderr=err,
                                     stdin=subprocess.DEVNULL)
-    workers = {}
-    try:
+    with launcher_cleaned_up(launcher) as workers:
         # epoch 1 backed up by both workers, epoch 2 begun: kill worker 1 in the middle of epoch 2
         backups = [run_dir / "backup" / "backup.sha256.json", run_dir / "worker-1" / "backup" / "backup.sha256.json"]
         _wait_for(lambda: all(path.exists() for path in backups), launcher, "epoch 1's backups")
         _wait_for(lambda: "[worker 0] Epoch 2/3" in out_path.read_text(), launcher, "epoch 2")
-        workers = {int(json.loads(child.environ()["TF_CONFIG"])["task"]["index"]): child
-                   for child in psutil.Process(launcher.pid).children()}
+        workers.update(launched_workers(launcher))
         assert sorted(workers) == [0, 1]
         workers[1].send_signal(signal.SIGKILL)
         launcher.wait(SECONDS + 60)
-    finally:
-        launcher.kill()
-        launcher.wait()
-        for worker in workers.values():  # only if the launcher failed to stop them
-            with contextlib.suppress(psutil.NoSuchProcess):
-                worker.kill()
     out, err = out_path.read_text(), err_path.read_text()
     assert launcher.returncode == 0, out[-3000:] + err[-3000:]
     lines = err.strip().splitlines()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -61,3 +64,28 @@ def set_options(overrides: dict) -> list[str]:
         return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
 
     return [arg for key, value in overrides.items() for arg in ("--set", f"{key}={text(value)}")]
+
+
+def launched_workers(launcher: subprocess.Popen) -> dict:
+    """The worker processes a running ``python -m zoo.launch`` started, as psutil processes by task index."""
+    import psutil
+
+    return {int(json.loads(child.environ()["TF_CONFIG"])["task"]["index"]): child
+            for child in psutil.Process(launcher.pid).children()}
+
+
+@contextlib.contextmanager
+def launcher_cleaned_up(launcher: subprocess.Popen) -> Iterator[dict]:
+    """A dict to put the launcher's workers in (:func:`launched_workers`); on leaving, the launcher is killed, and
+    any worker it left running (a test's failure must not leave training processes behind)."""
+    import psutil
+
+    workers: dict = {}
+    try:
+        yield workers
+    finally:
+        launcher.kill()
+        launcher.wait()
+        for worker in workers.values():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
