@@ -27,7 +27,7 @@ import fcntl
 import os
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 from zoo.errors import ExportError
 
@@ -62,10 +62,13 @@ def existing_versions(model_dir: Path) -> list[int]:
     return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and is_version_name(p.name))
 
 
-def next_version(model_dir: Path) -> int:
-    """Highest existing version + 1, or 1."""
+def next_version(model_dir: Path, reserved: Collection[int] = ()) -> int:
+    """Highest existing version + 1 (or 1), passing over the ``reserved`` ones (running exports are writing them)."""
     versions = existing_versions(model_dir)
-    return versions[-1] + 1 if versions else 1
+    version = versions[-1] + 1 if versions else 1
+    while version in reserved:
+        version += 1
+    return version
 
 
 def check_version_free(model_dir: Path, version: int) -> None:
@@ -137,11 +140,8 @@ def _reserve(model_dir: Path, version: int | None) -> tuple[int, Path]:
     """
     with _locked(model_dir):
         remove_stale_temporaries(model_dir)
-        in_flight = {number: pid for _, number, pid in _temporaries(model_dir)}
-        if version is None:  # the next after the published ones that no running export has reserved
-            version = max([*existing_versions(model_dir), 0]) + 1
-            while version in in_flight:
-                version += 1
+        if version is None:
+            version = next_version(model_dir, reserved={number for _, number, _ in _temporaries(model_dir)})
         check_version_free(model_dir, version)
         check_version_not_reserved(model_dir, version)
         tmp = model_dir / f"{_TMP_PREFIX}{version}-{os.getpid()}"
