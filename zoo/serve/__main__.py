@@ -3,12 +3,14 @@
     python -m zoo.serve [--model-base saved_models] [--rest-port 8501] [--grpc-port 8500] [--host 127.0.0.1]
                         [--poll-seconds 1] [--enable-batching [--max-batch-size 32] [--batch-timeout-micros 2000]]
                         [--max-body-bytes 16777216] [--max-rows 256] [--max-elements 4194304]
-                        [--max-string-bytes 8388608] [--monitoring-config-file FILE]
+                        [--max-string-bytes 8388608] [--max-generated-tokens 65536]
+                        [--monitoring-config-file FILE]
 
 Serves every model under the base directory (``BASE/NAME/<integer>/``) with TF Serving's REST and gRPC APIs
 until interrupted; tensorflow-text's ops are loaded, as the stock server links them. A request larger than a
 ``--max-*`` limit is refused (REST 400/413, gRPC INVALID_ARGUMENT/RESOURCE_EXHAUSTED) before it is decoded or
-run. Exit status 2 on a usage error, 1 if it cannot start.
+run (past ``--max-generated-tokens``, which reads a generation request's scalars, once decoded but before it is
+run). Exit status 2 on a usage error, 1 if it cannot start.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"most tensor elements over all inputs of one request (default: {limits.max_elements})")
     parser.add_argument("--max-string-bytes", type=_positive, default=limits.max_string_bytes,
                         help=f"most bytes over all string inputs of one request (default: {limits.max_string_bytes})")
+    parser.add_argument("--max-generated-tokens", type=_positive, default=limits.max_generated_tokens,
+                        help="most tokens one generation request may ask for: rows x max(num_beams, "
+                             f"num_return_sequences) x max_new_tokens (default: {limits.max_generated_tokens})")
     return parser
 
 
@@ -74,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from zoo.serve.server import ModelServer
 
     batching = BatchingOptions(args.max_batch_size, args.batch_timeout_micros / 1e6) if args.enable_batching else None
-    limits = RequestLimits(args.max_rows, args.max_elements, args.max_string_bytes)
+    limits = RequestLimits(args.max_rows, args.max_elements, args.max_string_bytes, args.max_generated_tokens)
     server = ModelServer(args.model_base, rest_port=args.rest_port, grpc_port=args.grpc_port, host=args.host,
                          poll_seconds=args.poll_seconds, batching=batching, max_body_bytes=args.max_body_bytes,
                          limits=limits, metrics_path=metrics_path)

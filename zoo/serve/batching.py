@@ -4,6 +4,10 @@ Concurrent requests for the same signature, with the same inputs and trailing sh
 dimension 0, run once, and the outputs split back. If the merged run fails, or an output does not keep the
 batch dimension, each request is run on its own so every caller gets its own answer or its own error.
 
+A request with a scalar (rank-0) input, such as a ``generate`` signature's ``max_new_tokens`` or ``num_beams``,
+is always run on its own, never merged: a scalar has no dimension 0 to concatenate along, and it sets how every
+row of its own request is run. So are a request without inputs and one whose inputs differ in dimension 0.
+
 Example:
 
 >>> import numpy as np

@@ -117,7 +117,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self.limits = limits
 
     def _feeds(self, inputs, signature) -> dict[str, np.ndarray]:
-        """The request's TensorProtos as arrays, once their declared shapes fit the signature and the limits."""
+        """The request's TensorProtos as arrays, once their declared shapes fit the signature and the limits (and,
+        decoded, the tokens a generation request asks for do)."""
         shapes = {alias: _declared_shape(alias, proto) for alias, proto in inputs.items()}
         for alias, proto in inputs.items():
             if alias in signature.inputs:  # an unknown alias is reported by the run, with TF Serving's wording
@@ -135,6 +136,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 feeds[alias] = tf.make_ndarray(proto)
             except Exception as exc:  # a TensorProto whose content does not match its shape or dtype
                 raise invalid(f"input {alias!r} is not a valid TensorProto: {exc}") from None
+        self.limits.check_generated_tokens(feeds)
         return feeds
 
     @_aborting

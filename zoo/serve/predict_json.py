@@ -44,9 +44,20 @@ def _check_cost(shapes: Mapping[str, tuple[int, ...]], signature, limits: Reques
     limits.check_shapes(shapes)
 
 
+def _scalar_inputs(signature) -> list[str]:
+    """The signature's inputs of rank 0 (a generate signature's ``max_new_tokens``, ``num_beams``, ...)."""
+    return sorted(name for name, info in signature.inputs.items()
+                  if info.HasField("tensor_shape") and not info.tensor_shape.unknown_rank
+                  and not info.tensor_shape.dim)
+
+
 def _decode_instances(instances: Any, signature, limits: RequestLimits) -> dict[str, np.ndarray]:
     if not isinstance(instances, list) or not instances:
         raise invalid("Expecting 'instances' to be a non-empty list/array")
+    scalars = _scalar_inputs(signature)
+    if scalars:  # every instance adds a row to every input, so a scalar input never fits
+        raise invalid(f"the row format ('instances') cannot carry the scalar inputs {scalars} of this signature; "
+                      "use the columnar format ('inputs')")
     dtypes = _dtypes(signature)
     named = isinstance(instances[0], dict) and not is_b64_object(instances[0])
     if not named:
@@ -88,7 +99,8 @@ def decode_predict_request(body: Any, signature, limits: RequestLimits = Request
                            ) -> tuple[dict[str, np.ndarray], bool]:
     """The feeds of a parsed predict body, and whether it used the row (``instances``) format.
 
-    The shapes the body declares are checked against the signature and ``limits`` before it is decoded.
+    The shapes the body declares are checked against the signature and ``limits`` before it is decoded, the
+    tokens a generation request asks for once it is decoded.
     """
     if not isinstance(body, dict):
         raise invalid("Predict request must be a JSON object")
@@ -102,6 +114,7 @@ def decode_predict_request(body: Any, signature, limits: RequestLimits = Request
     else:
         feeds, row = _decode_inputs(body["inputs"], signature, limits), False
     limits.check_string_bytes(string_bytes(feeds.values()))
+    limits.check_generated_tokens(feeds)
     return feeds, row
 
 
