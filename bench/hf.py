@@ -5,7 +5,7 @@ One function per model family, each writing its part of ``bench/results/hf.json`
 
 - :func:`t5`: random-init checkpoints of the official ``t5-small`` (v1.0: relu, tied) and ``flan-t5-small``
   (v1.1: gated tanh GELU, untied) shapes, written by ``transformers`` (:mod:`bench.hf_t5`), then
-  ``python -m zoo.run t5 --set init=DIR --set epochs=0 --set max_decode_length=64`` (in process). Recorded:
+  ``python -m zoo.run t5 --set init=DIR --set epochs=0 --set max_new_tokens=64`` (in process). Recorded:
   the largest logit difference to PyTorch, absolute and relative, and the
   largest softmax-probability difference (bar 1e-4); whether the exported ``serving_default``, loaded with
   the TF1 session loader as TF Serving loads it, returns ``token_ids`` equal to ``generate(do_sample=False,
@@ -39,7 +39,7 @@ from bench.hf_t5 import FLAN_T5_SMALL, T5_SMALL, hf_t5_model, hf_t5_tokenizer, t
 from zoo.data.bbc_news import load_bbc_news
 from zoo.export.session import session_load
 from zoo.models.hf.t5_checkpoint import load_t5_checkpoint
-from zoo.models.text.greedy_decode import greedy_decode
+from zoo.models.text.t5_decoding import t5_greedy
 
 REQUIRES = ("torch", "transformers", "sentencepiece")
 SPIECE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "hf_t5" / "t5_relu_tied" / "spiece.model"
@@ -170,7 +170,7 @@ def greedy_decoder(lm, cache: bool) -> Callable[[tf.Tensor, tf.Tensor], tf.Tenso
     """Our greedy decode of ``NEW_TOKENS`` tokens as a ``tf.function`` of token ids and padding mask, with the
     self-attention key/value cache or recomputing the prefix every step."""
     spec = [tf.TensorSpec([None, None], tf.int32)] * 2
-    return tf.function(lambda i, m: greedy_decode(lm, i, m, NEW_TOKENS, cache=cache), input_signature=spec)
+    return tf.function(lambda i, m: t5_greedy(lm, i, m, NEW_TOKENS, cache=cache), input_signature=spec)
 
 
 def decode_cache(checkpoint, texts: list[str]) -> dict[str, Any]:
@@ -195,7 +195,7 @@ def t5_shape(name: str, config: dict[str, Any], scratch: Path, texts: list[str])
     checkpoint = load_t5_checkpoint(directory)
     logits = zoo_logits(checkpoint, seven)
     result = run_recipe("t5", export_dir=scratch / f"{name}-export", init=str(directory), epochs=0,
-                        max_decode_length=NEW_TOKENS, max_input_length=MAX_INPUT_LENGTH, max_examples=RECIPE_EXAMPLES)
+                        max_new_tokens=NEW_TOKENS, max_input_length=MAX_INPUT_LENGTH, max_examples=RECIPE_EXAMPLES)
     return {
         "config": config,
         **logit_parity(logits, seven["logits"]),

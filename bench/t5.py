@@ -29,7 +29,7 @@ from recipes.t5 import T5
 from zoo.models.text.rouge import rouge
 from zoo.export.session import session_load
 from zoo.recipe import RunResult
-from zoo.models.text.greedy_decode import keras_hub_greedy
+from zoo.models.text.t5_decoding import keras_hub_greedy
 
 DEFAULT_SEEDS = 3
 HEADLINES = {"source_column": "body", "target_column": "headline"}
@@ -88,7 +88,7 @@ def speed(result: RunResult) -> dict[str, Any]:
 
     def eager():
         ids, mask = trained.vocab.encode(tf.constant(batch), max_input_length, trained.tokenizer)
-        tokens = keras_hub_greedy(trained.model, ids.numpy(), mask.numpy(), result.config["max_decode_length"])
+        tokens = keras_hub_greedy(trained.model, ids.numpy(), mask.numpy(), result.config["max_new_tokens"])
         return trained.vocab.decode(tokens, trained.tokenizer).numpy()
 
     graph = tf.Graph()

@@ -15,9 +15,11 @@ fine-tuning. Or, with ``init=DIR``, it starts from a Hugging Face T5 checkpoint 
 and greedy tokens equal PyTorch ``transformers``' (:mod:`zoo.models.hf.t5_checkpoint`), with the checkpoint's own
 tokenizer; ``epochs=0`` then exports it as it is. The exported ``serving_default`` takes ``text`` (string
 [batch]) and returns generated ``text`` (special tokens dropped) and ``token_ids`` (int32 [batch,
-max_decode_length], pad 0 after eos): tokenization, greedy decoding (a ``tf.while_loop`` with key/value
-caches, :mod:`zoo.models.text.greedy_decode`) and detokenization all run inside the graph, with the batch dimension
-open.
+max_new_tokens], pad 0 after eos), decoded as the config's ``num_beams``, ``do_sample``, ``temperature``,
+``top_k``, ``top_p`` and ``seed`` say (greedy by default); the ``generate`` signature takes those per request and
+returns ``num_return_sequences`` ``texts``, ``token_ids`` and ``scores`` per input (docs/huggingface.md).
+Tokenization, decoding (a ``tf.while_loop`` with key/value caches, :mod:`zoo.models.text.decoding`) and
+detokenization all run inside the graph, with the batch dimension open.
 
 Example:
 
@@ -50,7 +52,8 @@ from zoo.export import Endpoint, Servable
 from zoo.models.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config, read_t5_vocab
 from zoo.schedules import cosine_schedule
 from zoo.training import history_of
-from zoo.models.text.greedy_decode import greedy_decode
+from zoo.models.text.decoding import MAX_BEAMS, GenerationOptions, generate_signature
+from zoo.models.text.t5_decoding import t5_generate
 from zoo.data.lengths import length_from_data, sample
 from zoo.models.text.rouge import rouge
 from zoo.models.text.sentencepiece_vocab import EOS_ID, PAD_ID, SentencePieceVocab
@@ -58,11 +61,12 @@ from zoo.models.text.pretraining import pretrain
 from zoo.models.text.span_corruption import span_corrupt
 
 LONGEST_INPUT = 128  # max_input_length from the data is at most this
-LONGEST_TARGET = 64  # max_decode_length from the data is at most this
+LONGEST_TARGET = 64  # max_new_tokens from the data is at most this
 
 
 @dataclasses.dataclass
 class T5Config(zoo.PairDataConfig):
+    renamed = {"max_decode_length": "max_new_tokens"}  # its name until generation gained the generate signature
     # Optimizer: Adafactor, T5's own. Its step is relative to each weight's scale, which matters here: KerasHub
     # initialises the tied token embeddings with stddev 1.0 but the attention kernels near 0.01, so no single
     # Adam rate suits both (1e-3 left the embeddings nearly still; 1e-2 got stuck at the label prior, 0.23 exact
@@ -88,9 +92,22 @@ class T5Config(zoo.PairDataConfig):
     max_input_length: int = zoo.field(0, "encoder tokens (eos included); longer inputs are truncated; 0 = from the "
                                          f"data: 95% of the training sources whole, at most {LONGEST_INPUT}",
                                       within="[0, inf)")
-    max_decode_length: int = zoo.field(0, "tokens generated at most (eos included) by evaluation and serving; 0 = "
-                                          f"from the data: the longest training target, at most {LONGEST_TARGET}",
-                                       within="[0, inf)")
+    max_new_tokens: int = zoo.field(0, "tokens generated at most (eos included) by evaluation and serving_default, "
+                                       "and the most a generate request may ask for; 0 = from the data: the longest "
+                                       f"training target, at most {LONGEST_TARGET}", within="[0, inf)")
+    num_beams: int = zoo.field(1, "beams of evaluation and serving_default's beam search; 1 = greedy or sampling",
+                               within=f"[1, {MAX_BEAMS}]")
+    do_sample: bool = zoo.field(False, "evaluation and serving_default sample (temperature, top_k, top_p; seeded "
+                                       "by seed) instead of searching")
+    temperature: float = zoo.field(1.0, "sampling: logits divided by this", within="(0, inf)")
+    top_k: int = zoo.field(0, "sampling: only the k most probable tokens; 0 = off", within="[0, inf)")
+    top_p: float = zoo.field(1.0, "sampling: only the most probable tokens holding this probability; 1 = off",
+                             within="(0, 1]")
+    length_penalty: float = zoo.field(1.0, "beam search scores sum(log p) / length ** length_penalty (fixed at "
+                                           "export, for serving_default and generate)")
+    beam_early_stopping: bool = zoo.field(False, "beam search stops an input once num_beams hypotheses are finished "
+                                                 "(Hugging Face's early_stopping=True); False: when no running beam "
+                                                 "can beat them (fixed at export)")
 
     init: str = zoo.field("", "a Hugging Face T5 checkpoint directory to start from (config.json, model.safetensors, "
                               "spiece.model); empty: train a vocabulary and a model here (vocab_size, "
@@ -102,6 +119,8 @@ class T5Config(zoo.PairDataConfig):
             raise UsageError(f"max_input_length={self.max_input_length}: give 8 or more, or 0 (from the data)")
         if self.init:
             read_t5_vocab(self.init, read_t5_config(self.init)["vocab_size"])  # a clear error before loading data
+        if self.do_sample and self.num_beams > 1:
+            raise UsageError("do_sample with num_beams > 1 (beam sampling) is not supported; choose one")
         if self.hidden_dim % self.num_heads:
             raise UsageError(f"hidden_dim {self.hidden_dim} must be divisible by num_heads {self.num_heads}")
 
@@ -131,12 +150,13 @@ def seq2seq_examples(encoder_ids: np.ndarray, target_ids: np.ndarray) -> tuple[d
 class T5Trained(zoo.Trained):
     """What t5's :meth:`T5.fit` made: the seq2seq ``model``, its ``vocab`` (trained here, or the checkpoint's),
     the in-graph ``tokenizer``, ``generate`` (strings [batch] → generated ``text`` [batch] and ``token_ids``,
-    the traced function that evaluation and ``serving_default`` share) and the span-corruption
-    ``pretraining_history`` (empty when off)."""
+    the traced function that evaluation and ``serving_default`` share), ``generate_on_request`` (the ``generate``
+    signature: decoding options per request) and the span-corruption ``pretraining_history`` (empty when off)."""
 
     vocab: SentencePieceVocab
     tokenizer: tf.Module  # the vocabulary's in-graph tokenizer (tokenize / detokenize)
     generate: tf.types.experimental.GenericFunction
+    generate_on_request: tf.types.experimental.GenericFunction
     pretraining_history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
 
 
@@ -150,17 +170,17 @@ class T5(zoo.Recipe):
     Config = T5Config
     tiny = {"max_examples": 24, "vocab_size": 300, "num_sentinels": 20, "hidden_dim": 32, "num_layers": 1,
             "num_heads": 2, "intermediate_dim": 64, "epochs": 1, "batch_size": 8, "max_input_length": 48,
-            "max_decode_length": 5}
+            "max_new_tokens": 5}
 
     def load_data(self) -> Splits:
         """Source → target pairs (features: the prefixed sources; labels: the target texts)."""
         return load_text_pairs(DataSpec.of(self.config, self.name), bbc_news.SOURCE)
 
     def resolve_config(self, splits: Splits) -> T5Config:
-        """``max_input_length`` and ``max_decode_length`` from the training pairs when they are 0, counted in the
+        """``max_input_length`` and ``max_new_tokens`` from the training pairs when they are 0, counted in the
         checkpoint's tokens (``init``) or in a vocabulary trained on a sample of them."""
         cfg = self.config
-        if cfg.max_input_length and cfg.max_decode_length:
+        if cfg.max_input_length and cfg.max_new_tokens:
             return cfg
         sources, targets = sample(splits.train[0]), sample(splits.train[1])
         vocab = read_t5_vocab(cfg.init, read_t5_config(cfg.init)["vocab_size"]) if cfg.init else \
@@ -173,7 +193,7 @@ class T5(zoo.Recipe):
         return dataclasses.replace(
             cfg,
             max_input_length=cfg.max_input_length or length_from_data(lengths(sources), cap=LONGEST_INPUT),
-            max_decode_length=cfg.max_decode_length or length_from_data(lengths(targets), cap=LONGEST_TARGET,
+            max_new_tokens=cfg.max_new_tokens or length_from_data(lengths(targets), cap=LONGEST_TARGET,
                                                                          quantile=1.0, floor=1))
 
     def fit(self, splits: Splits) -> T5Trained:
@@ -195,8 +215,9 @@ class T5(zoo.Recipe):
         self.compiled(lambda: model, math.ceil(len(train[1]) / cfg.batch_size) * cfg.epochs)
         history = self.fit_keras(model, self.dataset(*train, training=True),
                                  self.dataset(*validation, training=False) if validation else None)
-        return T5Trained(model=model, history=history, vocab=vocab, tokenizer=tokenizer,
-                         generate=self.generator(model, vocab, tokenizer), pretraining_history=pretraining_history)
+        generate, generate_on_request = self.generators(model, vocab, tokenizer)
+        return T5Trained(model=model, history=history, vocab=vocab, tokenizer=tokenizer, generate=generate,
+                         generate_on_request=generate_on_request, pretraining_history=pretraining_history)
 
     def evaluate(self, trained: T5Trained, splits: Splits) -> dict[str, float]:
         """``test_exact_match``: the share of test sources whose generated text is exactly the target; on pairs
@@ -211,16 +232,20 @@ class T5(zoo.Recipe):
         return metrics
 
     def servable(self, trained: T5Trained, splits: Splits) -> Servable:
-        generate = trained.generate
-        inputs = [str(s) for s in splits.test[0][:4]]
+        """``serving_default`` (decoded as the config says) and ``generate`` (options per request; its warmup runs a
+        two-beam search returning both beams)."""
+        texts = np.array([str(s) for s in splits.test[0][:4]], dtype=object)
+        beam_request = {"max_new_tokens": np.int32(self.config.max_new_tokens), "num_beams": np.int32(2),
+                        "do_sample": np.bool_(False), "temperature": np.float32(1.0), "top_k": np.int32(0),
+                        "top_p": np.float32(1.0), "seed": np.int64(0), "num_return_sequences": np.int32(2)}
         return Servable(
             tracked=[trained.model, trained.tokenizer],
             endpoints={
-                "serving_default": Endpoint(
-                    fn=generate,
-                    input_signature=[tf.TensorSpec([None], tf.string, name="text")],
-                    warmup={"text": np.array(inputs, dtype=object)},
-                ),
+                "serving_default": Endpoint(fn=trained.generate, input_signature=trained.generate.input_signature,
+                                            warmup={"text": texts}),
+                "generate": Endpoint(fn=trained.generate_on_request,
+                                     input_signature=trained.generate_on_request.input_signature,
+                                     warmup={"text": texts, **beam_request}),
             },
         )
 
@@ -305,18 +330,30 @@ class T5(zoo.Recipe):
         def ids(strings, max_length: int) -> np.ndarray:
             return vocab.encode(tf.constant([str(s) for s in strings]), max_length, tokenizer)[0].numpy()
 
-        return seq2seq_examples(ids(sources, self.config.max_input_length), ids(targets, self.config.max_decode_length))
+        return seq2seq_examples(ids(sources, self.config.max_input_length), ids(targets, self.config.max_new_tokens))
 
-    def generator(self, model: keras.Model, vocab: SentencePieceVocab, tokenizer) -> tf.types.experimental.GenericFunction:
-        """Strings [batch] → ``text`` (generated strings [batch]) and ``token_ids`` (int32 [batch,
-        max_decode_length]), all in TensorFlow ops (what ``serving_default`` runs), traced with the batch
-        dimension open."""
-        max_input_length, max_decode_length = self.config.max_input_length, self.config.max_decode_length
+    def generators(self, model: keras.Model, vocab: SentencePieceVocab, tokenizer) -> tuple[tf.types.experimental.GenericFunction, tf.types.experimental.GenericFunction]:
+        """The two traced generators, batch dimension open, all in TensorFlow ops: ``generate`` (strings [batch] →
+        ``text`` [batch] and ``token_ids`` [batch, max_new_tokens], decoded as the config says: what evaluation and
+        ``serving_default`` run) and ``generate_on_request`` (``text`` and the decoding options as scalars →
+        ``texts`` [batch, R], ``token_ids`` [batch, R, max_new_tokens] and ``scores`` [batch, R]: the ``generate``
+        signature)."""
+        cfg = self.config
+
+        def decoded(text, options):
+            ids, mask = vocab.encode(text, cfg.max_input_length, tokenizer)
+            token_ids, scores = t5_generate(model, ids, mask, options, cfg.max_new_tokens)
+            shape = tf.shape(token_ids)
+            texts = tf.reshape(vocab.decode(tf.reshape(token_ids, [-1, shape[2]]), tokenizer), shape[:2])
+            return {"texts": texts, "token_ids": token_ids, "scores": scores}
+
+        fixed = {"length_penalty": cfg.length_penalty, "early_stopping": cfg.beam_early_stopping}
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def generate(text):
-            ids, mask = vocab.encode(text, max_input_length, tokenizer)
-            token_ids = greedy_decode(model, ids, mask, max_decode_length)
-            return {"text": vocab.decode(token_ids, tokenizer), "token_ids": token_ids}
+            options = GenerationOptions(cfg.max_new_tokens, cfg.num_beams, cfg.do_sample, cfg.temperature, cfg.top_k,
+                                        cfg.top_p, cfg.seed, **fixed)
+            outputs = decoded(text, options)
+            return {"text": outputs["texts"][:, 0], "token_ids": outputs["token_ids"][:, 0, :]}
 
-        return generate
+        return generate, generate_signature(decoded, **fixed)

@@ -35,6 +35,17 @@ def test_unknown_key_lists_known_keys():
         apply_overrides(ToyConfig(), {"widht": "3"})
 
 
+def test_a_renamed_key_is_still_accepted_under_its_old_name_but_not_beside_its_new_one():
+    @dataclasses.dataclass
+    class Renamed(ToyConfig):
+        renamed = {"breadth": "width"}
+
+    assert apply_overrides(Renamed(), {"breadth": "7"}).width == 7
+    with pytest.raises(UsageError, match="'breadth' is the old name of 'width'; give only 'width'"):
+        apply_overrides(Renamed(), {"breadth": "7", "width": "8"})
+    assert "breadth" not in [key.name for key in describe(Renamed)]
+
+
 def test_overrides_layer_file_then_set(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("width: 32\nepochs: 4\n")

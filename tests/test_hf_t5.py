@@ -17,7 +17,7 @@ import tensorflow as tf
 from signature_support import session_run
 from zoo.errors import UsageError
 from zoo.models.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config
-from zoo.models.text.greedy_decode import greedy_decode
+from zoo.models.text.t5_decoding import t5_greedy
 from zoo_subprocess import only_version, run_python
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -45,7 +45,7 @@ def decode(imported):
     """Greedy decoding of the imported model, traced once with an open batch (cached, and recomputing)."""
     lm = imported[1].lm
     spec = [tf.TensorSpec([None, None], tf.int32)] * 2
-    return {cache: tf.function(lambda ids, mask, cache=cache: greedy_decode(lm, ids, mask, NEW_TOKENS, cache=cache),
+    return {cache: tf.function(lambda ids, mask, cache=cache: t5_greedy(lm, ids, mask, NEW_TOKENS, cache=cache),
                                input_signature=spec) for cache in (True, False)}
 
 

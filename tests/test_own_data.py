@@ -123,14 +123,14 @@ def test_t5_learns_pairs_from_jsonl_with_a_source_prefix_and_reports_rouge(tmp_p
     table = bbc_news.read_bbc_news()
     rows = [{"article": body, "title": headline} for body, headline in zip(table["body"][:120], table["headline"])]
     (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    overrides = {**zoo.get_recipe("t5").tiny, "max_decode_length": 0, "data": tmp_path / "pairs.jsonl",
+    overrides = {**zoo.get_recipe("t5").tiny, "max_new_tokens": 0, "data": tmp_path / "pairs.jsonl",
                  "source_column": "article", "target_column": "title", "source_prefix": "summarize: "}
     process = run_python(["-m", "zoo.run", "t5", *set_options(overrides), "--export-dir", str(tmp_path / "exp")],
                          cwd=tmp_path, timeout=600)
     assert process.returncode == 0, process.stderr[-3000:]
     card = _card(only_version(tmp_path / "exp", "t5"))
     assert {"test_rouge1", "test_rouge2", "test_rougeL", "test_exact_match"} <= set(card["metrics"])
-    assert card["config"]["source_prefix"] == "summarize: " and card["config"]["max_decode_length"] > 5
+    assert card["config"]["source_prefix"] == "summarize: " and card["config"]["max_new_tokens"] > 5
     assert card["data"]["label_names"] == [] and card["data"]["files"][0]["kind"] == "jsonl"
 
 

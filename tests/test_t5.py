@@ -10,11 +10,11 @@ from signature_support import session_run
 from zoo.export import export
 from zoo.run import main
 from recipes.t5 import T5Trained
-from zoo.models.text.greedy_decode import keras_hub_greedy
+from zoo.models.text.t5_decoding import keras_hub_greedy
 
 TINY = {"max_examples": 24, "vocab_size": 300, "num_sentinels": 20, "hidden_dim": 32, "num_layers": 1,
         "num_heads": 2, "intermediate_dim": 64, "epochs": 1, "pretrain_epochs": 1, "batch_size": 8,
-        "max_input_length": 48, "max_decode_length": 5}
+        "max_input_length": 48, "max_new_tokens": 5}
 
 
 def serve(version_dir, texts):
@@ -51,7 +51,9 @@ def exported(tmp_path_factory):
     for weight in model.weights:
         weight.assign(rng.normal(0.0, 1.0, weight.shape).astype("float32"))
     model.compile(sampler="greedy")  # for the eager KerasHub reference
-    trained = T5Trained(model=model, vocab=vocab, tokenizer=tokenizer, generate=recipe.generator(model, vocab, tokenizer))
+    generate, generate_on_request = recipe.generators(model, vocab, tokenizer)
+    trained = T5Trained(model=model, vocab=vocab, tokenizer=tokenizer, generate=generate,
+                        generate_on_request=generate_on_request)
     result = export(recipe.servable(trained, splits), model_name="t5", export_root=tmp_path_factory.mktemp("exports"),
                     card={"config": recipe.config.to_dict(), "metrics": {}, "data": {}})
     return trained, model, splits, result
@@ -63,11 +65,38 @@ def test_exported_generation_equals_eager_keras_hub_generation(exported, batch):
     texts = ["classify: " + str(t)[: 40 * (i + 1)] for i, t in enumerate(splits.test[0][:batch])]
     _, served = serve(result.path, texts)
     ids, mask = trained.vocab.encode(tf.constant(texts), TINY["max_input_length"])
-    eager_ids = keras_hub_greedy(model, ids.numpy(), mask.numpy(), TINY["max_decode_length"])
+    eager_ids = keras_hub_greedy(model, ids.numpy(), mask.numpy(), TINY["max_new_tokens"])
     assert len({tuple(row) for row in eager_ids}) > (batch > 1)  # not a constant output
     eager = trained.vocab.decode(eager_ids).numpy()
     assert served.tolist() == eager.tolist()  # the detokenized eager tokens, row for row
-    assert result.gate.signatures_run == {"serving_default": 1}
+    assert result.gate.signatures_run == {"serving_default": 1, "generate": 1}
+
+
+def request(texts, **options):
+    """A generate request: greedy unless ``options`` say otherwise."""
+    defaults = {"max_new_tokens": np.int32(TINY["max_new_tokens"]), "num_beams": np.int32(1),
+                "do_sample": np.bool_(False), "temperature": np.float32(1.0), "top_k": np.int32(0),
+                "top_p": np.float32(1.0), "seed": np.int64(0), "num_return_sequences": np.int32(1)}
+    cast = {name: np.asarray(value, dtype=defaults[name].dtype) for name, value in options.items()}
+    return {"text": np.array(texts, dtype=object), **defaults, **cast}
+
+
+def test_exported_generate_signature_decodes_per_request(exported):
+    trained, model, splits, result = exported
+    texts = ["classify: " + str(t)[: 40 * (i + 1)] for i, t in enumerate(splits.test[0][:3])]
+    _, greedy = session_run(result.path, "generate", request(texts))
+    _, default = session_run(result.path, "serving_default", {"text": np.array(texts, dtype=object)})
+    assert greedy["texts"][:, 0].tolist() == default["text"].tolist()
+    np.testing.assert_array_equal(greedy["token_ids"][:, 0, :], default["token_ids"])
+
+    signature, beams = session_run(result.path, "generate", request(texts, num_beams=4, num_return_sequences=3,
+                                                                     max_new_tokens=4))
+    assert beams["token_ids"].shape == (3, 3, 4) and beams["texts"].shape == beams["scores"].shape == (3, 3)
+    assert (np.diff(beams["scores"], axis=1) <= 0).all()  # best first
+    decoded = trained.vocab.decode(tf.constant(beams["token_ids"].reshape(9, 4))).numpy().reshape(3, 3)
+    assert beams["texts"].tolist() == decoded.tolist()
+    assert {name: [d.size for d in signature.outputs[name].tensor_shape.dim] for name in signature.outputs} == \
+        {"texts": [-1, -1], "token_ids": [-1, -1, -1], "scores": [-1, -1]}
 
 
 def test_gate_sees_only_stock_ops(exported):

@@ -106,6 +106,9 @@ def field(default: Any, help: str, *, within: str | None = None, **kwargs: Any) 
 class RecipeConfig:
     """Keys every recipe accepts."""
 
+    # Old key names a recipe still accepts from --set and config files, each mapped to its key today.
+    renamed: typing.ClassVar[dict[str, str]] = {}
+
     epochs: int = field(1, "passes over the training data", within="[0, inf)")
     batch_size: int = field(128, "examples per training step (global, across replicas)", within="[1, inf)")
     learning_rate: float = field(1e-3, "peak learning rate", within="(0, inf)")
@@ -320,12 +323,23 @@ def apply_overrides(config: RecipeConfig, overrides: Mapping[str, Any]) -> Recip
     known = [f.name for f in dataclasses.fields(config)]
     changes = {}
     for key, value in overrides.items():
+        key = _current_name(type(config), key, overrides)
         if key not in known:
             raise UsageError(f"unknown config key {key!r}; known keys: {', '.join(known)}")
         changes[key] = parse_value(key, hints[key], value)
     updated = dataclasses.replace(config, **changes)
     check(updated)
     return updated
+
+
+def _current_name(config_cls: type[RecipeConfig], key: str, overrides: Mapping[str, Any]) -> str:
+    """``key``, or the key it was renamed to; giving both names is a UsageError."""
+    new = config_cls.renamed.get(key)
+    if new is None:
+        return key
+    if new in overrides:
+        raise UsageError(f"{key!r} is the old name of {new!r}; give only {new!r}")
+    return new
 
 
 def check(config: RecipeConfig) -> None:

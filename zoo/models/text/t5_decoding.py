@@ -1,31 +1,33 @@
-"""Greedy decoding for KerasHub's ``T5Seq2SeqLM`` that traces with an open batch and serves with stock ops.
+"""T5 generation: KerasHub's ``T5Seq2SeqLM`` decoded by :mod:`zoo.models.text.decoding`, open batch, stock ops.
 
 ``T5Seq2SeqLM.generate`` cannot be exported with a ``None`` batch dimension (its sampler squeezes an axis
 whose static size is lost, "Cannot squeeze axis=1"), and its self-attention cache is updated with
-``XlaDynamicUpdateSlice``, an op the stock model server does not run. :func:`greedy_decode` is a
-``tf.while_loop`` over decoder steps built from the model's own layers and weights. The encoder runs once;
-each decoder layer's cross-attention keys and values are projected once. Self-attention keeps a key/value
-cache of fixed size [batch, max_length, heads, head_dim] per layer: step ``i`` feeds only the newest token,
-writes its key and value at position ``i`` with a one-hot ``SelectV2`` (no dynamic-update-slice), and
-attends over all ``max_length`` positions with the later ones masked, so every step does the same work, at
-token 60 as at token 2. ``cache=False`` instead recomputes the decoder over the whole prefix each step (the
-plain formulation, kept as the reference the cache is measured and tested against).
+``XlaDynamicUpdateSlice``, an op the stock model server does not run. :func:`t5_generate` runs the encoder once,
+projects each decoder layer's cross-attention keys and values once, and hands :func:`~zoo.models.text.decoding.decode`
+a step built from the model's own layers and weights. Self-attention keeps a key/value cache of fixed size
+[rows, bound, heads, head_dim] per layer: step ``i`` feeds only the newest token, writes its key and value at
+position ``i`` with a one-hot ``SelectV2`` (no dynamic-update-slice), and attends over all ``bound`` positions
+with the later ones masked, so every step does the same work, at token 60 as at token 2. ``cache=False``
+instead recomputes the decoder over the whole prefix each step (the plain formulation, kept as the reference the
+cache is measured and tested against).
 
-The loop stops when every row has produced ``eos`` or after ``max_length`` tokens; rows that finished early
-are padded with ``pad``, as Hugging Face's ``generate(do_sample=False, num_beams=1)`` pads them. It picks
-the same tokens as ``generate`` with a greedy sampler (tested against :func:`keras_hub_greedy`, and against
-PyTorch ``transformers`` on imported checkpoints).
+Greedy output equals KerasHub's greedy ``generate`` (:func:`keras_hub_greedy`) and, on imported checkpoints,
+PyTorch ``transformers``' ``generate``, for greedy search, beam search and sampling's candidate sets
+(tests/test_t5_decoding.py, tests/test_hf_t5_generation.py).
 
 Example:
 
 >>> import keras_hub, tensorflow as tf
+>>> from zoo.models.text.decoding import GenerationOptions
 >>> backbone = keras_hub.models.T5Backbone(vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=16,
 ...                                        intermediate_dim=32)
 >>> lm = keras_hub.models.T5Seq2SeqLM(backbone)
->>> decode = tf.function(lambda ids, mask: greedy_decode(lm, ids, mask, max_length=5),
+>>> decode = tf.function(lambda ids, mask: t5_generate(lm, ids, mask, GenerationOptions(max_new_tokens=5,
+...                                                    num_beams=3, num_return_sequences=2), bound=5),
 ...                      input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
->>> decode(tf.constant([[7, 8, 1], [9, 1, 0]]), tf.constant([[1, 1, 1], [1, 1, 0]])).shape.as_list()
-[2, 5]
+>>> tokens, scores = decode(tf.constant([[7, 8, 1], [9, 1, 0]]), tf.constant([[1, 1, 1], [1, 1, 0]]))
+>>> tokens.shape.as_list(), scores.shape.as_list()
+([2, 2, 5], [2, 2])
 """
 
 from __future__ import annotations
@@ -33,47 +35,49 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from zoo.models.text.decoding import GenerationOptions, decode
 from zoo.models.text.sentencepiece_vocab import EOS_ID, PAD_ID
 
 _MASKED = -1e9  # added to the scores of positions a query must not see, as KerasHub's T5 does
 
 
-def greedy_decode(lm, encoder_token_ids: tf.Tensor, encoder_padding_mask: tf.Tensor, max_length: int,
-                  eos_id: int | tf.Tensor = EOS_ID, start_id: int = PAD_ID, cache: bool = True) -> tf.Tensor:
-    """int32 [batch, max_length]: the argmax continuation of each row, ``eos`` included, ``pad`` after it.
+def t5_generate(lm, encoder_token_ids: tf.Tensor, encoder_padding_mask: tf.Tensor, options: GenerationOptions,
+                bound: int, eos_id: int | tf.Tensor = EOS_ID, cache: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
+    """Token ids int32 [batch, R, max_new_tokens] (eos included, ``pad`` after it) and scores float32 [batch, R].
 
-    ``lm`` is a ``keras_hub.models.T5Seq2SeqLM``; the decoder starts from ``start_id`` (T5 uses ``pad``).
-    ``cache`` chooses the self-attention key/value cache (constant work per step) over recomputing the prefix.
+    ``lm`` is a ``keras_hub.models.T5Seq2SeqLM``; the decoder starts from ``pad``, as T5's does. ``bound`` is the
+    most new tokens any call may ask for (the self-attention cache's size). ``cache`` chooses the key/value cache
+    (constant work per step) over recomputing the prefix.
     """
-    if max_length < 1:
-        raise ValueError(f"max_length must be at least 1, got {max_length}")
+    if bound < 1:
+        raise ValueError(f"bound must be at least 1, got {bound}")
     backbone = lm.backbone
-    batch = tf.shape(encoder_token_ids)[0]
     encoder_states = lm.call_encoder(encoder_token_ids, encoder_padding_mask)
     cross_caches = [_keys_and_values(layer.cross_attention, encoder_states)
                     for layer in backbone.decoder_transformer_layers]
-    step, initial_state = (_cached_steps if cache else _recomputing_steps)(
-        lm, encoder_states, encoder_padding_mask, cross_caches, max_length, batch, start_id)
+    build = _cached_steps if cache else _recomputing_steps
 
-    def body(index, tokens, generated, finished, state):
-        logits, state = step(index, tokens, generated, state)
-        tokens = tf.where(finished, start_id, tf.argmax(logits, axis=-1, output_type=tf.int32))
-        generated = tf.where(tf.one_hot(index, max_length, on_value=True, off_value=False)[tf.newaxis, :],
-                             tokens[:, tf.newaxis], generated)
-        return index + 1, tokens, generated, finished | tf.equal(tokens, eos_id), state
+    def steps(fan):
+        def repeated(tensor):
+            return tf.repeat(tensor, fan, axis=0)
 
-    def not_done(index, tokens, generated, finished, state):
-        return (index < max_length) & ~tf.reduce_all(finished)
+        return build(lm, repeated(encoder_states), repeated(encoder_padding_mask),
+                     [(repeated(keys), repeated(values)) for keys, values in cross_caches], bound)
 
-    start = (tf.constant(0), tf.fill([batch], start_id), tf.fill([batch, max_length], start_id),
-             tf.zeros([batch], tf.bool), initial_state)
-    _, _, generated, _, _ = tf.while_loop(not_done, body, start)
-    return tf.ensure_shape(generated, [None, max_length])
+    return decode(steps, tf.shape(encoder_token_ids)[0], options, bound, eos_id, PAD_ID, PAD_ID)
 
 
-# A decoder step is ``step(index, newest tokens [batch], generated [batch, max_length], state)`` → (logits
-# [batch, vocabulary], state); each builder below returns one with its initial state.
-def _cached_steps(lm, encoder_states, encoder_padding_mask, cross_caches, max_length, batch, start_id):
+def t5_greedy(lm, encoder_token_ids, encoder_padding_mask, max_length: int, eos_id: int | tf.Tensor = EOS_ID,
+              cache: bool = True) -> tf.Tensor:
+    """int32 [batch, max_length]: :func:`t5_generate`'s greedy tokens, one row per input."""
+    options = GenerationOptions(max_new_tokens=max_length)
+    tokens, _ = t5_generate(lm, encoder_token_ids, encoder_padding_mask, options, max_length, eos_id, cache)
+    return tokens[:, 0, :]
+
+
+# Each builder below returns a step for decoding.decode and its initial state, for as many rows as
+# ``encoder_states`` has (each input already repeated once per beam or sampled sequence).
+def _cached_steps(lm, encoder_states, encoder_padding_mask, cross_caches, max_length):
     """Steps that feed one token and keep every layer's self-attention keys and values at fixed size."""
     backbone = lm.backbone
     layers = backbone.decoder_transformer_layers
@@ -82,7 +86,8 @@ def _cached_steps(lm, encoder_states, encoder_padding_mask, cross_caches, max_le
     causal = tf.linalg.band_part(tf.ones([max_length, max_length]), -1, 0)
     self_bias = first.compute_bias(max_length, max_length) + (1.0 - causal) * _MASKED
     cross_bias = (1.0 - tf.cast(encoder_padding_mask, tf.float32))[:, tf.newaxis, tf.newaxis, :] * _MASKED
-    empty = tf.zeros([batch, max_length, first.num_heads, first.key_value_dim], encoder_states.dtype)
+    rows = tf.shape(encoder_states)[0]
+    empty = tf.zeros([rows, max_length, first.num_heads, first.key_value_dim], encoder_states.dtype)
 
     def step(index, tokens, generated, caches):
         x = backbone.token_embedding(tokens[:, tf.newaxis])  # [batch, 1, hidden]
@@ -104,13 +109,13 @@ def _cached_steps(lm, encoder_states, encoder_padding_mask, cross_caches, max_le
     return step, [(empty, empty) for _ in layers]
 
 
-def _recomputing_steps(lm, encoder_states, encoder_padding_mask, cross_caches, max_length, batch, start_id):
+def _recomputing_steps(lm, encoder_states, encoder_padding_mask, cross_caches, max_length):
     """Steps that run the decoder layers over the start token and everything generated so far."""
     backbone = lm.backbone
     encoder_attention_mask = encoder_padding_mask[:, tf.newaxis, :]
 
     def step(index, tokens, generated, state):
-        prefix = tf.concat([tf.fill([batch, 1], start_id), generated[:, :index]], axis=1)
+        prefix = tf.concat([tf.fill([tf.shape(generated)[0], 1], PAD_ID), generated[:, :index]], axis=1)
         x = backbone.token_embedding(prefix)
         position_bias = None
         for layer, cross_cache in zip(backbone.decoder_transformer_layers, cross_caches):
@@ -119,7 +124,7 @@ def _recomputing_steps(lm, encoder_states, encoder_padding_mask, cross_caches, m
                                      cross_attention_cache=tf.stack(cross_cache, axis=1))
         return lm._logits(backbone.decoder_layer_norm(x[:, -1:, :]))[:, 0, :], state
 
-    return step, tf.zeros([0])
+    return step, ()
 
 
 def _heads(attention, states: tf.Tensor) -> tf.Tensor:
@@ -148,7 +153,7 @@ def _feed_forward(layer, normed: tf.Tensor) -> tf.Tensor:
     return layer.output_projector(hidden)
 
 def keras_hub_greedy(lm, encoder_token_ids, encoder_padding_mask, max_length: int, eos_id: int = EOS_ID) -> np.ndarray:
-    """The reference: ``lm.generate`` with a greedy sampler, laid out as :func:`greedy_decode`'s output.
+    """The reference: ``lm.generate`` with a greedy sampler, laid out as :func:`t5_greedy`'s output.
 
     ``lm`` must be compiled with ``sampler="greedy"``. Runs KerasHub's own (eager-called) generation on token
     ids; positions after each row's ``eos`` are ``pad``.
