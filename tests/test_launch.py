@@ -11,10 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from zoo.launch import (
-    BACKUP_MANIFEST, BACKUP_METADATA, BACKUP_WEIGHTS, Worker, align_backups, backup_epoch, launch,
-    main as launch_main, supervise, worker_commands, worker_run_dir,
-)
+from zoo.launch import Worker, align_backups, launch, main as launch_main, supervise, worker_commands
+from zoo.run_files import MANIFEST, METADATA, WEIGHTS, saved_epoch, worker_run_dir
 from zoo_subprocess import TINY, assert_serves_digits, env_with, only_version, run_python
 
 
@@ -115,16 +113,21 @@ def test_the_worker_run_dir_is_the_one_the_worker_itself_uses(monkeypatch):
     for index in range(3):
         strategy = SimpleNamespace(cluster_resolver=SimpleNamespace(task_type="worker", task_id=index))
         assert worker_run_dir("runs/x", index) == worker_dir("runs/x", strategy)
+    # A cluster with a chief task (as some orchestrators write TF_CONFIG): worker 0 is not the chief.
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"chief": ["a:1"], "worker": ["b:1"]}}))
+    worker_0 = SimpleNamespace(cluster_resolver=SimpleNamespace(task_type="worker", task_id=0))
+    chief = SimpleNamespace(cluster_resolver=SimpleNamespace(task_type="chief", task_id=0))
+    assert (worker_dir("runs/x", worker_0), worker_dir("runs/x", chief)) == (Path("runs/x/worker-0"), Path("runs/x"))
 
 
 def _backup(directory: Path, epoch: int, weights: bytes, suffix: str = "") -> None:
     """A backup as zoo.backup.VerifiedBackupAndRestore leaves it: its record names the pair written last."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / (BACKUP_WEIGHTS + suffix)).write_bytes(weights)
-    (directory / (BACKUP_METADATA + suffix)).write_text(json.dumps({"epoch": epoch, "batch": -1}))
+    (directory / (WEIGHTS + suffix)).write_bytes(weights)
+    (directory / (METADATA + suffix)).write_text(json.dumps({"epoch": epoch, "batch": -1}))
     record = {name: hashlib.sha256((directory / (name + suffix)).read_bytes()).hexdigest()
-              for name in (BACKUP_WEIGHTS, BACKUP_METADATA)}
-    (directory / BACKUP_MANIFEST).write_text(json.dumps(record))
+              for name in (WEIGHTS, METADATA)}
+    (directory / MANIFEST).write_text(json.dumps(record))
 
 
 def test_aligned_backups_give_every_worker_the_newest_finished_epoch(tmp_path):
@@ -132,13 +135,13 @@ def test_aligned_backups_give_every_worker_the_newest_finished_epoch(tmp_path):
     _backup(chief, 2, b"weights after epoch 2")
     _backup(behind, 1, b"weights after epoch 1")
     _backup(killed_mid_save, 1, b"weights after epoch 1", suffix=".bkp")  # the record names the previous pair
-    (killed_mid_save / BACKUP_WEIGHTS).write_bytes(b"half a checkpoint")
-    assert backup_epoch(killed_mid_save)[0] == 1 and backup_epoch(missing) is None
+    (killed_mid_save / WEIGHTS).write_bytes(b"half a checkpoint")
+    assert saved_epoch(killed_mid_save) == 1 and saved_epoch(missing) is None
 
     assert align_backups([chief, behind, killed_mid_save, missing]) == (2, chief)
     for directory in (chief, behind, killed_mid_save, missing):
-        assert backup_epoch(directory)[0] == 2
-        assert (directory / BACKUP_WEIGHTS).read_bytes() == b"weights after epoch 2"
+        assert saved_epoch(directory) == 2
+        assert (directory / WEIGHTS).read_bytes() == b"weights after epoch 2"
     assert align_backups([tmp_path / "none-a", tmp_path / "none-b"]) is None
 
 
@@ -148,7 +151,7 @@ def test_an_aligned_backup_is_one_the_workers_resume_from(tmp_path):
     _backup(tmp_path / "chief", 3, b"weights")
     align_backups([tmp_path / "chief", tmp_path / "worker-1"])
     VerifiedBackupAndRestore(str(tmp_path / "worker-1"))._keep_only_what_was_written()  # discards what fails
-    assert json.loads((tmp_path / "worker-1" / BACKUP_METADATA).read_text())["epoch"] == 3
+    assert json.loads((tmp_path / "worker-1" / METADATA).read_text())["epoch"] == 3
 
 
 def _worker(index: int, code: str, log: Path | None = None) -> Worker:
@@ -177,7 +180,7 @@ def test_a_restart_starts_every_worker_again_and_says_from_where(tmp_path, capsy
         f"({backups[0]})",
         "zoo.launch: restart 1 of 2: training resumed at epoch 2/3",
     ]
-    assert backup_epoch(backups[1])[0] == 1  # worker 1 was given the chief's backup before the restart
+    assert saved_epoch(backups[1]) == 1  # worker 1 was given the chief's backup before the restart
 
 
 def test_when_the_restarts_are_used_up_the_launcher_fails_naming_the_worker(capsys):

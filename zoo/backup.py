@@ -14,22 +14,21 @@ Example:
 >>> model.compile("sgd", "mse")
 >>> backup = VerifiedBackupAndRestore(tempfile.mkdtemp(), delete_checkpoint=False)
 >>> _ = model.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, callbacks=[backup], verbose=0)
+>>> import json
+>>> from zoo.run_files import MANIFEST
 >>> sorted(json.loads((Path(backup.backup_dir) / MANIFEST).read_text()))
 ['latest.weights.h5', 'training_metadata.json']
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
 
 import keras
 
-from zoo.data.files import sha256_of, write_atomically
-
-MANIFEST = "backup.sha256.json"
+from zoo.run_files import record_digests, trusted_pair
 
 
 class VerifiedBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -41,9 +40,7 @@ class VerifiedBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def _save_model(self) -> None:
         super()._save_model()
-        digests = {Path(path).name: sha256_of(path) for path in (self._weights_path, self._training_metadata_path)}
-        write_atomically(Path(self.backup_dir) / MANIFEST,
-                         lambda handle: handle.write(json.dumps(digests, indent=1).encode("utf-8")))
+        record_digests(Path(self.backup_dir))
 
     def on_train_begin(self, logs=None) -> None:
         self._keep_only_what_was_written()
@@ -51,21 +48,15 @@ class VerifiedBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def _keep_only_what_was_written(self) -> None:
         directory = Path(self.backup_dir)
-        latest = [Path(self._weights_path), Path(self._training_metadata_path)]
+        latest = Path(self._weights_path), Path(self._training_metadata_path)
         if not latest[0].exists():
             return
-        previous = [Path(self._prev_weights_path), Path(self._prev_training_metadata_path)]
-        try:
-            recorded = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            recorded = {}
-        for pair in (latest, previous):
-            if recorded and all(path.is_file() and sha256_of(path) == recorded.get(name.name)
-                                for path, name in zip(pair, latest)):
-                for source, target in zip(pair, latest):
-                    if source != target:
-                        shutil.copyfile(source, target)
-                return
-        print(f"zoo: the resume checkpoint in {directory} is not the one this run recorded (sha256 differs or no "
-              "record); discarding it and starting over", file=sys.stderr)
-        shutil.rmtree(directory)
+        pair = trusted_pair(directory)
+        if pair is None:
+            print(f"zoo: the resume checkpoint in {directory} is not the one this run recorded (sha256 differs or no "
+                  "record); discarding it and starting over", file=sys.stderr)
+            shutil.rmtree(directory)
+            return
+        for source, target in zip(pair, latest):
+            if source != target:
+                shutil.copyfile(source, target)

@@ -9,6 +9,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from zoo.errors import UsageError
+from zoo.run_files import task_run_dir
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -77,4 +78,4 @@ def worker_dir(run_dir: str | Path, strategy: tf.distribute.Strategy) -> Path:
     if is_chief(strategy):
         return Path(run_dir)
     resolver = strategy.cluster_resolver
-    return Path(run_dir) / f"{resolver.task_type}-{resolver.task_id}"
+    return task_run_dir(run_dir, resolver.task_type, resolver.task_id, chief=False)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import IO, Callable, Sequence
 
 from zoo.errors import UsageError
+from zoo.run_files import METADATA, WEIGHTS, record_digests, saved_epoch, trusted_pair, worker_run_dir
 
 USAGE = ("python -m zoo.launch (--workers N | --cluster HOST:PORT,HOST:PORT[,...] --index I) [--max-restarts N] "
          "[--timeout SECONDS] RECIPE [zoo.run options]")
@@ -46,8 +46,6 @@ POLL_SECONDS = 0.2
 GRACE_SECONDS = 5.0
 OUTPUT_LOG = "output.log"  # a non-chief worker's full output, in its run directory
 EPOCH_LINE = re.compile(r"Epoch (\d+)/(\d+)$")  # what Keras' fit prints as an epoch begins
-# what keras.callbacks.BackupAndRestore writes and zoo.backup.VerifiedBackupAndRestore records the sha256 of
-BACKUP_WEIGHTS, BACKUP_METADATA, BACKUP_MANIFEST = "latest.weights.h5", "training_metadata.json", "backup.sha256.json"
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
@@ -123,35 +121,7 @@ def cluster_command(addresses: Sequence[str], index: int, run_args: Sequence[str
     return _command(addresses, index, run_args)
 
 
-def worker_run_dir(run_dir: str | Path, index: int) -> Path:
-    """Where worker ``index`` keeps its backup and logs: as :func:`zoo.distribute.worker_dir` puts them.
-
-    >>> worker_run_dir("runs/x", 0), worker_run_dir("runs/x", 2)
-    (PosixPath('runs/x'), PosixPath('runs/x/worker-2'))
-    """
-    return Path(run_dir) if index == 0 else Path(run_dir) / f"worker-{index}"
-
-
 # ----------------------------------------------------------------------------------------- backups
-def backup_epoch(backup_dir: Path) -> tuple[int, Path, Path] | None:
-    """``(epochs finished, weights, metadata)`` of the checkpoint in ``backup_dir`` that
-    :class:`zoo.backup.VerifiedBackupAndRestore` would resume from (the latest pair, else the previous one, whose
-    sha256 matches the record); None if there is none."""
-    try:
-        recorded = json.loads((backup_dir / BACKUP_MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    for suffix in ("", ".bkp"):
-        weights, metadata = backup_dir / (BACKUP_WEIGHTS + suffix), backup_dir / (BACKUP_METADATA + suffix)
-        if all(path.is_file() and _sha256(path) == recorded.get(name)
-               for path, name in ((weights, BACKUP_WEIGHTS), (metadata, BACKUP_METADATA))):
-            try:
-                return int(json.loads(metadata.read_text(encoding="utf-8"))["epoch"]), weights, metadata
-            except (OSError, ValueError, KeyError, TypeError):
-                return None
-    return None
-
-
 def align_backups(backup_dirs: Sequence[Path]) -> tuple[int, Path] | None:
     """Give every worker the newest complete backup among ``backup_dirs`` (one per worker); return its epoch and
     the folder it came from, or None when no worker has one.
@@ -160,30 +130,21 @@ def align_backups(backup_dirs: Sequence[Path]) -> tuple[int, Path] | None:
     worker's. A worker killed between the chief's save and its own would otherwise resume one epoch behind the
     others, and the cluster would not agree on how many steps are left.
     """
-    found = {directory: backup_epoch(directory) for directory in backup_dirs}
-    usable = [(state[0], directory) for directory, state in found.items() if state is not None]
+    found = {directory: saved_epoch(directory) for directory in backup_dirs}
+    usable = [(epoch, directory) for directory, epoch in found.items() if epoch is not None]
     if not usable:
         return None
     epoch, source = max(usable, key=lambda item: item[0])
-    _, weights, metadata = found[source]
-    for directory, state in found.items():
-        if state is not None and state[0] == epoch:
+    weights, metadata = trusted_pair(source)
+    for directory, saved in found.items():
+        if saved == epoch:
             continue
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-        shutil.copyfile(weights, directory / BACKUP_WEIGHTS)
-        shutil.copyfile(metadata, directory / BACKUP_METADATA)
-        digests = {name: _sha256(directory / name) for name in (BACKUP_WEIGHTS, BACKUP_METADATA)}
-        (directory / BACKUP_MANIFEST).write_text(json.dumps(digests, indent=1), encoding="utf-8")
+        shutil.copyfile(weights, directory / WEIGHTS)
+        shutil.copyfile(metadata, directory / METADATA)
+        record_digests(directory)
     return epoch, source
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------- supervising
@@ -348,10 +309,10 @@ def _when(began: tuple[int, int] | None, backup_dir: Path | None) -> str:
     >>> _when((2, 3), None), _when(None, None)
     (' during epoch 2/3', '')
     """
-    saved = backup_epoch(backup_dir) if backup_dir is not None else None
+    saved = saved_epoch(backup_dir) if backup_dir is not None else None
     if began is None:
-        return f" after its backup of epoch {saved[0]}" if saved else ""
-    if saved is not None and saved[0] >= began[0]:
+        return f" after its backup of epoch {saved}" if saved is not None else ""
+    if saved is not None and saved >= began[0]:
         return f" at the end of epoch {began[0]}/{began[1]}, after its backup of it"
     return f" during epoch {began[0]}/{began[1]}"
 
@@ -456,9 +417,7 @@ def check_run_args(run_args: Sequence[str]) -> Path:
     for module in args.recipes:
         registry.load_module(module)
     cls, config = resolve_config(args)
-    if args.run_dir:
-        return Path(args.run_dir)
-    return Path("runs") / cls.name / cls(config).config_digest()  # as zoo.Recipe names it
+    return cls(config, run_dir=args.run_dir, verbose=0).run_dir
 
 
 def _workers(addresses: Sequence[str] | None, count: int, index: int | None, run_args: Sequence[str],
