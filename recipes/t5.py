@@ -52,7 +52,7 @@ from zoo.export import Endpoint, Servable
 from zoo.models.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config, read_t5_vocab
 from zoo.schedules import cosine_schedule
 from zoo.training import history_of
-from zoo.models.text.decoding import MAX_BEAMS, GenerationOptions, generate_signature
+from zoo.models.text.decoding import GenerationOptions, generate_signature
 from zoo.models.text.t5_decoding import t5_generate
 from zoo.data.lengths import length_from_data, sample
 from zoo.models.text.rouge import rouge
@@ -65,7 +65,7 @@ LONGEST_TARGET = 64  # max_new_tokens from the data is at most this
 
 
 @dataclasses.dataclass
-class T5Config(zoo.PairDataConfig):
+class T5Config(zoo.PairDataConfig, zoo.GenerationConfig):
     renamed = {"max_decode_length": "max_new_tokens"}  # its name until generation gained the generate signature
     # Optimizer: Adafactor, T5's own. Its step is relative to each weight's scale, which matters here: KerasHub
     # initialises the tied token embeddings with stddev 1.0 but the attention kernels near 0.01, so no single
@@ -95,19 +95,6 @@ class T5Config(zoo.PairDataConfig):
     max_new_tokens: int = zoo.field(0, "tokens generated at most (eos included) by evaluation and serving_default, "
                                        "and the most a generate request may ask for; 0 = from the data: the longest "
                                        f"training target, at most {LONGEST_TARGET}", within="[0, inf)")
-    num_beams: int = zoo.field(1, "beams of evaluation and serving_default's beam search; 1 = greedy or sampling",
-                               within=f"[1, {MAX_BEAMS}]")
-    do_sample: bool = zoo.field(False, "evaluation and serving_default sample (temperature, top_k, top_p; seeded "
-                                       "by seed) instead of searching")
-    temperature: float = zoo.field(1.0, "sampling: logits divided by this", within="(0, inf)")
-    top_k: int = zoo.field(0, "sampling: only the k most probable tokens; 0 = off", within="[0, inf)")
-    top_p: float = zoo.field(1.0, "sampling: only the most probable tokens holding this probability; 1 = off",
-                             within="(0, 1]")
-    length_penalty: float = zoo.field(1.0, "beam search scores sum(log p) / length ** length_penalty (fixed at "
-                                           "export, for serving_default and generate)")
-    beam_early_stopping: bool = zoo.field(False, "beam search stops an input once num_beams hypotheses are finished "
-                                                 "(Hugging Face's early_stopping=True); False: when no running beam "
-                                                 "can beat them (fixed at export)")
 
     init: str = zoo.field("", "a Hugging Face T5 checkpoint directory to start from (config.json, model.safetensors, "
                               "spiece.model); empty: train a vocabulary and a model here (vocab_size, "
@@ -119,8 +106,6 @@ class T5Config(zoo.PairDataConfig):
             raise UsageError(f"max_input_length={self.max_input_length}: give 8 or more, or 0 (from the data)")
         if self.init:
             read_t5_vocab(self.init, read_t5_config(self.init)["vocab_size"])  # a clear error before loading data
-        if self.do_sample and self.num_beams > 1:
-            raise UsageError("do_sample with num_beams > 1 (beam sampling) is not supported; choose one")
         if self.hidden_dim % self.num_heads:
             raise UsageError(f"hidden_dim {self.hidden_dim} must be divisible by num_heads {self.num_heads}")
 
@@ -351,9 +336,7 @@ class T5(zoo.Recipe):
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def generate(text):
-            options = GenerationOptions(cfg.max_new_tokens, cfg.num_beams, cfg.do_sample, cfg.temperature, cfg.top_k,
-                                        cfg.top_p, cfg.seed, **fixed)
-            outputs = decoded(text, options)
+            outputs = decoded(text, GenerationOptions.of(cfg))
             return {"text": outputs["texts"][:, 0], "token_ids": outputs["token_ids"][:, 0, :]}
 
         return generate, generate_signature(decoded, **fixed)

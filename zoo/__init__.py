@@ -22,7 +22,7 @@ install_quiet_tensorflow_import()
 
 from zoo.bars import QualityBar  # noqa: E402
 from zoo.config import (  # noqa: E402
-    ImageClassifierConfig, ImageDataConfig, PairDataConfig, RecipeConfig, TextClassifierConfig, TextDataConfig, field,
+    GenerationConfig, ImageClassifierConfig, ImageDataConfig, PairDataConfig, RecipeConfig, TextClassifierConfig, TextDataConfig, field,
 )
 from zoo.registry import get_recipe, list_recipes, register  # noqa: E402
 
@@ -37,5 +37,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
 
-__all__ = ["ImageClassifierConfig", "ImageDataConfig", "PairDataConfig", "QualityBar", "Recipe", "RecipeConfig",
+__all__ = ["GenerationConfig", "ImageClassifierConfig", "ImageDataConfig", "PairDataConfig", "QualityBar", "Recipe", "RecipeConfig",
            "TextClassifierConfig", "TextDataConfig", "Trained", "field", "get_recipe", "list_recipes", "register"]

@@ -196,6 +196,35 @@ class PairDataConfig(TextDataConfig):
     source_prefix: str = field("", "text put before every input, e.g. 'summarize: '")
 
 
+MAX_BEAMS = 16  # most beams, and most sampled sequences per input, one decoding may run
+
+
+@dataclasses.dataclass
+class GenerationConfig(RecipeConfig):
+    """Keys of a recipe that generates text: how evaluation and ``serving_default`` decode (its ``generate``
+    signature takes them per request, but for ``length_penalty`` and ``beam_early_stopping``, fixed at export).
+    Sampling draws with ``seed``. The recipe declares ``max_new_tokens`` itself."""
+
+    num_beams: int = field(1, "beams of evaluation and serving_default's beam search; 1 = greedy or sampling",
+                           within=f"[1, {MAX_BEAMS}]")
+    do_sample: bool = field(False, "evaluation and serving_default sample (temperature, top_k, top_p; seeded by "
+                                   "seed) instead of searching")
+    temperature: float = field(1.0, "sampling: logits divided by this", within="(0, inf)")
+    top_k: int = field(0, "sampling: only the k most probable tokens; 0 = off", within="[0, inf)")
+    top_p: float = field(1.0, "sampling: only the most probable tokens holding this probability; 1 = off",
+                         within="(0, 1]")
+    length_penalty: float = field(1.0, "beam search scores sum(log p) / length ** length_penalty (fixed at export, "
+                                       "for serving_default and generate)")
+    beam_early_stopping: bool = field(False, "beam search stops an input once num_beams hypotheses are finished "
+                                             "(Hugging Face's early_stopping=True); False: when no running beam can "
+                                             "beat them (fixed at export)")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.do_sample and self.num_beams > 1:
+            raise UsageError("do_sample with num_beams > 1 (beam sampling) is not supported; choose one")
+
+
 @dataclasses.dataclass
 class ImageDataConfig(RecipeConfig):
     """Keys of a recipe that reads images."""
