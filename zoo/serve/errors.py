@@ -9,6 +9,8 @@ Example:
 
 from __future__ import annotations
 
+import re
+
 import grpc
 import tensorflow as tf
 from tensorflow.core.protobuf import error_codes_pb2
@@ -55,5 +57,37 @@ def invalid(message: str) -> ServingError:
 
 
 def from_tf_error(exc: tf.errors.OpError) -> ServingError:
-    """The canonical code TensorFlow attached to a failed ``session.run``."""
-    return ServingError(error_codes_pb2.Code.Name(exc.error_code), exc.message)
+    """The canonical code TensorFlow attached to a failed ``session.run``, with its message as one line
+    (:func:`client_message`)."""
+    return ServingError(error_codes_pb2.Code.Name(exc.error_code), client_message(exc.message))
+
+
+_PREAMBLE = re.compile(r"^\s*Graph execution error:")
+_NODE_TRACEBACK = re.compile(r"Detected at node .*?\nNode: '[^\n]*'", re.S)  # where an op was defined in Python
+_ANNOTATION = re.compile(r"\n\s*\[\[[^\n]*\]\]")  # "\n\t [[{{node name}}]]", "\n\t [[PartitionedCall]]"
+_ASSERTION = re.compile(r"assertion failed: \[(.*)\]", re.S)  # Assert's data, each item in brackets
+_ESCAPE = re.compile(r"\\([ntr\\'\"])")  # how the Assert op escapes the strings it prints
+
+
+def client_message(message: str) -> str:
+    """TensorFlow's error message as one line for a client: without the "Graph execution error" preamble, the
+    traceback of the op's definition and the ``[[{{node …}}]]`` annotations; a failed assertion's data joined.
+
+    >>> client_message("Graph execution error:\\n\\nassertion failed: [num_beams must be in [1, 16]; got] [0]\\n"
+    ...                "\\t [[{{node generation_option_check_1/Assert}}]]")
+    'num_beams must be in [1, 16]; got 0'
+    >>> client_message("Graph execution error:\\n\\nInput to reshape is a tensor with 3 values, but the requested "
+    ...                "shape has 4\\n\\t [[{{node Reshape}}]]\\n\\t [[PartitionedCall]]")
+    'Input to reshape is a tensor with 3 values, but the requested shape has 4'
+    """
+    text = _ANNOTATION.sub("", _NODE_TRACEBACK.sub("", _PREAMBLE.sub("", message))).strip()
+    assertion = _ASSERTION.fullmatch(text)
+    if assertion:
+        text = " ".join(_ESCAPE.sub(_unescaped, item) for item in assertion.group(1).split("] ["))
+    return " ".join(text.split()) or " ".join(message.split())
+
+
+def _unescaped(escape: re.Match) -> str:
+    """The character an escape in an assertion's printed string stands for; line breaks and tabs as spaces."""
+    character = escape.group(1)
+    return " " if character in "ntr" else character
