@@ -24,7 +24,7 @@ RECIPE_SEEDS = 3  # for a recipe without a bench module of its own
 BENCHES = {  # benches that are not a recipe's run: name → module
     "serve": "bench.serve_bench", "hf": "bench.hf", "data": "bench.data", "unseen_data": "bench.unseen_data",
     "electra_context": "bench.electra_context", "pretraining_speed": "bench.pretraining_speed",
-    "t5_span_corruption": "bench.t5_span_corruption", "scale_out": "bench.scale_out",
+    "t5_span_corruption": "bench.t5_span_corruption", "scale_out": "bench.scale_out", "generate": "bench.generate",
 }
 INSTALL_HINT = "run `make bench` or `pip install -e '.[bench]'`"
 
