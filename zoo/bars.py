@@ -9,14 +9,17 @@ _COMPARE = {">=": float.__ge__, "<=": float.__le__, ">": float.__gt__, "<": floa
 
 @dataclasses.dataclass(frozen=True)
 class QualityBar:
-    """A stated quality bar: ``metric op value``, op one of ``>= <= > <``. ``value`` is a number, or the name of
-    a reference its bench measures beside the recipe (the same metric of another model or a baseline, as means).
+    """A stated quality bar: ``metric op value``, op one of ``>= <= > <``. ``value`` is a number, the name of another
+    metric of the same run (a baseline the recipe measures itself), or the name of a reference its bench measures
+    beside the recipe (the same metric of another model, as means).
 
     >>> QualityBar("test_accuracy", ">=", 0.994).met({"test_accuracy": 0.995})
     True
     >>> beat_mlm = QualityBar("test_accuracy", ">", "mlm_bert")
     >>> str(beat_mlm), beat_mlm.met({"test_accuracy": 0.83}, {"mlm_bert": {"test_accuracy": 0.93}})
     ('test_accuracy > mlm_bert', False)
+    >>> QualityBar("test_perplexity", "<", "ngram_perplexity").met({"test_perplexity": 90.0, "ngram_perplexity": 120.0})
+    True
     """
 
     metric: str
@@ -31,7 +34,7 @@ class QualityBar:
         """True/False, or None when the metric (or the reference's) was not measured."""
         target = self.value
         if isinstance(target, str):
-            target = (references or {}).get(target, {}).get(self.metric)
+            target = metrics.get(target, (references or {}).get(target, {}).get(self.metric))
         if self.metric not in metrics or target is None:
             return None
         return _COMPARE[self.op](float(metrics[self.metric]), float(target))

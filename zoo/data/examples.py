@@ -5,7 +5,8 @@ Every recipe reads its data through one of these, with the same config keys (:cl
 - :func:`load_text_classification`: texts and their labels (lstm, bert, electra);
 - :func:`load_images`: images, with labels (cnn_mnist) or optionally without (autoencoder, kmeans);
 - :func:`load_text_pairs`: source → target texts (t5); labelled text becomes text → label name;
-- :func:`load_texts`: text without labels (a pretraining corpus).
+- :func:`load_text_corpus`: text without labels, split (what a language model learns: gpt2);
+- :func:`load_texts`: text without labels, unsplit (a pretraining corpus).
 
 ``data`` is read, then ``validation_data`` and ``test_data`` when given; a split that no source provides is cut
 from the training data by :func:`zoo.data.splits.split_rows` (stratified by label, chosen by ``split_seed``),
@@ -112,6 +113,13 @@ def load_text_pairs(spec: DataSpec, package: Package | None = None) -> Splits:
     print(f"{spec.recipe}: data={spec.data} {what}: learning text → label name", file=sys.stderr)
     names = np.array(splits.label_names, dtype=object)
     return _with_parts(splits, lambda texts, labels: (_prefixed(spec, texts), names[labels]))
+
+
+def load_text_corpus(spec: DataSpec, package: Package | None = None) -> Splits:
+    """Texts from ``text_column`` (or ``.txt`` files), split into train, validation and test; labels are None (a
+    source's labels, when it has them, only stratify the split)."""
+    request = spec.request("text", {"text": spec.text_column})
+    return _load(spec, request, package, features="text", classes=False)
 
 
 def _with_parts(splits: Splits, convert) -> Splits:
