@@ -49,12 +49,14 @@ from zoo.data.examples import DataSpec, load_text_corpus
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
+from zoo.export.text_generator import text_generator_endpoints
 from zoo.models.hf.checkpoint_files import CheckpointWeights
 from zoo.models.hf.gpt2_checkpoint import END_OF_TEXT, load_gpt2_checkpoint, read_gpt2_config, read_gpt2_tokenizer
 from zoo.models.text.byte_bpe import ByteBPETokenizer
 from zoo.models.text.decoding import GenerationOptions, generate_signature
 from zoo.models.text.gpt2_decoding import gpt2_generate, gpt2_logits, left_padded
 from zoo.models.text.ngram import NGramModel, perplexity
+from zoo.training import TokenPrediction
 
 NGRAM_ORDER = 3
 
@@ -105,7 +107,7 @@ class GPT2Trained(zoo.Trained):
 
 
 @zoo.register("gpt2")
-class GPT2(zoo.Recipe):
+class GPT2(TokenPrediction, zoo.Recipe):
     """Byte-level BPE → causal language modelling → cached generation and scoring in the graph."""
 
     summary = "small GPT-2 (KerasHub), own byte-level BPE, or a Hugging Face GPT-2; text in, continuation out"
@@ -152,19 +154,12 @@ class GPT2(zoo.Recipe):
                 "test_tokens": float(len(model_log_probs))}
 
     def servable(self, trained: GPT2Trained, splits: Splits) -> Servable:
-        """``serving_default``, ``generate`` (its warmup a two-beam search returning both) and ``score``."""
-        texts = np.array([str(s)[:200] for s in splits.test[0][:4]], dtype=object)
-        beam_request = {"max_new_tokens": np.int32(self.config.max_new_tokens), "num_beams": np.int32(2),
-                        "do_sample": np.bool_(False), "temperature": np.float32(1.0), "top_k": np.int32(0),
-                        "top_p": np.float32(1.0), "seed": np.int64(0), "num_return_sequences": np.int32(2)}
-        endpoints = {
-            "serving_default": Endpoint(fn=trained.generate, input_signature=trained.generate.input_signature,
-                                        warmup={"text": texts}),
-            "generate": Endpoint(fn=trained.generate_on_request,
-                                 input_signature=trained.generate_on_request.input_signature,
-                                 warmup={"text": texts, **beam_request}),
-            "score": Endpoint(fn=trained.score, input_signature=trained.score.input_signature, warmup={"text": texts}),
-        }
+        """``serving_default``, ``generate`` and ``score``."""
+        texts = [str(s)[:200] for s in splits.test[0][:4]]
+        endpoints = text_generator_endpoints(trained.generate, trained.generate_on_request, texts,
+                                             self.config.max_new_tokens)
+        endpoints["score"] = Endpoint(fn=trained.score, input_signature=trained.score.input_signature,
+                                      warmup={"text": np.array(texts, dtype=object)})
         return Servable(tracked=[trained.model, trained.tokenizer], endpoints=endpoints)
 
     # ------------------------------------------------------------------------------- the parts fit uses
@@ -219,16 +214,7 @@ class GPT2(zoo.Recipe):
                for s in range(0, len(labels), 64)]
         return np.concatenate(out)[features["padding_mask"] == 1]
 
-    # The driver's compile: token-level cross-entropy weighted to leave padding out; AdamW.
-    def loss(self) -> keras.losses.Loss:
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def keras_metrics(self) -> list:
-        return []
-
-    def keras_weighted_metrics(self) -> list:
-        return ["accuracy"]
-
+    # The driver's compile: token-level cross-entropy and accuracy (TokenPrediction); AdamW.
     def optimizer(self, total_steps: int) -> keras.optimizers.Optimizer:
         from zoo.schedules import cosine_schedule
 

@@ -48,10 +48,11 @@ from zoo.data.examples import DataSpec, load_text_pairs
 from zoo.data.files import matches_recorded_sha256, record_sha256
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
-from zoo.export import Endpoint, Servable
+from zoo.export import Servable
+from zoo.export.text_generator import text_generator_endpoints
 from zoo.models.hf.t5_checkpoint import load_t5_checkpoint, read_t5_config, read_t5_vocab
 from zoo.schedules import cosine_schedule
-from zoo.training import history_of
+from zoo.training import TokenPrediction, history_of
 from zoo.models.text.decoding import GenerationOptions, generate_signature
 from zoo.models.text.t5_decoding import t5_generate
 from zoo.data.lengths import length_from_data, sample
@@ -146,7 +147,7 @@ class T5Trained(zoo.Trained):
 
 
 @zoo.register("t5")
-class T5(zoo.Recipe):
+class T5(TokenPrediction, zoo.Recipe):
     """Vocabulary → (span-corruption pretraining) → text-to-text fine-tuning → in-graph greedy generation."""
 
     summary = "small T5 (KerasHub), own SentencePiece vocab, span corruption optional; text in, text out"
@@ -217,22 +218,10 @@ class T5(zoo.Recipe):
         return metrics
 
     def servable(self, trained: T5Trained, splits: Splits) -> Servable:
-        """``serving_default`` (decoded as the config says) and ``generate`` (options per request; its warmup runs a
-        two-beam search returning both beams)."""
-        texts = np.array([str(s) for s in splits.test[0][:4]], dtype=object)
-        beam_request = {"max_new_tokens": np.int32(self.config.max_new_tokens), "num_beams": np.int32(2),
-                        "do_sample": np.bool_(False), "temperature": np.float32(1.0), "top_k": np.int32(0),
-                        "top_p": np.float32(1.0), "seed": np.int64(0), "num_return_sequences": np.int32(2)}
-        return Servable(
-            tracked=[trained.model, trained.tokenizer],
-            endpoints={
-                "serving_default": Endpoint(fn=trained.generate, input_signature=trained.generate.input_signature,
-                                            warmup={"text": texts}),
-                "generate": Endpoint(fn=trained.generate_on_request,
-                                     input_signature=trained.generate_on_request.input_signature,
-                                     warmup={"text": texts, **beam_request}),
-            },
-        )
+        """``serving_default`` (decoded as the config says) and ``generate`` (options per request)."""
+        endpoints = text_generator_endpoints(trained.generate, trained.generate_on_request,
+                                             [str(s) for s in splits.test[0][:4]], self.config.max_new_tokens)
+        return Servable(tracked=[trained.model, trained.tokenizer], endpoints=endpoints)
 
     # ------------------------------------------------------------------------------- the parts fit uses
     def train_vocabulary(self, texts: list[str]) -> SentencePieceVocab:
@@ -258,16 +247,7 @@ class T5(zoo.Recipe):
         )
         return keras_hub.models.T5Seq2SeqLM(backbone)
 
-    # The driver's compile: token-level cross-entropy and accuracy, weighted to leave padding out; Adafactor.
-    def loss(self) -> keras.losses.Loss:
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def keras_metrics(self) -> list:
-        return []
-
-    def keras_weighted_metrics(self) -> list:
-        return ["accuracy"]
-
+    # The driver's compile: token-level cross-entropy and accuracy (TokenPrediction); Adafactor.
     def optimizer(self, total_steps: int, learning_rate: float | None = None) -> keras.optimizers.Optimizer:
         """Adafactor, cosine-decayed from ``learning_rate`` (default: the fine-tuning ``learning_rate``) to 0."""
         return keras.optimizers.Adafactor(cosine_schedule(learning_rate or self.config.learning_rate, total_steps))

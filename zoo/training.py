@@ -165,3 +165,18 @@ class KerasTraining:
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         options.deterministic = True
         return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+class TokenPrediction:
+    """The driver's compile for a model that predicts tokens (t5, gpt2), mixed in before :class:`zoo.Recipe`:
+    cross-entropy from logits and token accuracy, both weighted by the sample weights its ``preprocess`` returns
+    (padding weighted 0)."""
+
+    def loss(self) -> keras.losses.Loss:
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def keras_metrics(self) -> list:
+        return []
+
+    def keras_weighted_metrics(self) -> list:
+        return ["accuracy"]
