@@ -62,12 +62,10 @@ SECONDS = 3600  # an export running past this has failed
 
 
 # ------------------------------------------------------------------------------ the workers (one engine each)
-def zoo_export_handlers(version_dir: str) -> dict[str, Callable[..., Any]]:
-    """The export's ``generate`` signature, loaded with the TF1 session loader as TF Serving loads it."""
-    from zoo.export.session import SessionModel
+def session_generate(model) -> Callable[..., dict[str, Any]]:
+    """A handler of the export's ``generate`` signature (``model``: a :class:`zoo.export.session.SessionModel`):
+    texts and the option scalars in; ``token_ids`` [rows, max_new_tokens] and ``texts``, one row per sequence."""
     from zoo.models.text.decoding import OPTION_SPECS
-
-    model = SessionModel(version_dir)
 
     def generate(texts: list[str], **options: Any) -> dict[str, Any]:
         feeds = {spec.name: spec.dtype.as_numpy_dtype(options[spec.name]) for spec in OPTION_SPECS}
@@ -75,26 +73,41 @@ def zoo_export_handlers(version_dir: str) -> dict[str, Callable[..., Any]]:
         return {"token_ids": out["token_ids"].reshape(-1, out["token_ids"].shape[-1]).tolist(),
                 "texts": [text.decode() for text in out["texts"].reshape(-1)]}
 
-    return {"generate": generate}
+    return generate
 
 
-def pytorch_handlers(checkpoint: str) -> dict[str, Callable[..., Any]]:
-    """``transformers`` ``generate`` on the checkpoint: tokenizer, ``generate``, ``batch_decode``."""
+def zoo_export_handlers(version_dir: str) -> dict[str, Callable[..., Any]]:
+    """The export's ``generate`` signature, loaded with the TF1 session loader as TF Serving loads it."""
+    from zoo.export.session import SessionModel
+
+    return {"generate": session_generate(SessionModel(version_dir))}
+
+
+def pytorch_generate(model, tokenizer, **fixed: Any) -> Callable[..., dict[str, Any]]:
+    """A handler of ``transformers``' ``generate`` on ``model``: the texts tokenized (padded as ``tokenizer``
+    pads), ``generate`` with the request's options and the ``fixed`` keyword arguments; the new tokens (pad after
+    the model's eos, right-padded to ``max_new_tokens``) and their texts."""
     import torch
 
-    model, tokenizer = hf_t5_model(Path(checkpoint)), hf_t5_tokenizer(Path(checkpoint))
+    eos = model.config.eos_token_id
 
     def generate(texts: list[str], max_new_tokens: int, seed: int, **options: Any) -> dict[str, Any]:
         encoded = tokenizer(texts, padding=True, return_tensors="pt")
         torch.manual_seed(seed)
         with torch.inference_mode():
-            out = model.generate(**encoded, max_new_tokens=max_new_tokens, min_new_tokens=0, **pytorch_options(options))
-        generated = out[:, 1:].numpy()  # the start token dropped
-        generated = np.pad(generated, [(0, 0), (0, max_new_tokens - generated.shape[1])])
-        return {"token_ids": padded_after_eos(generated).tolist(),
-                "texts": tokenizer.batch_decode(out, skip_special_tokens=True)}
+            out = model.generate(**encoded, max_new_tokens=max_new_tokens, min_new_tokens=0, **pytorch_options(options),
+                                 **fixed)
+        new = out[:, 1 if model.config.is_encoder_decoder else encoded["input_ids"].shape[1]:]  # no start, no prompt
+        generated = np.pad(new.numpy(), [(0, 0), (0, max_new_tokens - new.shape[1])])
+        return {"token_ids": padded_after_eos(generated, eos).tolist(),
+                "texts": tokenizer.batch_decode(new, skip_special_tokens=True)}
 
-    return {"generate": generate}
+    return generate
+
+
+def pytorch_handlers(checkpoint: str) -> dict[str, Callable[..., Any]]:
+    """``transformers`` ``generate`` on the checkpoint: tokenizer, ``generate``, ``batch_decode``."""
+    return {"generate": pytorch_generate(hf_t5_model(Path(checkpoint)), hf_t5_tokenizer(Path(checkpoint)))}
 
 
 WORKERS = {"zoo_export": zoo_export_handlers, "pytorch": pytorch_handlers}
@@ -115,19 +128,19 @@ def pytorch_options(options: dict[str, Any]) -> dict[str, Any]:
     return chosen
 
 
-def padded_after_eos(token_ids: np.ndarray) -> np.ndarray:
-    """``token_ids`` with pad (0) after each row's first eos, as the export returns them (``transformers``' beam
+def padded_after_eos(token_ids: np.ndarray, eos: int = EOS) -> np.ndarray:
+    """``token_ids`` with pad (0) after each row's first ``eos``, as the export returns them (``transformers``' beam
     search fills a finished hypothesis with eos instead).
 
     >>> padded_after_eos(np.array([[5, 1, 1, 1], [5, 6, 7, 8]])).tolist()
     [[5, 1, 0, 0], [5, 6, 7, 8]]
     """
-    ends = token_ids == EOS
+    ends = token_ids == eos
     return np.where(np.cumsum(ends, axis=1) - ends > 0, PAD, token_ids)
 
 
 def worker_command(engine: str, path: Path) -> list[str]:
-    return [sys.executable, "-m", "bench.generate", engine, str(path)]
+    return timing.engine_command("bench.generate", engine, path)
 
 
 # ------------------------------------------------------------------------------ the parent
@@ -147,67 +160,85 @@ def export_settings() -> dict[str, Any]:
             "beam_early_stopping": EXPORT_FIXED["early_stopping"]}
 
 
-def export(checkpoint: Path, folder: Path) -> Path:
-    """``python -m zoo.run t5 --set init=CHECKPOINT ...`` (:func:`export_settings`) into ``folder``; the version
-    directory it exported."""
-    settings = {"init": checkpoint, **export_settings()}
+def export(recipe: str, settings: dict[str, Any], folder: Path) -> Path:
+    """``python -m zoo.run RECIPE --set KEY=VALUE ...`` (``settings``) into ``folder``; the version directory it
+    exported."""
     sets = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
     where = ["--export-dir", str(folder / "exports"), "--run-dir", str(folder / "run")]
-    done = subprocess.run([sys.executable, "-m", "zoo.run", "t5", *sets, *where], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "zoo.run", recipe, *sets, *where], capture_output=True, text=True,
                           timeout=SECONDS, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
-        raise RuntimeError(f"t5 export of {checkpoint}: exit {done.returncode}: {done.stderr.strip()[-2000:]}")
-    version, = (folder / "exports" / "t5").glob("*/saved_model.pb")
+        raise RuntimeError(f"{recipe} export of {settings.get('init')}: exit {done.returncode}: "
+                           f"{done.stderr.strip()[-2000:]}")
+    version, = (folder / "exports" / recipe).glob("*/saved_model.pb")
     return version.parent
 
 
-def generated_lengths(token_ids: np.ndarray) -> np.ndarray:
-    """Each row's generated tokens: up to its first eos, eos included, else all of them.
+def generated_lengths(token_ids: np.ndarray, eos: int = EOS) -> np.ndarray:
+    """Each row's generated tokens: up to its first ``eos``, eos included, else all of them.
 
     >>> generated_lengths(np.array([[5, 1, 0], [5, 6, 7]])).tolist()
     [2, 3]
     """
-    ends = token_ids == EOS
+    ends = token_ids == eos
     return np.where(ends.any(axis=1), ends.argmax(axis=1) + 1, token_ids.shape[1])
+
+
+def speed_figures(timed: dict[str, timing.Timed], eos: int = EOS) -> dict[str, Any]:
+    """Each engine's seconds (median, min, max), sequences and generated tokens per second (of its last round's
+    rows), sequences, generated tokens and mean generated length."""
+    lengths = {name: generated_lengths(np.array(t.last["token_ids"]), eos) for name, t in timed.items()}
+    seconds = {name: timing.spread(t.seconds) for name, t in timed.items()}
+    return {
+        "seconds": seconds,
+        "sequences_per_second": {name: round(len(n) / seconds[name]["median"], 2) for name, n in lengths.items()},
+        "generated_tokens_per_second": {name: round(int(n.sum()) / seconds[name]["median"], 1)
+                                        for name, n in lengths.items()},
+        "sequences": {name: len(n) for name, n in lengths.items()},
+        "generated_tokens": {name: int(n.sum()) for name, n in lengths.items()},
+        "mean_generated_length": {name: round(float(n.mean()), 2) for name, n in lengths.items()},
+    }
+
+
+def speed_ratio(figures: dict[str, Any], engine: str, baseline: str) -> dict[str, float]:
+    """``engine``'s sequences and generated tokens per second over ``baseline``'s (:func:`speed_figures`), from
+    the counts and median seconds, not the rounded rates."""
+    faster = figures["seconds"][baseline]["median"] / figures["seconds"][engine]["median"]
+    return {f"{kind}_per_second": round(faster * figures[kind][engine] / figures[kind][baseline], 3)
+            for kind in ("sequences", "generated_tokens")}
 
 
 def compared(timed: dict[str, timing.Timed], options: dict[str, Any]) -> dict[str, Any]:
     """One mode's figures: seconds (median, min, max), sequences and generated tokens per second of each engine,
     the export's ratios to PyTorch and the goal; beam search's rows equal to PyTorch's."""
-    tokens = {name: np.array(t.last["token_ids"]) for name, t in timed.items()}
-    lengths = {name: generated_lengths(ids) for name, ids in tokens.items()}
-    seconds = {name: timing.spread(t.seconds) for name, t in timed.items()}
-    per_second = {name: {"sequences": len(lengths[name]) / seconds[name]["median"],
-                         "generated_tokens": int(lengths[name].sum()) / seconds[name]["median"]}
-                  for name in timed}
-    ratio = {kind: round(per_second["zoo_export"][kind] / per_second["pytorch"][kind], 3)
-             for kind in ("sequences", "generated_tokens")}
+    figures = speed_figures(timed)
+    ratio = speed_ratio(figures, "zoo_export", "pytorch")
     figures = {
-        "options": {"max_new_tokens": NEW_TOKENS, **options, **EXPORT_FIXED},
-        "seconds": seconds,
-        "sequences_per_second": {name: round(p["sequences"], 2) for name, p in per_second.items()},
-        "generated_tokens_per_second": {name: round(p["generated_tokens"], 1) for name, p in per_second.items()},
-        "generated_tokens": {name: int(n.sum()) for name, n in lengths.items()},
-        "mean_generated_length": {name: round(float(n.mean()), 2) for name, n in lengths.items()},
-        "ratio_zoo_export_vs_pytorch": {"sequences_per_second": ratio["sequences"],
-                                        "generated_tokens_per_second": ratio["generated_tokens"]},
+        "options": {"max_new_tokens": NEW_TOKENS, **options, **EXPORT_FIXED}, **figures,
+        "ratio_zoo_export_vs_pytorch": ratio,
         "goal": f"zoo_export generated tokens per second >= {GOAL:g} x pytorch's",
-        "goal_met": ratio["generated_tokens"] >= GOAL,
+        "goal_met": ratio["generated_tokens_per_second"] >= GOAL,
     }
     if options["num_beams"] > 1:
+        tokens = {name: np.array(t.last["token_ids"]) for name, t in timed.items()}
         figures["rows_equal_pytorch"] = int((tokens["zoo_export"] == tokens["pytorch"]).all(axis=1).sum())
         figures["rows"] = len(tokens["pytorch"])
     return figures
 
 
+def engines_summary(figures: dict[str, Any]) -> str:
+    """Each engine's generated tokens and sequences per second and median seconds (:func:`speed_figures`)."""
+    return ", ".join(f"{name} {figures['generated_tokens_per_second'][name]:g} tokens/s "
+                     f"({figures['sequences_per_second'][name]:g} sequences/s, "
+                     f"median {figures['seconds'][name]['median']:g} s)" for name in figures["seconds"])
+
+
 def summary_line(mode: str, figures: dict[str, Any]) -> str:
     """One mode in a line: each engine's generated tokens and sequences per second, the ratio, the goal."""
-    engines = ", ".join(f"{name} {figures['generated_tokens_per_second'][name]:g} tokens/s "
-                        f"({figures['sequences_per_second'][name]:g} sequences/s, "
-                        f"median {figures['seconds'][name]['median']:g} s)" for name in figures["seconds"])
     ratio = figures["ratio_zoo_export_vs_pytorch"]["generated_tokens_per_second"]
     equal = f"; rows equal to pytorch {figures['rows_equal_pytorch']}/{figures['rows']}" if "rows" in figures else ""
-    return f"{mode}: {engines}; ratio {ratio:g} (goal >= {GOAL:g}: {'met' if figures['goal_met'] else 'missed'}){equal}"
+    return (f"{mode}: {engines_summary(figures)}; ratio {ratio:g} "
+            f"(goal >= {GOAL:g}: {'met' if figures['goal_met'] else 'missed'}){equal}")
 
 
 def timed_modes(record: BenchRecord, workers: dict[str, timing.Worker], texts: list[str], rounds: int) -> None:
@@ -236,15 +267,14 @@ def run(record: BenchRecord, seeds: Sequence[int], checkpoint: Path | None = Non
         checkpoint = checkpoint or write_checkpoint(Path(scratch))
         check_inputs_fit_export(hf_t5_tokenizer(checkpoint), texts)
         with timing.Worker(worker_command("pytorch", checkpoint)) as pytorch:  # loads while the export runs
-            version_dir = export(checkpoint, Path(scratch))
+            version_dir = export("t5", {"init": checkpoint, **export_settings()}, Path(scratch))
             with timing.Worker(worker_command("zoo_export", version_dir)) as zoo_export:
                 timed_modes(record, {"zoo_export": zoo_export, "pytorch": pytorch}, texts, rounds)
 
 
 def main(argv: list[str] | None = None) -> int:
     """A worker: ``python -m bench.generate ENGINE PATH`` serves ENGINE's ``generate`` (:mod:`bench.timing`)."""
-    engine, path = argv if argv is not None else sys.argv[1:]
-    timing.serve(lambda: WORKERS[engine](path))
+    timing.serve_engine(WORKERS, argv if argv is not None else sys.argv[1:])
     return 0
 
 

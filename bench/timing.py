@@ -10,7 +10,7 @@ a process of its own, and each worker's thread settings are recorded beside the 
 
 Parent side::
 
-    with Worker([sys.executable, "-m", "bench.generate", "pytorch", path]) as pytorch, Worker([...]) as export:
+    with Worker(engine_command("bench.generate", "pytorch", path)) as pytorch, Worker([...]) as export:
         timed = alternating_rounds({"pytorch": pytorch, "export": export}, "generate", request, rounds=5)
         figures = {name: spread(t.seconds) for name, t in timed.items()}
         threads = pytorch.call("process").value
@@ -18,6 +18,7 @@ Parent side::
 Worker side (the module run by the worker's command)::
 
     serve(lambda: {"generate": load_model(path).generate})   # handlers built after stdout is claimed
+    serve_engine({"pytorch": pytorch_handlers, ...}, sys.argv[1:])   # the same, for engine_command's workers
 
 The built-in call ``process`` answers with :func:`process_description` (thread settings, libraries loaded).
 """
@@ -130,6 +131,20 @@ def serve(load: Callable[[], Mapping[str, Callable[..., Any]]]) -> None:
             traceback.print_exc()
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         replies.write(json.dumps(reply) + "\n")
+
+
+def engine_command(module: str, engine: str, path: str | os.PathLike) -> list[str]:
+    """The command of a worker serving one of ``module``'s engines on ``path`` (a checkpoint, an export):
+    ``python -m MODULE ENGINE PATH``, the module's ``main`` calling :func:`serve_engine`."""
+    return [sys.executable, "-m", module, engine, str(path)]
+
+
+def serve_engine(engines: Mapping[str, Callable[[str], Mapping[str, Callable[..., Any]]]],
+                 argv: Sequence[str]) -> None:
+    """Worker side of :func:`engine_command`: ``argv`` is ENGINE PATH; :func:`serve` ``engines[ENGINE](PATH)``'s
+    handlers."""
+    engine, path = argv
+    serve(lambda: engines[engine](path))
 
 
 def process_description() -> dict[str, Any]:

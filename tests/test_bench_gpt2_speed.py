@@ -1,0 +1,49 @@
+"""``python -m bench gpt2_speed`` on a tiny GPT-2 (GPT-2-small's vocabulary and positions, 2 layers 32 wide): parity
+with PyTorch holds, and every engine is timed in a process of its own. Structure and sanity only: the figures are
+the full run's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import gpt2_speed
+from bench.common import BenchRecord, missing_modules
+
+TINY = dict(n_embd=32, n_layer=2, n_head=4)
+ROUNDS = 1
+ENGINES = ("zoo_export", "pytorch", "pytorch_no_cache")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(missing_modules(gpt2_speed.REQUIRES)), reason="needs the bench extra (torch)")
+def test_gpt2_speed_bench_checks_parity_then_times_the_export_against_pytorch_with_and_without_its_cache(
+        tmp_path: Path) -> None:
+    record = BenchRecord("gpt2_speed", tmp_path / "results")
+    gpt2_speed.run(record, [0], shape=TINY, rounds=ROUNDS)
+    saved = json.loads(record.path.read_text())
+    assert len(saved["setup"]["inputs"]) == gpt2_speed.BATCH and saved["matmul"]["gflops"] > 0
+    assert saved["tokenizer"]["learned_tokens"] < saved["tokenizer"]["padded_to"] == gpt2_speed.GPT2_SMALL["vocab_size"]
+    parity = saved["parity"]
+    assert parity["logits"]["token_ids_equal"] and len(set(parity["logits"]["prompt_tokens"])) == gpt2_speed.BATCH
+    assert parity["logits"]["max_relative_logit_difference"] <= gpt2_speed.TOLERANCE
+    assert parity["greedy"]["rows_equal"] == parity["greedy"]["rows"] == gpt2_speed.BATCH
+    assert parity["score"]["num_tokens_equal"] and parity["score"]["max_relative_difference"] <= gpt2_speed.TOLERANCE
+    assert all(parity[part]["passed"] for part in ("logits", "greedy", "score"))
+    greedy = saved["greedy"]
+    for engine in ENGINES:
+        seconds = greedy["seconds"][engine]
+        assert len(seconds["rounds"]) == ROUNDS and 0 < seconds["min"] <= seconds["median"] <= seconds["max"]
+        assert greedy["sequences_per_second"][engine] > 0 and greedy["generated_tokens_per_second"][engine] > 0
+        assert 1 <= greedy["mean_generated_length"][engine] <= gpt2_speed.NEW_TOKENS
+        assert greedy["rows_equal_pytorch"][engine] == gpt2_speed.BATCH  # the same greedy tokens on every engine
+    for baseline in ("pytorch", "pytorch_no_cache"):
+        ratio = greedy[f"ratio_zoo_export_vs_{baseline}"]
+        assert ratio["sequences_per_second"] > 0 and ratio["generated_tokens_per_second"] > 0
+    assert greedy["goal_met"] == (greedy["ratio_zoo_export_vs_pytorch"]["generated_tokens_per_second"]
+                                  >= gpt2_speed.GOAL)
+    processes = saved["processes"]
+    assert processes["zoo_export"]["libraries_loaded"] == ["tensorflow"]
+    assert all(processes[engine]["libraries_loaded"] == ["torch"] for engine in ENGINES[1:])
