@@ -240,3 +240,12 @@ def test_a_tokenizer_json_that_is_not_gpt2s_layout_is_refused(tmp_path):
     path.write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(ValueError, match="not ByteLevel without a prefix space; normalizer 'NFC'"):
         read_tokenizer_json(path)
+
+
+def test_ids_past_the_vocabulary_decode_to_nothing():
+    """A model may have more rows than its tokenizer has tokens (checkpoints padded to a round vocab_size): what it
+    emits there decodes to nothing, as Hugging Face's decoders skip unknown ids, instead of failing the request."""
+    tokenizer = ByteBPETokenizer.from_files(VOCAB, MERGES)
+    ids = tokenizer.tokenize(tf.constant(["Hello world"])).to_list()[0]
+    past = [tokenizer.vocabulary_size, tokenizer.vocabulary_size + 40000, -1]
+    assert tokenizer.detokenize(tf.ragged.constant([ids + past])).numpy().tolist() == [b"Hello world"]

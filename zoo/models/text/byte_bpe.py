@@ -191,7 +191,9 @@ class ByteBPETokenizer(tf.Module):
         by_length = sorted(self.special_tokens, key=len, reverse=True)  # RE2 picks the first alternative that matches
         self._special_pattern = "|".join(re.escape(token) for token in by_length)
         token_of = {i: token for token, i in self.vocabulary.items()}
-        self._token_bytes = tf.constant([token_bytes(token_of.get(i, "")) for i in range(stride)])
+        # Every id's bytes, and a last, empty entry for ids past the vocabulary (a model may have more rows than its
+        # tokenizer has tokens, as GPT-2 checkpoints padded to a round vocab_size do): they decode to nothing.
+        self._token_bytes = tf.constant([token_bytes(token_of.get(i, "")) for i in range(stride)] + [b""])
 
     @classmethod
     def from_files(cls, vocab_path: str | Path, merges_path: str | Path,
@@ -208,7 +210,7 @@ class ByteBPETokenizer(tf.Module):
     @property
     def vocabulary_size(self) -> int:
         """One more than the largest id."""
-        return int(self._token_bytes.shape[0])
+        return int(self._token_bytes.shape[0]) - 1
 
     def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
         """Token ids of each string [batch] → int32 [batch, (ids)]."""
@@ -227,10 +229,13 @@ class ByteBPETokenizer(tf.Module):
 
     def detokenize(self, ids: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
         """Ids [batch, (ids)] (ragged, or dense without padding) → strings [batch]: the tokens' bytes joined, with
-        what is not valid UTF-8 (a row cut inside a character) replaced by U+FFFD."""
+        what is not valid UTF-8 (a row cut inside a character) replaced by U+FFFD; ids the vocabulary lacks (past
+        its end, or negative) decode to nothing, as Hugging Face's decoders skip them."""
         if not isinstance(ids, tf.RaggedTensor):
             ids = tf.convert_to_tensor(ids)
-        text = tf.strings.reduce_join(tf.gather(self._token_bytes, ids), axis=-1)
+        past = self.vocabulary_size
+        text = tf.strings.reduce_join(tf.gather(self._token_bytes, tf.where((ids >= 0) & (ids < past), ids, past)),
+                                      axis=-1)
         return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
 
     def _split_special_tokens(self, text: tf.Tensor) -> tf.RaggedTensor:
