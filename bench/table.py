@@ -64,10 +64,21 @@ def recipe_row(name: str, result: dict[str, Any]) -> str:
         "<br>".join(format_figure(s) for s in stats),
         "<br>".join(format_range(s) for s in stats),
         str(max(s["n"] for s in stats)),
-        "<br>".join(" ".join(bars[m][0]).replace(">=", "≥").replace("<=", "≤") for m in metrics) if bars else "—",
+        "<br>".join(bar_cell(bars[m][0], result["metrics"]) for m in metrics) if bars else "—",
         "<br>".join(VERDICT[bars[m][1]] for m in metrics) if bars else "—",
     ]
     return f"| `{name}` | " + " | ".join(cells) + f" | {result['date'][:10]} |"
+
+
+def bar_cell(op_and_value: list[str], metrics: dict[str, Any]) -> str:
+    """A bar as the table shows it: ``≥ 0.97``, or with a baseline the run measured itself, its figure beside it.
+
+    >>> bar_cell(["<", "ngram_perplexity"], {"ngram_perplexity": {"mean": 210.5, "sd": 2.0, "n": 2}})
+    '< ngram_perplexity 210.5000 ± 2.0000'
+    """
+    op, value = op_and_value
+    shown = f"{op.replace('>=', '≥').replace('<=', '≤')} {value}"
+    return f"{shown} {format_figure(as_stats(metrics[value]))}" if value in metrics else shown
 
 
 def comparison_row(name: str, result: dict[str, Any]) -> str:
