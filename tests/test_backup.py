@@ -10,7 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.backup import MANIFEST, VerifiedBackupAndRestore
+from zoo.backup import VerifiedBackupAndRestore
+from zoo.run_files import MANIFEST
 
 
 class StopAt(keras.callbacks.Callback):

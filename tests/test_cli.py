@@ -20,7 +20,7 @@ def zoo_run(*args, cwd):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["nope"], "unknown recipe 'nope'; known recipes: autoencoder, bert, cnn_mnist, electra, kmeans, lstm, t5"),
+        (["nope"], "unknown recipe 'nope'; known recipes: autoencoder, bert, cnn_mnist, electra, gpt2, kmeans, lstm, t5"),
         (["cnn_mnist", "--set", "epochs=abc"], "bad value for 'epochs': 'abc' is not a valid int"),
         (["cnn_mnist", "--set", "epoch=3"], "unknown config key 'epoch'"),
         (["cnn_mnist", "--set", "epochs"], "--set takes KEY=VALUE"),

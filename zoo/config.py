@@ -214,7 +214,8 @@ class GenerationConfig(RecipeConfig):
     top_p: float = field(1.0, "sampling: only the most probable tokens holding this probability; 1 = off",
                          within="(0, 1]")
     length_penalty: float = field(1.0, "beam search scores sum(log p) / length ** length_penalty (fixed at export, "
-                                       "for serving_default and generate)")
+                                       "for serving_default and generate; above 0 favours longer sequences)",
+                                  within="(-inf, inf)")
     beam_early_stopping: bool = field(False, "beam search stops an input once num_beams hypotheses are finished "
                                              "(Hugging Face's early_stopping=True); False: when no running beam can "
                                              "beat them (fixed at export)")
