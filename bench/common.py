@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import zoo
+from bench.timing import cpu_description
 from zoo.export.model_card import library_versions
 from zoo.bars import QualityBar
 from zoo.recipe import RunResult
@@ -29,21 +30,14 @@ from zoo.recipe import RunResult
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def environment() -> dict[str, Any]:
-    """Date, machine and library versions, recorded with every result."""
+    """Date, machine (the CPU's model and instruction-set flags: :func:`bench.timing.cpu_description`) and library
+    versions, recorded with every result."""
+    cpu = cpu_description()
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
+        "machine": {"cpu": cpu["model"], "cpu_flags": cpu["flags"], "cores": os.cpu_count(),
+                    "platform": platform.platform(),
                     # other work on the cores (1, 5, 15 minutes) when the record was started: wall times and
                     # speeds depend on it
                     "load_average": [round(x, 2) for x in os.getloadavg()]},

@@ -15,11 +15,11 @@ against ``T5ForConditionalGeneration.generate`` on the same checkpoint. Text in,
 
 Protocol (:mod:`bench.timing`): each engine in a worker process of its own (TensorFlow alone in one, torch alone
 in the other), warm-up calls not counted, rounds alternating between the engines (the export first), the median
-with min and max; each worker's thread settings and the machine's float32 matmul GFLOPS recorded beside. A random
-model may end rows early with eos, and sampled rows end at different lengths on each side, so the goal is judged
-on generated tokens per second (each row's tokens up to its eos, eos included); sequences per second are recorded
-too. For beam search the rows of the export equal to PyTorch's are counted (they should all be); for sampling,
-each side's mean generated length.
+with min and max; each worker's libraries and thread settings and the machine's float32 and bfloat16 matmul GFLOPS
+recorded beside. A random model may end rows early with eos, and sampled rows end at different lengths on each
+side, so the goal is judged on generated tokens per second (each row's tokens up to its eos, eos included);
+sequences per second are recorded too. For beam search the rows of the export equal to PyTorch's are counted (they
+should all be); for sampling, each side's mean generated length.
 
     python -m bench generate      # needs the bench extra (torch)
 
@@ -29,7 +29,6 @@ TensorFlow nor torch, and each function imports what it needs.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,8 @@ MODES = {  # the generate signature's option inputs, max_new_tokens aside
     "top_p_sampling": dict(num_beams=1, do_sample=True, temperature=1.0, top_k=0, top_p=0.9, seed=0,
                            num_return_sequences=1),
 }
+# greedy search's options (bench.gpt2_speed and bench.hf time it)
+GREEDY = dict(num_beams=1, do_sample=False, temperature=1.0, top_k=0, top_p=1.0, seed=0, num_return_sequences=1)
 SECONDS = 3600  # an export running past this has failed
 
 
@@ -139,10 +140,6 @@ def padded_after_eos(token_ids: np.ndarray, eos: int = EOS) -> np.ndarray:
     return np.where(np.cumsum(ends, axis=1) - ends > 0, PAD, token_ids)
 
 
-def worker_command(engine: str, path: Path) -> list[str]:
-    return timing.engine_command("bench.generate", engine, path)
-
-
 # ------------------------------------------------------------------------------ the parent
 def write_checkpoint(folder: Path) -> Path:
     """The random-init t5-small-shaped checkpoint (seed 0, as ``python -m bench hf`` writes it)."""
@@ -203,7 +200,7 @@ def speed_figures(timed: dict[str, timing.Timed], eos: int = EOS) -> dict[str, A
 def speed_ratio(figures: dict[str, Any], engine: str, baseline: str) -> dict[str, float]:
     """``engine``'s sequences and generated tokens per second over ``baseline``'s (:func:`speed_figures`), from
     the counts and median seconds, not the rounded rates."""
-    faster = figures["seconds"][baseline]["median"] / figures["seconds"][engine]["median"]
+    faster = timing.speedup(figures["seconds"], engine, baseline)
     return {f"{kind}_per_second": round(faster * figures[kind][engine] / figures[kind][baseline], 3)
             for kind in ("sequences", "generated_tokens")}
 
@@ -246,10 +243,9 @@ def timed_modes(record: BenchRecord, workers: dict[str, timing.Worker], texts: l
     for mode, options in MODES.items():
         timed = timing.alternating_rounds(workers, "generate", {"texts": texts, "max_new_tokens": NEW_TOKENS,
                                                                 **options}, rounds, WARM_UP_CALLS)
-        # other work on the cores (1, 5, 15 minutes) as the rounds ended: it weighs on the timings
-        record.add(mode, {**compared(timed, options), "load_average": [round(x, 2) for x in os.getloadavg()]})
+        record.add(mode, {**compared(timed, options), "load_average": timing.load_average()})
         print(summary_line(mode, record.payload[mode]), flush=True)
-    record.add("processes", {name: worker.call("process").value for name, worker in workers.items()})
+    record.add("processes", timing.processes(workers))
 
 
 def run(record: BenchRecord, seeds: Sequence[int], checkpoint: Path | None = None, rounds: int = ROUNDS) -> None:
@@ -262,13 +258,13 @@ def run(record: BenchRecord, seeds: Sequence[int], checkpoint: Path | None = Non
         "checkpoint": str(checkpoint) if checkpoint else {"shape": "t5-small", **T5_SMALL, "seed": 0},
         "export_settings": export_settings(), "inputs": texts, "max_new_tokens": NEW_TOKENS, "rounds": rounds,
         "warm_up_calls": WARM_UP_CALLS})
-    record.add("matmul", timing.matmul_gflops())  # before any worker starts: the machine alone
+    record.add("matmul", timing.matmul_speeds())  # before any worker starts: the machine alone
     with tempfile.TemporaryDirectory(prefix="zoo-bench-generate-") as scratch:  # a full-shape checkpoint: 250 MB
         checkpoint = checkpoint or write_checkpoint(Path(scratch))
         check_inputs_fit_export(hf_t5_tokenizer(checkpoint), texts)
-        with timing.Worker(worker_command("pytorch", checkpoint)) as pytorch:  # loads while the export runs
+        with timing.engine_worker("bench.generate", "pytorch", checkpoint) as pytorch:  # loads while the export runs
             version_dir = export("t5", {"init": checkpoint, **export_settings()}, Path(scratch))
-            with timing.Worker(worker_command("zoo_export", version_dir)) as zoo_export:
+            with timing.engine_worker("bench.generate", "zoo_export", version_dir) as zoo_export:
                 timed_modes(record, {"zoo_export": zoo_export, "pytorch": pytorch}, texts, rounds)
 
 

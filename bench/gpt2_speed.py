@@ -27,14 +27,14 @@ Parity, recorded under ``parity`` (:data:`TOLERANCE` 1e-4):
 
 Speed, recorded under ``greedy`` (:mod:`bench.timing`'s protocol: each engine in a worker process of its own,
 TensorFlow alone in one, torch alone in the others, warm-up calls not counted, rounds alternating between the
-engines, the median with min and max, thread settings and the machine's float32 matmul GFLOPS beside): batch 8 ×
-64 new tokens at most, greedy, text in and text out on every side (tokenizer, generation, detokenizer in the timed
-call). Engines: ``zoo_export`` (its ``generate`` signature with greedy options: the cached decoding of
-:mod:`zoo.models.text.gpt2_decoding`), ``pytorch`` (``generate(do_sample=False)``, its KV cache) and
-``pytorch_no_cache`` (the same with ``use_cache=False``, every step recomputing the whole prefix). The export
-cannot be told ``min_new_tokens``, so rows may end early at eos: the goal is judged on generated tokens per second
-(each row's tokens up to its eos, eos included); sequences per second are recorded too, and the ratios of the
-export to both PyTorch engines.
+engines, the median with min and max, libraries, thread settings and the machine's float32 and bfloat16 matmul
+GFLOPS beside): batch 8 × 64 new tokens at most, greedy, text in and text out on every side (tokenizer,
+generation, detokenizer in the timed call). Engines: ``zoo_export`` (its ``generate`` signature with greedy
+options: the cached decoding of :mod:`zoo.models.text.gpt2_decoding`), ``pytorch`` (``generate(do_sample=False)``,
+its KV cache) and ``pytorch_no_cache`` (the same with ``use_cache=False``, every step recomputing the whole
+prefix). The export cannot be told ``min_new_tokens``, so rows may end early at eos: the goal is judged on
+generated tokens per second (each row's tokens up to its eos, eos included); sequences per second are recorded
+too, and the ratios of the export to both PyTorch engines.
 
     python -m bench gpt2_speed      # needs the bench extra (torch); the no-cache engine takes the most time
 
@@ -47,7 +47,6 @@ from __future__ import annotations
 import csv
 import functools
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -76,7 +75,6 @@ ROUNDS = 5
 WARM_UP_CALLS = 1  # besides the parity calls before the rounds (one a no-cache call costs the most)
 GOAL = 2.0  # the export's generated tokens per second over PyTorch's, with its cache
 TOLERANCE = 1e-4  # parity: relative to PyTorch's largest logit, to each of its log-likelihoods
-GREEDY = dict(num_beams=1, do_sample=False, temperature=1.0, top_k=0, top_p=1.0, seed=0, num_return_sequences=1)
 
 
 class Checkpoint(NamedTuple):
@@ -161,7 +159,7 @@ WORKERS = {"zoo_export": zoo_export_handlers, "keras_import": keras_import_handl
 
 
 def worker(engine: str, path: Path) -> timing.Worker:
-    return timing.Worker(timing.engine_command("bench.gpt2_speed", engine, path))
+    return timing.engine_worker("bench.gpt2_speed", engine, path)
 
 
 # ------------------------------------------------------------------------------ the checkpoint and the export
@@ -249,7 +247,7 @@ def logits_parity(keras_import: timing.Worker, pytorch: timing.Worker, texts: li
 def greedy_parity(zoo_export: timing.Worker, pytorch: timing.Worker, texts: list[str]) -> dict:
     """The export's greedy tokens against ``generate(do_sample=False)``'s: rows equal, where each row first
     differs, and how many distinct tokens PyTorch's rows hold (a random model may repeat one token)."""
-    request = {"texts": texts, "max_new_tokens": NEW_TOKENS, **GREEDY}
+    request = {"texts": texts, "max_new_tokens": NEW_TOKENS, **generate.GREEDY}
     ours, theirs = (np.array(engine.call("generate", **request).value["token_ids"]) for engine in (zoo_export, pytorch))
     equal = (ours == theirs).all(axis=1)
     return {"rows_equal": int(equal.sum()), "rows": len(theirs), "passed": bool(equal.all()),
@@ -288,7 +286,7 @@ def greedy_speed(timed: dict[str, timing.Timed], eos: int) -> dict[str, Any]:
               for baseline in ("pytorch", "pytorch_no_cache")}
     tokens = {name: np.array(t.last["token_ids"]) for name, t in timed.items()}
     return {
-        "options": {"max_new_tokens": NEW_TOKENS, **GREEDY}, **figures, **ratios,
+        "options": {"max_new_tokens": NEW_TOKENS, **generate.GREEDY}, **figures, **ratios,
         "rows_equal_pytorch": {name: int((ids == tokens["pytorch"]).all(axis=1).sum()) for name, ids in tokens.items()},
         "goal": f"zoo_export generated tokens per second >= {GOAL:g} x pytorch's (with its cache)",
         "goal_met": ratios["ratio_zoo_export_vs_pytorch"]["generated_tokens_per_second"] >= GOAL,
@@ -318,12 +316,10 @@ def measured(record: BenchRecord, checkpoint: Checkpoint, scratch: Path, texts: 
             print(parity_line(record.payload["parity"]), flush=True)
             workers = {"zoo_export": zoo_export, "pytorch": pytorch, "pytorch_no_cache": no_cache}
             timed = timing.alternating_rounds(workers, "generate", {"texts": texts, "max_new_tokens": NEW_TOKENS,
-                                                                    **GREEDY}, rounds, WARM_UP_CALLS)
-            # other work on the cores (1, 5, 15 minutes) as the rounds ended: it weighs on the timings
-            record.add("greedy", {**greedy_speed(timed, checkpoint.eos_id),
-                                  "load_average": [round(x, 2) for x in os.getloadavg()]})
+                                                                    **generate.GREEDY}, rounds, WARM_UP_CALLS)
+            record.add("greedy", {**greedy_speed(timed, checkpoint.eos_id), "load_average": timing.load_average()})
             print(speed_line(record.payload["greedy"]), flush=True)
-            record.add("processes", {name: engine.call("process").value for name, engine in workers.items()})
+            record.add("processes", timing.processes(workers))
 
 
 def run(record: BenchRecord, seeds: Sequence[int], shape: dict[str, int] | None = None, rounds: int = ROUNDS) -> None:
@@ -335,7 +331,7 @@ def run(record: BenchRecord, seeds: Sequence[int], shape: dict[str, int] | None 
         "checkpoint": {**shape, "initializer_range": INITIALIZER_RANGE, "seed": 0},
         "export_settings": export_settings(f"{DATA_ROWS} BBC News train texts (CSV)"), "inputs": texts,
         "max_new_tokens": NEW_TOKENS, "rounds": rounds, "warm_up_calls": WARM_UP_CALLS})
-    record.add("matmul", timing.matmul_gflops())  # before any worker starts: the machine alone
+    record.add("matmul", timing.matmul_speeds())  # before any worker starts: the machine alone
     with tempfile.TemporaryDirectory(prefix="zoo-bench-gpt2-speed-") as scratch:  # full shape: about 1 GB
         checkpoint = write_checkpoint(Path(scratch) / "gpt2", **shape)
         record.describe("tokenizer", {"learned_tokens": checkpoint.learned_tokens, "padded_to": shape["vocab_size"],

@@ -24,7 +24,8 @@ def test_gpt2_speed_bench_checks_parity_then_times_the_export_against_pytorch_wi
     record = BenchRecord("gpt2_speed", tmp_path / "results")
     gpt2_speed.run(record, [0], shape=TINY, rounds=ROUNDS)
     saved = json.loads(record.path.read_text())
-    assert len(saved["setup"]["inputs"]) == gpt2_speed.BATCH and saved["matmul"]["gflops"] > 0
+    assert len(saved["setup"]["inputs"]) == gpt2_speed.BATCH
+    assert saved["matmul"]["float32"]["gflops"] > 0 and saved["matmul"]["bfloat16"]["gflops"] > 0
     assert saved["tokenizer"]["learned_tokens"] < saved["tokenizer"]["padded_to"] == gpt2_speed.GPT2_SMALL["vocab_size"]
     parity = saved["parity"]
     assert parity["logits"]["token_ids_equal"] and len(set(parity["logits"]["prompt_tokens"])) == gpt2_speed.BATCH
