@@ -25,6 +25,7 @@ from pathlib import Path
 import keras_hub
 
 import zoo
+from zoo.config import PrecisionConfig
 from zoo.errors import UsageError
 from zoo.models.hf.bert_checkpoint import (
     has_masked_lm_head, load_bert_checkpoint, load_bert_masked_lm, minilm_directory, read_bert_config,
@@ -39,7 +40,7 @@ LONGEST_SEQUENCE = 256
 
 
 @dataclasses.dataclass
-class BertConfig(FromScratchConfig):
+class BertConfig(FromScratchConfig, PrecisionConfig):
     sequence_length: int = zoo.field(0, "WordPiece tokens per text, [CLS] and [SEP] included (longer is cut); 0 = "
                                         f"from the data: 95% of the training texts whole, at most {LONGEST_SEQUENCE} "
                                         "(and the checkpoint's max_position_embeddings)")

@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
+from zoo.config import PrecisionConfig
 from zoo.errors import UsageError
 from zoo.export import Endpoint
 from zoo.models.hf.bert_checkpoint import minilm_directory
@@ -49,7 +50,7 @@ from zoo.models.text.electra import ElectraPretrainer
 
 
 @dataclasses.dataclass
-class ElectraConfig(FromScratchConfig):
+class ElectraConfig(FromScratchConfig, PrecisionConfig):
     generator_hidden_dim: int = zoo.field(32, "generator hidden size (the paper: 1/4 to 1/2 of the discriminator's)",
                                          within="[1, inf)")
     discriminator_weight: float = zoo.field(1.0, "λ: loss = generator MLM loss + λ × discriminator loss (the "

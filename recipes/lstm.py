@@ -29,6 +29,7 @@ import keras
 import tensorflow as tf
 
 import zoo
+from zoo.config import PrecisionConfig
 from zoo.data import bbc_news
 from zoo.data.examples import DataSpec, load_text_classification
 from zoo.data.minilm import load_vocab, load_word_embeddings
@@ -47,7 +48,7 @@ CHUNK_LENGTH = 128  # tokens per piece when chunks is left to the data
 
 
 @dataclasses.dataclass
-class LstmConfig(zoo.TextClassifierConfig):
+class LstmConfig(zoo.TextClassifierConfig, PrecisionConfig):
     """lstm's keys. Texts are read in ``chunks`` equal pieces:
 
     >>> LstmConfig(sequence_length=30, chunks=4).validate()

@@ -167,6 +167,28 @@ class ClassifierConfig(RecipeConfig):
 CLASS_WEIGHTS = ("auto", "balanced", "none")
 
 
+FLOAT32, BFLOAT16 = "float32", "bfloat16"
+PRECISIONS = (FLOAT32, BFLOAT16)
+
+
+@dataclasses.dataclass
+class PrecisionConfig(RecipeConfig):
+    """Keys of a recipe whose export may compute in a lower precision (:mod:`zoo.export.precision`).
+
+    >>> PrecisionConfig(precision="int8").validate()
+    Traceback (most recent call last):
+    zoo.errors.UsageError: precision='int8': choose one of float32, bfloat16
+    """
+
+    precision: str = field(FLOAT32, "what the export computes in: 'float32', or 'bfloat16' (float32 weights, "
+                                    "bfloat16 math; published only within the loss bounds of docs/export.md)")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.precision not in PRECISIONS:
+            raise UsageError(f"precision={self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+
+
 @dataclasses.dataclass
 class TextDataConfig(RecipeConfig):
     """Keys of a recipe that reads text."""

@@ -46,12 +46,13 @@ import keras
 import tensorflow as tf
 
 from zoo.bars import QualityBar
-from zoo.config import RecipeConfig
+from zoo.config import FLOAT32, RecipeConfig
 from zoo.config import check as check_config
 from zoo.data.splits import Splits
 from zoo.distribute import is_chief, worker_dir
 from zoo.errors import UsageError
 from zoo.export import ExportResult, Servable, export
+from zoo.export.precision import serving_precision
 from zoo.quiet import known_notices_quieted
 from zoo.registry import registered
 from zoo.run_lock import holding_run_dir
@@ -100,6 +101,9 @@ class RunResult:
             lines.append(f"  exported {self.export.path} (gate passed: {sum(self.export.gate.signatures_run.values())} "
                          f"warmup requests over {len(self.export.gate.signatures_run)} signatures)")
             lines.append(f"  models.config: {self.export.models_config}")
+            if self.export.precision.get("dtype", FLOAT32) != FLOAT32:
+                lines.append("  precision " + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}"
+                                                        for k, v in self.export.precision.items()))
         return "\n".join(lines)
 
 
@@ -226,17 +230,21 @@ class Recipe(KerasTraining):
         )
 
     def _export(self, trained, splits, metrics, export_dir, version) -> ExportResult | None:
-        card = {"config": self.config.to_dict(), "metrics": metrics, "data": splits.card()}
-        if is_chief(self.strategy):
-            return export(self.servable(trained, splits), model_name=self.name, export_root=export_dir,
-                          card=card, version=version)
-        # Non-chief workers take part in saving (it may run collectives) but publish nothing.
-        scratch = Path(tempfile.mkdtemp(prefix="zoo-worker-export-"))
-        try:
-            export(self.servable(trained, splits), model_name=self.name, export_root=scratch, card=card)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        return None
+        """The servable at the config's ``precision`` (float32 unless the config has that key and says otherwise),
+        exported; the low-precision model is compared with float32 on the test split first."""
+        precision = getattr(self.config, "precision", FLOAT32)
+        with serving_precision(precision, trained, splits, self.servable, self.name) as (servable, precision_card):
+            card = {"config": self.config.to_dict(), "metrics": metrics, "data": splits.card(),
+                    "precision": precision_card}
+            if is_chief(self.strategy):
+                return export(servable, model_name=self.name, export_root=export_dir, card=card, version=version)
+            # Non-chief workers take part in saving (it may run collectives) but publish nothing.
+            scratch = Path(tempfile.mkdtemp(prefix="zoo-worker-export-"))
+            try:
+                export(servable, model_name=self.name, export_root=scratch, card=card)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            return None
 
 
 def check_publishable(cls: type[Recipe]) -> None:

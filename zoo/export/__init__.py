@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
+from zoo.config import FLOAT32
 from zoo.errors import ExportError
 from zoo.export.gate import GateReport, run_gate
 from zoo.export.model_card import write_model_card
@@ -33,6 +34,7 @@ class ExportResult:
     version: int
     gate: GateReport
     models_config: Path
+    precision: dict[str, Any]
 
 
 def export(
@@ -45,7 +47,8 @@ def export(
 ) -> ExportResult:
     """Save, write warmup and model card, run the gate, then publish ``export_root/model_name/N``.
 
-    ``card`` holds ``config``, ``metrics`` and ``data`` for ``assets.extra/zoo.json``. Nothing becomes
+    ``card`` holds ``config``, ``metrics``, ``data`` and optionally ``precision`` (what the export computes in and
+    how it compared with float32: :mod:`zoo.export.precision`; float32 when absent) for ``assets.extra/zoo.json``. Nothing becomes
     visible to TF Serving unless every step, the validation gate included, succeeds; a NaN or infinite
     metric (a run that diverged) stops the export before anything is written.
     """
@@ -54,6 +57,7 @@ def export(
         shown = ", ".join(f"{k}={v}" for k, v in non_finite.items())
         raise ExportError(f"not exporting {model_name}: non-finite metrics ({shown}); the training diverged")
     export_root = Path(export_root)
+    precision = dict(card.get("precision", {"dtype": FLOAT32}))
     read_models_config(export_root / CONFIG_FILE)  # a models.config that would not parse fails before any work
     reports: list[GateReport] = []
 
@@ -67,9 +71,11 @@ def export(
             config=card.get("config", {}),
             metrics=card.get("metrics", {}),
             data=card.get("data", {}),
+            precision=precision,
             signatures=describe_signatures(servable),
         )
-        reports.append(run_gate(tmp, functions))
+        reports.append(run_gate(tmp, functions, atol=servable.gate_tolerance))
 
     path = publish(export_root / model_name, version, write)
-    return ExportResult(path=path, version=int(path.name), gate=reports[0], models_config=write_models_config(export_root))
+    return ExportResult(path=path, version=int(path.name), gate=reports[0], models_config=write_models_config(export_root),
+                        precision=precision)

@@ -32,9 +32,11 @@ def write_model_card(
     config: Mapping[str, Any],
     metrics: Mapping[str, float],
     data: Mapping[str, Any],
+    precision: Mapping[str, Any],
     signatures: Mapping[str, Any],
 ) -> Path:
-    """Write the model card; every value must be JSON-serialisable."""
+    """Write the model card; every value must be JSON-serialisable. ``precision``: what the export computes in, and
+    how it compared with float32 on the test split (:mod:`zoo.export.precision`)."""
     card = {
         "recipe": recipe,
         "version": version,
@@ -42,6 +44,7 @@ def write_model_card(
         "config": dict(config),
         "metrics": {k: float(v) for k, v in metrics.items()},
         "data": dict(data),
+        "precision": dict(precision),
         "signatures": dict(signatures),
         "libraries": library_versions(),
         "machine": {"platform": platform.platform(), "processor": platform.machine()},

@@ -51,10 +51,15 @@ class Endpoint:
 
 @dataclasses.dataclass
 class Servable:
-    """Everything an export writes: ``tracked`` objects (models, tokenizers, tables) and the endpoints."""
+    """Everything an export writes: ``tracked`` objects (models, tokenizers, tables) and the endpoints.
+
+    ``gate_tolerance``: how far (absolute and relative) the served float outputs may be from the in-memory ones at
+    the validation gate; looser for a model that computes in bfloat16 (:mod:`zoo.export.precision`).
+    """
 
     tracked: list[Any]
     endpoints: dict[str, Endpoint]
+    gate_tolerance: float = 1e-5
 
     def __post_init__(self) -> None:
         if "serving_default" not in self.endpoints:

@@ -1,0 +1,136 @@
+"""``--set precision=bfloat16``: bert, electra and lstm export in bfloat16 through the CLI, pass the gate, record what
+they lost in the model card and serve float32 outputs through ``python -m zoo.serve``; beyond a loss bound, or with
+an unknown value, the run stops with one line (exit status 2) and publishes nothing."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.core.framework import types_pb2
+
+import zoo
+from serve_support import post_json, serve_process
+from zoo.export import precision
+from zoo.export.session import SessionModel
+from zoo.run import main
+from zoo_subprocess import run_python, set_options
+
+# electra's own tiny run predicts near-uniform probabilities, whose near ties bfloat16 flips (refused, rightly);
+# a higher learning rate makes its predictions decided
+BFLOAT16_RUNS = {
+    "bert": zoo.get_recipe("bert").tiny,
+    "electra": {**zoo.get_recipe("electra").tiny, "learning_rate": 1e-2, "epochs": 2},
+    "lstm": zoo.get_recipe("lstm").tiny,
+}
+ENCODERS = ("bert", "electra")  # they have an embed signature
+
+
+@pytest.fixture(scope="module")
+def bfloat16_exports(tmp_path_factory):
+    """bert, electra and lstm (tiny) through ``python -m zoo.run ... --set precision=bfloat16``, two at a time."""
+    root = tmp_path_factory.mktemp("bfloat16")
+    export_dir = root / "saved_models"
+
+    def run(name):
+        args = ["-m", "zoo.run", name, *set_options({**BFLOAT16_RUNS[name], "precision": "bfloat16"}),
+                "--export-dir", str(export_dir)]
+        return run_python(args, cwd=root, timeout=900)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = dict(zip(BFLOAT16_RUNS, pool.map(run, BFLOAT16_RUNS)))
+    return export_dir, runs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(BFLOAT16_RUNS))
+def test_bfloat16_export_passes_the_gate_and_its_card_says_what_it_lost(bfloat16_exports, name):
+    export_dir, runs = bfloat16_exports
+    assert runs[name].returncode == 0, runs[name].stderr[-3000:]
+    version = export_dir / name / "1"
+    card = json.loads((version / "assets.extra" / "zoo.json").read_text())
+    section = card["precision"]
+    assert card["config"]["precision"] == section["dtype"] == "bfloat16"
+    assert section["keras_policy"] == "mixed_bfloat16" and section["test_rows"] == card["data"]["rows"]["test"]
+    assert 0.0 <= section["class_changes"] <= precision.MAX_CLASS_CHANGES
+    assert 0.0 <= section["test_accuracy"] <= 1.0 and "test_accuracy" in card["metrics"]  # beside float32's
+    if name in ENCODERS:
+        assert precision.MIN_EMBEDDING_COSINE <= section["min_embedding_cosine"] <= 1.0 + 1e-6
+    else:
+        assert "min_embedding_cosine" not in section
+    assert "precision dtype bfloat16" in runs[name].stdout
+    with SessionModel(version) as model:  # as TF Serving loads it: bfloat16 math inside, float32 out
+        graph = model.meta_graph.graph_def
+        inside = {node.op for function in graph.library.function for node in function.node_def
+                  if any(value.type == types_pb2.DT_BFLOAT16 for value in node.attr.values())}
+        assert "MatMul" in inside or "BatchMatMulV2" in inside or "Einsum" in inside, sorted(inside)
+        out = model.run("serving_default", {"text": np.array([b"Shares rose", b"A late goal"], object)})
+    assert out["probabilities"].dtype == np.float32 and np.isfinite(out["probabilities"]).all()
+    for signature in model.signature_defs.values():
+        assert all(tensor.dtype != types_pb2.DT_BFLOAT16 for tensor in signature.outputs.values())
+
+
+@pytest.mark.slow
+def test_bfloat16_lstm_answers_through_zoo_serve(bfloat16_exports):
+    export_dir, runs = bfloat16_exports
+    assert runs["lstm"].returncode == 0, runs["lstm"].stderr[-3000:]
+    with serve_process(export_dir) as server:
+        status, body = post_json(f"{server.rest_url}/v1/models/lstm:predict",
+                                 {"instances": ["Shares rose after profits beat forecasts", "A late goal won it"]})
+    assert status == 200, body
+    rows = body["predictions"]
+    assert len(rows) == 2 and all(len(row["probabilities"]) == 5 for row in rows)
+    np.testing.assert_allclose([sum(row["probabilities"]) for row in rows], 1.0, atol=1e-2)
+
+
+@pytest.mark.slow
+def test_an_encoder_below_the_cosine_bound_is_refused_with_one_line(tmp_path, monkeypatch, capsys):
+    # the real bound is 0.99; bfloat16 embeddings are never exactly float32's, so at 1.0 the measured cosine fails it
+    monkeypatch.setattr(precision, "MIN_EMBEDDING_COSINE", 1.0)
+    monkeypatch.chdir(tmp_path)
+    overrides = set_options({**BFLOAT16_RUNS["electra"], "precision": "bfloat16"})
+    assert main(["electra", *overrides, "--export-dir", "saved_models"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("zoo: error: not exporting electra at precision=bfloat16: the least embedding cosine "
+                            "to float32 over the ") and error.endswith("(bound 1.0); keep precision=float32"), error
+    assert not (tmp_path / "saved_models" / "electra").exists()
+
+
+def test_an_unknown_precision_is_a_one_line_usage_error(tmp_path, capsys):
+    assert main(["lstm", "--set", "precision=int8", "--export-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "zoo: error: precision='int8': choose one of float32, bfloat16"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_class_changes_beyond_one_percent_are_refused():
+    float32 = {"classes": np.array([b"a"] * 100, dtype=object)}
+    one_change, two_changes = ({"classes": np.array([b"b"] * n + [b"a"] * (100 - n), dtype=object)} for n in (1, 2))
+    section = precision.judged("bfloat16", float32, one_change, np.zeros(100, int), ("a", "b"), "toy")
+    assert section["class_changes"] == 0.01 and section["test_accuracy"] == 0.99
+    with pytest.raises(precision.PrecisionLossError, match=r"changes on 2\.00% of the 100 test rows \(bound 1%\)"):
+        precision.judged("bfloat16", float32, two_changes, np.zeros(100, int), ("a", "b"), "toy")
+
+
+def test_min_cosine_below_the_bound_is_refused():
+    rows = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+    turned = np.array([[1.0, 0.0], [0.2, 1.0]], np.float32)  # cosine 0.98 on the second row
+    with pytest.raises(precision.PrecisionLossError, match=r"least embedding cosine .* is 0\.9806 \(bound 0\.99\)"):
+        precision.judged("bfloat16", {"embeddings": rows}, {"embeddings": turned}, None, (), "toy")
+
+
+def test_the_layers_compute_in_bfloat16_only_inside_the_block():
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    x = tf.constant([[1.0, 2.0, 3.0]])
+    before = model(x)
+    with precision.computing_in("bfloat16", [model]):
+        inside = model(x)
+        assert inside.dtype == tf.bfloat16 and model.weights[0].dtype == "float32"
+    assert model.layers[0].compute_dtype == "float32"
+    np.testing.assert_array_equal(model(x), before)
+    np.testing.assert_allclose(tf.cast(inside, tf.float32), before, rtol=2 ** -7, atol=2 ** -7)

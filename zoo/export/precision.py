@@ -1,0 +1,194 @@
+"""An export that computes in bfloat16 (``--set precision=bfloat16``), published only within stated loss bounds.
+
+:func:`serving_precision` hands the exporter the recipe's own signatures (its ``servable``) built on the trained
+model with every Keras layer switched to the ``mixed_bfloat16`` policy: variables stay float32, the layers compute
+in bfloat16 (casting the weights as they read them), and the signatures' floating outputs are cast back to float32,
+so a client sees the dtypes of a float32 export. Before anything is written, the low-precision signatures run on
+the test split beside the float32 ones; they are published only within the bounds:
+
+- a classifier (``serving_default`` returns ``classes``): at most :data:`MAX_CLASS_CHANGES` of the test rows change
+  class;
+- an encoder (an ``embed`` signature): every test row's embedding has cosine at least :data:`MIN_EMBEDDING_COSINE`
+  to its float32 embedding.
+
+Outside them, :class:`PrecisionLossError` (exit status 2, one line, nothing published). What was measured goes to
+the model card's ``precision`` section. The trained model is float32 again when the block ends.
+
+Example (a float32 model served in bfloat16):
+
+>>> import keras, numpy as np, tensorflow as tf
+>>> from zoo.export.signatures import Endpoint
+>>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+>>> def servable(trained, splits):
+...     return Servable(tracked=[model], endpoints={"serving_default": Endpoint(
+...         fn=lambda x: {"y": model(x)}, input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")],
+...         warmup={"x": np.ones((1, 4), np.float32)})})
+>>> with computing_in(BFLOAT16, [model]):
+...     low = float32_outputs(servable(None, None))
+...     model.layers[0].compute_dtype, low.endpoints["serving_default"].fn(tf.ones((1, 4)))["y"].dtype
+('bfloat16', tf.float32)
+>>> model.layers[0].compute_dtype
+'float32'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.config import BFLOAT16, FLOAT32
+from zoo.data.splits import Splits
+from zoo.errors import ExportError, UsageError
+from zoo.export.signatures import Endpoint, Servable
+
+MAX_CLASS_CHANGES = 0.01  # share of the test rows whose predicted class may differ from float32's
+MIN_EMBEDDING_COSINE = 0.99  # least cosine of a test row's embedding to its float32 embedding
+KERAS_POLICY = {BFLOAT16: "mixed_bfloat16"}  # float32 variables, bfloat16 compute
+# The gate's tolerance for served vs in-memory outputs: the exported graph's kernels may round bfloat16 (8 bits of
+# significand) differently from the in-memory run's, by a step or two, and a step propagates through the layers.
+GATE_TOLERANCE = {BFLOAT16: 2 ** -5}
+BATCH = 64  # test rows per call while comparing
+
+
+class PrecisionLossError(UsageError, ExportError):
+    """The low-precision model is outside a loss bound: not exported. A usage error (exit status 2): the
+    ``precision`` key is what to change."""
+
+
+def keras_models(trained: Any) -> list[keras.layers.Layer]:
+    """The Keras models (and layers) among the fields of a :class:`~zoo.recipe.Trained`."""
+    values = (getattr(trained, field.name) for field in dataclasses.fields(trained))
+    return [value for value in values if isinstance(value, keras.layers.Layer)]
+
+
+def nested_layers(models: Iterable[keras.layers.Layer]) -> list[keras.layers.Layer]:
+    """Each of ``models`` and every layer inside them, each once (models may share layers)."""
+    found: dict[int, keras.layers.Layer] = {}
+    for model in models:
+        # Keras' own walk over nested layers (Layer has no public one)
+        found.update((id(layer), layer) for layer in model._flatten_layers(include_self=True, recursive=True))
+    return list(found.values())
+
+
+@contextlib.contextmanager
+def computing_in(precision: str, models: Iterable[keras.layers.Layer]) -> Iterator[None]:
+    """Inside the block, every float32 layer of ``models`` (nested ones too) computes in ``precision``, its
+    variables untouched; each gets its float32 policy back afterwards."""
+    switched = [layer for layer in nested_layers(models) if layer.dtype_policy.name == FLOAT32]
+    try:
+        for layer in switched:
+            layer.dtype_policy = KERAS_POLICY[precision]
+        yield
+    finally:
+        for layer in switched:
+            layer.dtype_policy = FLOAT32
+
+
+def float32_outputs(servable: Servable) -> Servable:
+    """``servable`` with every floating output of every signature cast to float32."""
+
+    def cast(fn: Callable[..., Mapping[str, Any]]) -> Callable[..., dict[str, Any]]:
+        def float32_fn(*inputs):
+            return {name: tf.cast(value, tf.float32) if tf.as_dtype(value.dtype).is_floating else value
+                    for name, value in fn(*inputs).items()}
+
+        float32_fn.__signature__ = inspect.signature(fn)  # the inputs' names, which the signature is bound by
+        return float32_fn
+
+    endpoints = {name: dataclasses.replace(endpoint, fn=cast(endpoint.fn))
+                 for name, endpoint in servable.endpoints.items()}
+    return dataclasses.replace(servable, endpoints=endpoints)
+
+
+def signature_outputs(endpoint: Endpoint, features: np.ndarray) -> dict[str, np.ndarray]:
+    """A one-input signature's outputs on ``features``, :data:`BATCH` rows per call."""
+    (spec,) = endpoint.input_signature
+    fn = tf.function(endpoint.fn, input_signature=[spec])
+    batches = [{k: np.asarray(v) for k, v in fn(tf.constant(features[i:i + BATCH], spec.dtype)).items()}
+               for i in range(0, len(features), BATCH)]
+    return {name: np.concatenate([batch[name] for batch in batches]) for name in batches[0]}
+
+
+def outputs_on_test_split(servable: Servable, splits: Splits) -> dict[str, np.ndarray]:
+    """What the bounds compare, on the test split: ``classes`` from ``serving_default`` (a classifier) and
+    ``embeddings`` from ``embed`` (an encoder), as far as the servable has them."""
+    features = np.asarray(splits.test[0])
+    outputs = {}
+    predictions = signature_outputs(servable.endpoints["serving_default"], features)
+    if "classes" in predictions:
+        outputs["classes"] = predictions["classes"]
+    if "embed" in servable.endpoints:
+        outputs["embeddings"] = signature_outputs(servable.endpoints["embed"], features)["embeddings"]
+    return outputs
+
+
+def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """The least cosine between matching rows of ``a`` and ``b``.
+
+    >>> min_cosine(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([[2.0, 0.0], [1.0, 0.0]]))
+    0.7071067811865475
+    """
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    norms = np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), np.finfo(np.float64).tiny)
+    return float(np.min(np.sum(a * b, axis=1) / norms))
+
+
+def judged(precision: str, reference: Mapping[str, np.ndarray], low: Mapping[str, np.ndarray],
+           labels: np.ndarray | None, label_names: Sequence[str], model_name: str) -> dict[str, Any]:
+    """The model card's ``precision`` section for ``low`` against the float32 ``reference`` outputs on the test rows
+    (whose ``labels`` index ``label_names``); raises :class:`PrecisionLossError` naming the first bound that fails.
+
+    >>> judged("bfloat16", {"classes": np.array([b"a", b"b"])}, {"classes": np.array([b"a", b"b"])},
+    ...        np.array([0, 0]), ("a", "b"), "toy")["test_accuracy"]
+    0.5
+    """
+    if not low:
+        raise UsageError(f"precision={precision}: {model_name} has neither classes nor embed to bound its loss by; "
+                         f"keep precision={FLOAT32}")
+    rows = len(next(iter(low.values())))
+    section: dict[str, Any] = {"dtype": precision, "keras_policy": KERAS_POLICY[precision], "test_rows": rows}
+    refusal = f"not exporting {model_name} at precision={precision}"
+    if "classes" in low:
+        changed = float(np.mean(low["classes"] != reference["classes"]))
+        section.update(class_changes=changed, max_class_changes=MAX_CLASS_CHANGES)
+        if labels is not None and len(label_names):
+            names = np.array([name.encode() for name in label_names], dtype=object)
+            section["test_accuracy"] = float(np.mean(low["classes"] == names[labels]))
+        if changed > MAX_CLASS_CHANGES:
+            raise PrecisionLossError(f"{refusal}: the predicted class changes on {changed:.2%} of the {rows} test rows "
+                                     f"(bound {MAX_CLASS_CHANGES:.0%}); keep precision={FLOAT32}")
+    if "embeddings" in low:
+        cosine = min_cosine(low["embeddings"], reference["embeddings"])
+        section.update(min_embedding_cosine=cosine, min_embedding_cosine_bound=MIN_EMBEDDING_COSINE)
+        if cosine < MIN_EMBEDDING_COSINE:
+            raise PrecisionLossError(f"{refusal}: the least embedding cosine to float32 over the {rows} test rows is "
+                                     f"{cosine:.4f} (bound {MIN_EMBEDDING_COSINE}); keep precision={FLOAT32}")
+    return section
+
+
+@contextlib.contextmanager
+def serving_precision(
+    precision: str,
+    trained: Any,
+    splits: Splits,
+    make_servable: Callable[[Any, Splits], Servable],
+    model_name: str,
+) -> Iterator[tuple[Servable, dict[str, Any]]]:
+    """``make_servable(trained, splits)`` computing in ``precision``, and the model card's ``precision`` section;
+    export inside the block (the gate's in-memory reference computes in ``precision`` too). See the module
+    docstring for the bounds it checks first."""
+    if precision == FLOAT32:
+        yield make_servable(trained, splits), {"dtype": FLOAT32}
+        return
+    reference = outputs_on_test_split(make_servable(trained, splits), splits)
+    with computing_in(precision, keras_models(trained)):
+        servable = dataclasses.replace(float32_outputs(make_servable(trained, splits)),
+                                       gate_tolerance=GATE_TOLERANCE[precision])
+        low = outputs_on_test_split(servable, splits)
+        yield servable, judged(precision, reference, low, splits.test[1], splits.label_names, model_name)
