@@ -252,9 +252,8 @@ class _Search:
             ends = tf.equal(token, self.eos_id) | tf.equal(index + 1, length)
 
             # The best num_beams candidates that did not end run on.
-            _, keep = tf.math.top_k(top_scores + tf.cast(ends, tf.float32) * _NEG, k)
+            running_scores, keep = tf.math.top_k(top_scores + tf.cast(ends, tf.float32) * _NEG, k)
             running = tf.gather(candidates, keep, batch_dims=1)
-            running_scores = tf.gather(top_scores + tf.cast(ends, tf.float32) * _NEG, keep, batch_dims=1)
             rows = tf.reshape(tf.gather(source_beam, keep, batch_dims=1) + tf.range(b)[:, tf.newaxis] * k, [-1])
             state = tf.nest.map_structure(lambda s: tf.gather(s, rows), state)
 
