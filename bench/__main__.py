@@ -19,6 +19,7 @@ from types import ModuleType
 
 import zoo
 from bench.common import RESULTS_DIR, BenchRecord, OneLineParser, missing_modules, run_seeds
+from bench.timing import WorkerError
 
 RECIPE_SEEDS = 3  # for a recipe without a bench module of its own
 BENCHES = {  # benches that are not a recipe's run: name → module
@@ -85,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             parser.exit(2, f"python -m bench: {name}: {problem}\n")
     for name, module in modules.items():
-        path = bench_one(name, module, args.results_dir, seeds_of(name, module, args.seeds))
+        try:
+            path = bench_one(name, module, args.results_dir, seeds_of(name, module, args.seeds))
+        except WorkerError as error:  # its traceback stays in error.stderr; the console gets one line
+            parser.exit(1, f"python -m bench: {name}: {error}\n")
         saved = json.loads(path.read_text())
         print(f"{name}: {path}")
         print(json.dumps({k: v for k, v in saved.items() if k in ("metrics", "bars")}, indent=2))

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from bench import timing
-from bench.hf_t5 import T5_SMALL, hf_t5_model, hf_t5_tokenizer, write_t5_checkpoint
+from bench.hf_t5 import (MAX_INPUT_LENGTH, RECIPE_EXAMPLES, SPIECE, T5_SMALL, WRITE_OPTIONS, check_inputs_fit_export,
+                         hf_t5_model, hf_t5_tokenizer, t5_texts, write_t5_checkpoint)
 
 if TYPE_CHECKING:
     from bench.common import BenchRecord
@@ -143,15 +144,11 @@ def padded_after_eos(token_ids: np.ndarray, eos: int = EOS) -> np.ndarray:
 # ------------------------------------------------------------------------------ the parent
 def write_checkpoint(folder: Path) -> Path:
     """The random-init t5-small-shaped checkpoint (seed 0, as ``python -m bench hf`` writes it)."""
-    from bench.hf import SPIECE, WRITE_OPTIONS
-
     return write_t5_checkpoint(folder / "t5-small", SPIECE, seed=0, **WRITE_OPTIONS["t5-small"], **T5_SMALL)
 
 
 def export_settings() -> dict[str, Any]:
     """The t5 recipe's config for the export, beyond ``init``."""
-    from bench.hf import MAX_INPUT_LENGTH, RECIPE_EXAMPLES
-
     return {"epochs": 0, "max_new_tokens": NEW_TOKENS, "max_input_length": MAX_INPUT_LENGTH,
             "max_examples": RECIPE_EXAMPLES, "length_penalty": EXPORT_FIXED["length_penalty"],
             "beam_early_stopping": EXPORT_FIXED["early_stopping"]}
@@ -251,8 +248,6 @@ def timed_modes(record: BenchRecord, workers: dict[str, timing.Worker], texts: l
 def run(record: BenchRecord, seeds: Sequence[int], checkpoint: Path | None = None, rounds: int = ROUNDS) -> None:
     """Both modes on the t5-small-shaped checkpoint (random-init weights of seed 0; ``seeds`` is not used).
     ``checkpoint`` (a ready checkpoint directory instead) and ``rounds`` are for tests."""
-    from bench.hf import check_inputs_fit_export, t5_texts
-
     texts = t5_texts()[:BATCH]
     record.describe("setup", {
         "checkpoint": str(checkpoint) if checkpoint else {"shape": "t5-small", **T5_SMALL, "seed": 0},

@@ -44,26 +44,18 @@ import numpy as np
 
 from bench import generate, timing
 from bench.hf_encoders import encoders
-from bench.hf_t5 import FLAN_T5_SMALL, T5_SMALL, hf_t5_model, hf_t5_tokenizer, t5_reference, write_t5_checkpoint
+from bench.hf_t5 import (FLAN_T5_SMALL, MAX_INPUT_LENGTH, RECIPE_EXAMPLES, SPIECE, T5_SMALL, WRITE_OPTIONS,
+                         check_inputs_fit_export, hf_t5_model, hf_t5_tokenizer, input_lengths, t5_reference, t5_texts,
+                         write_t5_checkpoint)
 
 if TYPE_CHECKING:
     from bench.common import BenchRecord
 
 REQUIRES = ("torch", "transformers", "sentencepiece")
-SPIECE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "hf_t5" / "t5_relu_tied" / "spiece.model"
 T5_SHAPES = {"t5-small": T5_SMALL, "flan-t5-small": FLAN_T5_SMALL}
-# A tied random T5 with transformers' initialisation greedily repeats its start token (pad) forever: the input
-# embedding dominates the residual stream, a trivial comparison. Output projections 16x larger let the blocks
-# decide (6 of 7 rows differ; the smallest top-2 logit gap on the path, 8e-4, is far above float noise). A
-# smaller embedding instead (0.1x) made every logit tiny: logits matched PyTorch within 4e-7, yet greedy tokens
-# differed, as near-ties would.
-WRITE_OPTIONS = {"t5-small": dict(output_scale=16.0), "flan-t5-small": {}}
 NEW_TOKENS = 64
-SPEED_INPUTS = 32
 ROUNDS = 3
 WARM_UP_CALLS = 1
-MAX_INPUT_LENGTH = 128
-RECIPE_EXAMPLES = 32  # the recipe run's evaluation (test exact match, meaningless for a random model) kept short
 
 
 # ------------------------------------------------------------------------------ the workers (one engine each)
@@ -118,14 +110,6 @@ def worker(engine: str, path: Path) -> timing.Worker:
 
 
 # ------------------------------------------------------------------------------ the parent
-def t5_texts() -> list[str]:
-    """Inputs: ``summarize:`` + the first 150 characters of BBC test articles (under 100 tokens each, so the
-    export's ``max_input_length`` cuts nothing that PyTorch sees)."""
-    from zoo.data.bbc_news import load_bbc_news
-
-    return ["summarize: " + str(t)[:150] for t in load_bbc_news().test[0][:SPEED_INPUTS]]
-
-
 def logit_parity(ours: np.ndarray, theirs: np.ndarray) -> dict[str, Any]:
     """Logits against PyTorch's, absolute and relative to the largest logit, and the softmax probabilities:
     an untied random T5 (no ``d_model ** -0.5`` rescale) has logits in the hundreds, where float32 rounding
@@ -146,17 +130,6 @@ def logit_parity(ours: np.ndarray, theirs: np.ndarray) -> dict[str, Any]:
         "max_abs_probability_difference": probabilities,
         "probabilities_within_1e-4": probabilities < 1e-4,
     }
-
-
-def input_lengths(tokenizer, texts: list[str]) -> list[int]:
-    """Each text's tokens as the Hugging Face ``tokenizer`` counts them (``</s>`` included)."""
-    return [len(ids) for ids in tokenizer(texts)["input_ids"]]
-
-
-def check_inputs_fit_export(tokenizer, texts: list[str]) -> None:
-    """Assert that no input is longer than the export's ``max_input_length``, which would cut it."""
-    longest = max(input_lengths(tokenizer, texts))
-    assert longest <= MAX_INPUT_LENGTH, f"inputs of {longest} tokens would be cut by the export"
 
 
 def zoo_logits(checkpoint, reference: dict[str, np.ndarray]) -> np.ndarray:

@@ -31,6 +31,16 @@ T5_SMALL = dict(d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_heads=8, feed
                 tie_word_embeddings=True, vocab_size=32128)
 FLAN_T5_SMALL = dict(d_model=512, d_kv=64, d_ff=1024, num_layers=8, num_heads=6, feed_forward_proj="gated-gelu",
                      tie_word_embeddings=False, vocab_size=32128)
+SPIECE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "hf_t5" / "t5_relu_tied" / "spiece.model"
+# A tied random T5 with transformers' initialisation greedily repeats its start token (pad) forever: the input
+# embedding dominates the residual stream, a trivial comparison. Output projections 16x larger let the blocks
+# decide (6 of 7 rows differ; the smallest top-2 logit gap on the path, 8e-4, is far above float noise). A
+# smaller embedding instead (0.1x) made every logit tiny: logits matched PyTorch within 4e-7, yet greedy tokens
+# differed, as near-ties would.
+WRITE_OPTIONS = {"t5-small": dict(output_scale=16.0), "flan-t5-small": {}}
+SPEED_INPUTS = 32  # BBC inputs the speed benches (python -m bench hf, generate) generate from
+MAX_INPUT_LENGTH = 128  # the exports' max_input_length
+RECIPE_EXAMPLES = 32  # the recipe run's evaluation (test exact match, meaningless for a random model) kept short
 
 
 def write_t5_checkpoint(directory: Path, spiece_model: Path, *, seed: int = 0, eos_boost: float = 1.0,
@@ -133,3 +143,22 @@ def tokenizer_ids(directory: Path, texts: Sequence[str]) -> list[list[int]]:
     """The Hugging Face tokenizer's ids for each text (``</s>`` appended, no padding)."""
     tokenizer = hf_t5_tokenizer(directory)
     return [tokenizer(text)["input_ids"] for text in texts]
+
+
+def t5_texts() -> list[str]:
+    """Inputs: ``summarize:`` + the first 150 characters of BBC test articles (under 100 tokens each, so the
+    export's ``max_input_length`` cuts nothing that PyTorch sees)."""
+    from zoo.data.bbc_news import load_bbc_news
+
+    return ["summarize: " + str(t)[:150] for t in load_bbc_news().test[0][:SPEED_INPUTS]]
+
+
+def input_lengths(tokenizer, texts: list[str]) -> list[int]:
+    """Each text's tokens as the Hugging Face ``tokenizer`` counts them (``</s>`` included)."""
+    return [len(ids) for ids in tokenizer(texts)["input_ids"]]
+
+
+def check_inputs_fit_export(tokenizer, texts: list[str]) -> None:
+    """Assert that no input is longer than the export's ``max_input_length``, which would cut it."""
+    longest = max(input_lengths(tokenizer, texts))
+    assert longest <= MAX_INPUT_LENGTH, f"inputs of {longest} tokens would be cut by the export"

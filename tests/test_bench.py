@@ -320,3 +320,18 @@ def test_scale_out_trains_one_worker_and_two_and_compares_their_accuracy(tmp_pat
     assert part["difference"]["mean"] == pytest.approx(two - one, abs=1e-6)
     assert part["within_goal"] == (abs(two - one) <= scale_out.GOAL) and result["overrides"] == tiny
     assert scale_out_row("cnn_mnist", part, result["date"]).startswith("| `cnn_mnist` (scale-out) | `test_accuracy`")
+
+
+def test_an_engine_that_fails_is_one_line_naming_the_bench_and_the_engine(monkeypatch, capsys) -> None:
+    import bench.__main__ as bench_main
+    from bench.timing import WorkerError
+
+    def failing(*_args):
+        raise WorkerError("engine pytorch: generate: RuntimeError: out of memory", "Traceback (most recent ...)")
+
+    monkeypatch.setattr(bench_main, "bench_one", failing)
+    with pytest.raises(SystemExit) as stopped:
+        bench_main.main(["gpt2_speed"])
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err == ("python -m bench: gpt2_speed: engine pytorch: generate: RuntimeError: out of "
+                                       "memory\n")
