@@ -120,3 +120,15 @@ def test_a_checkpoint_it_cannot_read_is_refused_in_one_line_writing_nothing(tmp_
                        str(tmp_path / "exports")], cwd=tmp_path, timeout=300)
     assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
     assert not (tmp_path / "exports").exists() and not (tmp_path / "runs").exists()
+
+
+def test_token_embeddings_are_drawn_at_the_recipe_stddev_the_same_for_the_same_seed():
+    import zoo
+    from recipes.gpt2 import TOKEN_EMBEDDING_STDDEV
+
+    gpt2 = zoo.get_recipe("gpt2")
+    tables = [gpt2(gpt2.Config(hidden_dim=64, num_layers=1, num_heads=2, seed=seed)).build_backbone(500)
+              .token_embedding.embeddings.numpy() for seed in (3, 3, 4)]
+    assert abs(tables[0].std() - TOKEN_EMBEDDING_STDDEV) < 0.01  # not KerasHub's 0.01
+    np.testing.assert_array_equal(tables[0], tables[1])  # every worker of a run draws the same table
+    assert not np.array_equal(tables[0], tables[2])
