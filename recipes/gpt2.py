@@ -68,7 +68,7 @@ TOKEN_EMBEDDING_STDDEV = 0.1
 
 @dataclasses.dataclass
 class GPT2Config(zoo.TextDataConfig, zoo.GenerationConfig):
-    epochs: int = zoo.field(6, "passes over the training windows")
+    epochs: int = zoo.field(10, "passes over the training windows")
     batch_size: int = zoo.field(32, "windows per step")
     learning_rate: float = zoo.field(2e-3, "peak AdamW learning rate (cosine decay to 0)")
     vocab_size: int = zoo.field(4000, "byte-level BPE tokens trained on the training texts (with no init)",
