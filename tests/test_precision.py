@@ -5,7 +5,6 @@ an unknown value, the run stops with one line (exit status 2) and publishes noth
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -31,25 +30,28 @@ ENCODERS = ("bert", "electra")  # they have an embed signature
 
 @pytest.fixture(scope="module")
 def bfloat16_exports(tmp_path_factory):
-    """bert, electra and lstm (tiny) through ``python -m zoo.run ... --set precision=bfloat16``, two at a time."""
+    """The export folder, and ``run(name)``: bert, electra or lstm (tiny) through ``python -m zoo.run ... --set
+    precision=bfloat16``, run once, by the first test that asks (so each run counts against one test's timeout)."""
     root = tmp_path_factory.mktemp("bfloat16")
     export_dir = root / "saved_models"
+    runs = {}
 
     def run(name):
-        args = ["-m", "zoo.run", name, *set_options({**BFLOAT16_RUNS[name], "precision": "bfloat16"}),
-                "--export-dir", str(export_dir)]
-        return run_python(args, cwd=root, timeout=900)
+        if name not in runs:
+            args = ["-m", "zoo.run", name, *set_options({**BFLOAT16_RUNS[name], "precision": "bfloat16"}),
+                    "--export-dir", str(export_dir)]
+            runs[name] = run_python(args, cwd=root, timeout=900)
+        return runs[name]
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = dict(zip(BFLOAT16_RUNS, pool.map(run, BFLOAT16_RUNS)))
-    return export_dir, runs
+    return export_dir, run
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BFLOAT16_RUNS))
 def test_bfloat16_export_passes_the_gate_and_its_card_says_what_it_lost(bfloat16_exports, name):
-    export_dir, runs = bfloat16_exports
-    assert runs[name].returncode == 0, runs[name].stderr[-3000:]
+    export_dir, run = bfloat16_exports
+    done = run(name)
+    assert done.returncode == 0, done.stderr[-3000:]
     version = export_dir / name / "1"
     card = json.loads((version / "assets.extra" / "zoo.json").read_text())
     section = card["precision"]
@@ -61,7 +63,7 @@ def test_bfloat16_export_passes_the_gate_and_its_card_says_what_it_lost(bfloat16
         assert precision.MIN_EMBEDDING_COSINE <= section["min_embedding_cosine"] <= 1.0 + 1e-6
     else:
         assert "min_embedding_cosine" not in section
-    assert "precision dtype bfloat16" in runs[name].stdout
+    assert "precision dtype bfloat16" in done.stdout
     with SessionModel(version) as model:  # as TF Serving loads it: bfloat16 math inside, float32 out
         graph = model.meta_graph.graph_def
         inside = {node.op for function in graph.library.function for node in function.node_def
@@ -75,8 +77,9 @@ def test_bfloat16_export_passes_the_gate_and_its_card_says_what_it_lost(bfloat16
 
 @pytest.mark.slow
 def test_bfloat16_lstm_answers_through_zoo_serve(bfloat16_exports):
-    export_dir, runs = bfloat16_exports
-    assert runs["lstm"].returncode == 0, runs["lstm"].stderr[-3000:]
+    export_dir, run = bfloat16_exports
+    done = run("lstm")
+    assert done.returncode == 0, done.stderr[-3000:]
     with serve_process(export_dir) as server:
         status, body = post_json(f"{server.rest_url}/v1/models/lstm:predict",
                                  {"instances": ["Shares rose after profits beat forecasts", "A late goal won it"]})
