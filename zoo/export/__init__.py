@@ -48,9 +48,9 @@ def export(
     """Save, write warmup and model card, run the gate, then publish ``export_root/model_name/N``.
 
     ``card`` holds ``config``, ``metrics``, ``data`` and optionally ``precision`` (what the export computes in and
-    how it compared with float32: :mod:`zoo.export.precision`; float32 when absent) for ``assets.extra/zoo.json``. Nothing becomes
-    visible to TF Serving unless every step, the validation gate included, succeeds; a NaN or infinite
-    metric (a run that diverged) stops the export before anything is written.
+    how it compared with float32: :mod:`zoo.export.precision`; float32 when absent) for ``assets.extra/zoo.json``.
+    Nothing becomes visible to TF Serving unless every step, the validation gate included, succeeds; a NaN or
+    infinite metric (a run that diverged) stops the export before anything is written.
     """
     non_finite = {k: v for k, v in card.get("metrics", {}).items() if not math.isfinite(float(v))}
     if non_finite:
@@ -77,5 +77,5 @@ def export(
         reports.append(run_gate(tmp, functions, atol=servable.gate_tolerance))
 
     path = publish(export_root / model_name, version, write)
-    return ExportResult(path=path, version=int(path.name), gate=reports[0], models_config=write_models_config(export_root),
-                        precision=precision)
+    return ExportResult(path=path, version=int(path.name), gate=reports[0],
+                        models_config=write_models_config(export_root), precision=precision)
