@@ -46,6 +46,7 @@ import tensorflow as tf
 import zoo
 from zoo.data import bbc_news
 from zoo.data.examples import DataSpec, load_text_corpus
+from zoo.config import PrecisionConfig
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Endpoint, Servable
@@ -67,7 +68,7 @@ TOKEN_EMBEDDING_STDDEV = 0.1
 
 
 @dataclasses.dataclass
-class GPT2Config(zoo.TextDataConfig, zoo.GenerationConfig):
+class GPT2Config(zoo.TextDataConfig, zoo.GenerationConfig, PrecisionConfig):
     epochs: int = zoo.field(10, "passes over the training windows")
     batch_size: int = zoo.field(32, "windows per step")
     learning_rate: float = zoo.field(2e-3, "peak AdamW learning rate (cosine decay to 0)")
@@ -157,6 +158,13 @@ class GPT2(TokenPrediction, zoo.Recipe):
         ngram.fit(token_stream(trained.tokenizer, trained.eos_id, splits.train[0]))
         return {"test_perplexity": perplexity(model_log_probs), "ngram_perplexity": perplexity(_ngram_log_probs(ngram, test)),
                 "test_tokens": float(len(model_log_probs))}
+
+    def retraced(self, trained: GPT2Trained) -> GPT2Trained:
+        """``generate``, ``generate_on_request`` and ``score`` traced anew (for an export at
+        ``precision=bfloat16``)."""
+        generate, generate_on_request, score = self.signatures(trained.model.backbone, trained.tokenizer,
+                                                               trained.eos_id)
+        return dataclasses.replace(trained, generate=generate, generate_on_request=generate_on_request, score=score)
 
     def servable(self, trained: GPT2Trained, splits: Splits) -> Servable:
         """``serving_default``, ``generate`` and ``score``."""

@@ -46,6 +46,7 @@ import zoo
 from zoo.data import bbc_news
 from zoo.data.examples import DataSpec, load_text_pairs
 from zoo.data.files import matches_recorded_sha256, record_sha256
+from zoo.config import PrecisionConfig
 from zoo.data.splits import Splits
 from zoo.errors import UsageError
 from zoo.export import Servable
@@ -66,7 +67,7 @@ LONGEST_TARGET = 64  # max_new_tokens from the data is at most this
 
 
 @dataclasses.dataclass
-class T5Config(zoo.PairDataConfig, zoo.GenerationConfig):
+class T5Config(zoo.PairDataConfig, zoo.GenerationConfig, PrecisionConfig):
     renamed = {"max_decode_length": "max_new_tokens"}  # its name until generation gained the generate signature
     # Optimizer: Adafactor, T5's own. Its step is relative to each weight's scale, which matters here: KerasHub
     # initialises the tied token embeddings with stddev 1.0 but the attention kernels near 0.01, so no single
@@ -216,6 +217,11 @@ class T5(TokenPrediction, zoo.Recipe):
         if not splits.label_names:
             metrics.update({f"test_{kind}": value for kind, value in rouge(outputs, targets).items()})
         return metrics
+
+    def retraced(self, trained: T5Trained) -> T5Trained:
+        """Both generators traced anew (for an export at ``precision=bfloat16``)."""
+        generate, generate_on_request = self.generators(trained.model, trained.vocab, trained.tokenizer)
+        return dataclasses.replace(trained, generate=generate, generate_on_request=generate_on_request)
 
     def servable(self, trained: T5Trained, splits: Splits) -> Servable:
         """``serving_default`` (decoded as the config says) and ``generate`` (options per request)."""

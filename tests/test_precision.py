@@ -1,6 +1,7 @@
 """``--set precision=bfloat16``: bert, electra and lstm export in bfloat16 through the CLI, pass the gate, record what
 they lost in the model card and serve float32 outputs through ``python -m zoo.serve``; beyond a loss bound, or with
-an unknown value, the run stops with one line (exit status 2) and publishes nothing."""
+an unknown value, the run stops with one line (exit status 2) and publishes nothing. The generators (t5, gpt2) export
+in bfloat16 too, their card reporting token agreement with float32 and their own test metrics."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ BFLOAT16_RUNS = {
     "lstm": zoo.get_recipe("lstm").tiny,
 }
 ENCODERS = ("bert", "electra")  # they have an embed signature
+GENERATORS = {"t5": "test_exact_match", "gpt2": "test_perplexity"}  # and the test metric each card repeats
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,8 @@ def bfloat16_exports(tmp_path_factory):
 
     def run(name):
         if name not in runs:
-            args = ["-m", "zoo.run", name, *set_options({**BFLOAT16_RUNS[name], "precision": "bfloat16"}),
+            tiny = BFLOAT16_RUNS.get(name) or zoo.get_recipe(name).tiny
+            args = ["-m", "zoo.run", name, *set_options({**tiny, "precision": "bfloat16"}),
                     "--export-dir", str(export_dir)]
             runs[name] = run_python(args, cwd=root, timeout=900)
         return runs[name]
@@ -65,14 +68,38 @@ def test_bfloat16_export_passes_the_gate_and_its_card_says_what_it_lost(bfloat16
         assert "min_embedding_cosine" not in section
     assert "precision dtype bfloat16" in done.stdout
     with SessionModel(version) as model:  # as TF Serving loads it: bfloat16 math inside, float32 out
-        graph = model.meta_graph.graph_def
-        inside = {node.op for function in graph.library.function for node in function.node_def
-                  if any(value.type == types_pb2.DT_BFLOAT16 for value in node.attr.values())}
-        assert "MatMul" in inside or "BatchMatMulV2" in inside or "Einsum" in inside, sorted(inside)
+        assert_bfloat16_math_and_no_bfloat16_output(model)
         out = model.run("serving_default", {"text": np.array([b"Shares rose", b"A late goal"], object)})
     assert out["probabilities"].dtype == np.float32 and np.isfinite(out["probabilities"]).all()
+
+
+def assert_bfloat16_math_and_no_bfloat16_output(model: SessionModel) -> None:
+    graph = model.meta_graph.graph_def
+    inside = {node.op for function in graph.library.function for node in function.node_def
+              if any(value.type == types_pb2.DT_BFLOAT16 for value in node.attr.values())}
+    assert {"MatMul", "BatchMatMulV2", "Einsum"} & inside, sorted(inside)
     for signature in model.signature_defs.values():
         assert all(tensor.dtype != types_pb2.DT_BFLOAT16 for tensor in signature.outputs.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_bfloat16_generator_reports_token_agreement_and_its_own_test_metric(bfloat16_exports, name):
+    export_dir, run = bfloat16_exports
+    done = run(name)
+    assert done.returncode == 0, done.stderr[-3000:]
+    version = export_dir / name / "1"
+    card = json.loads((version / "assets.extra" / "zoo.json").read_text())
+    section, metric = card["precision"], GENERATORS[name]
+    assert section["dtype"] == "bfloat16" and section["test_rows"] == card["data"]["rows"]["test"]
+    assert 0.0 <= section["identical_generations"] <= section["token_agreement"] <= 1.0
+    assert np.isfinite(section[metric]) and metric in card["metrics"]  # beside float32's
+    if metric == "test_perplexity":  # same tokens, slightly different arithmetic
+        assert section[metric] == pytest.approx(card["metrics"][metric], rel=0.05)
+    with SessionModel(version) as model:
+        assert_bfloat16_math_and_no_bfloat16_output(model)
+        out = model.run("serving_default", {"text": np.array([b"Shares rose", b"A late goal"], object)})
+    assert out["token_ids"].shape[0] == 2 and out["token_ids"].dtype == np.int32
 
 
 @pytest.mark.slow
@@ -116,6 +143,14 @@ def test_class_changes_beyond_one_percent_are_refused():
     assert section["class_changes"] == 0.01 and section["test_accuracy"] == 0.99
     with pytest.raises(precision.PrecisionLossError, match=r"changes on 2\.00% of the 100 test rows \(bound 1%\)"):
         precision.judged("bfloat16", float32, two_changes, np.zeros(100, int), ("a", "b"), "toy")
+
+
+def test_a_generator_is_reported_not_bounded():
+    float32 = {"token_ids": np.array([[5, 6, 1, 0], [7, 7, 7, 1]], np.int32)}
+    low = {"token_ids": np.array([[5, 6, 1, 0], [7, 8, 8, 8]], np.int32)}  # the second row parts at its second token
+    section = precision.judged("bfloat16", float32, low, None, (), "toy")
+    assert section["token_agreement"] == 5 / 8 and section["identical_generations"] == 0.5
+    assert "class_changes" not in section
 
 
 def test_min_cosine_below_the_bound_is_refused():

@@ -181,7 +181,7 @@ class PrecisionConfig(RecipeConfig):
     """
 
     precision: str = field(FLOAT32, "what the export computes in: 'float32', or 'bfloat16' (float32 weights, "
-                                    "bfloat16 math; published only within the loss bounds of docs/export.md)")
+                                    "bfloat16 math; compared with float32 on the test split first, see docs/export.md)")
 
     def validate(self) -> None:
         super().validate()

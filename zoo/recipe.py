@@ -175,6 +175,12 @@ class Recipe(KerasTraining):
         """The serving signatures to export, with warmup inputs drawn from ``splits``. Override."""
         raise NotImplementedError(f"{type(self).__name__} must implement servable()")
 
+    def retraced(self, trained: Trained) -> Trained:
+        """``trained`` with the traced functions it holds traced anew, so they compute in the layers' dtype policy of
+        the moment (an export at ``precision=bfloat16``: :mod:`zoo.export.precision`). Recipes whose ``fit`` returns
+        traced functions override it; the default holds none and returns ``trained``."""
+        return trained
+
     def resolve_config(self, splits: Splits) -> RecipeConfig:
         """The config with every key that defaults to the data resolved (e.g. ``sequence_length=0``: from the
         training texts' lengths); ``run`` trains with it and the model card records it. Unchanged by default."""
@@ -233,7 +239,7 @@ class Recipe(KerasTraining):
         """The servable at the config's ``precision`` (float32 unless the config has that key and says otherwise),
         exported; the low-precision model is compared with float32 on the test split first."""
         precision = getattr(self.config, "precision", FLOAT32)
-        with serving_precision(precision, trained, splits, self.servable, self.name) as (servable, precision_card):
+        with serving_precision(precision, self, trained, splits) as (servable, precision_card):
             card = {"config": self.config.to_dict(), "metrics": metrics, "data": splits.card(),
                     "precision": precision_card}
             if is_chief(self.strategy):

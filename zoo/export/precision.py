@@ -11,6 +11,11 @@ the test split beside the float32 ones; they are published only within the bound
 - an encoder (an ``embed`` signature): every test row's embedding has cosine at least :data:`MIN_EMBEDDING_COSINE`
   to its float32 embedding.
 
+A generator (``serving_default`` returns ``token_ids``) is not bounded: the section reports how far its tokens agree
+with float32's on the test split, and its test metrics (exact match, ROUGE, perplexity) from the recipe's own
+``evaluate`` run on the low-precision model (the recipe's :meth:`~zoo.recipe.Recipe.retraced` traces its generators
+anew under the bfloat16 policy).
+
 Outside them, :class:`PrecisionLossError` (exit status 2, one line, nothing published). What was measured goes to
 the model card's ``precision`` section. The trained model is float32 again when the block ends.
 
@@ -36,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import keras
 import numpy as np
@@ -54,6 +59,18 @@ KERAS_POLICY = {BFLOAT16: "mixed_bfloat16"}  # float32 variables, bfloat16 compu
 # significand) differently from the in-memory run's, by a step or two, and a step propagates through the layers.
 GATE_TOLERANCE = {BFLOAT16: 2 ** -5}
 BATCH = 64  # test rows per call while comparing
+
+
+class ExportingRecipe(Protocol):
+    """What :func:`serving_precision` needs of a :class:`~zoo.recipe.Recipe`."""
+
+    name: str
+
+    def servable(self, trained: Any, splits: Splits) -> Servable: ...
+
+    def retraced(self, trained: Any) -> Any: ...
+
+    def evaluate(self, trained: Any, splits: Splits) -> dict[str, float]: ...
 
 
 class PrecisionLossError(UsageError, ExportError):
@@ -116,13 +133,11 @@ def signature_outputs(endpoint: Endpoint, features: np.ndarray) -> dict[str, np.
 
 
 def outputs_on_test_split(servable: Servable, splits: Splits) -> dict[str, np.ndarray]:
-    """What the bounds compare, on the test split: ``classes`` from ``serving_default`` (a classifier) and
-    ``embeddings`` from ``embed`` (an encoder), as far as the servable has them."""
+    """What the bounds compare, on the test split: ``classes`` (a classifier) or ``token_ids`` (a generator) from
+    ``serving_default`` and ``embeddings`` from ``embed`` (an encoder), as far as the servable has them."""
     features = np.asarray(splits.test[0])
-    outputs = {}
     predictions = signature_outputs(servable.endpoints["serving_default"], features)
-    if "classes" in predictions:
-        outputs["classes"] = predictions["classes"]
+    outputs = {name: predictions[name] for name in ("classes", "token_ids") if name in predictions}
     if "embed" in servable.endpoints:
         outputs["embeddings"] = signature_outputs(servable.endpoints["embed"], features)["embeddings"]
     return outputs
@@ -149,8 +164,8 @@ def judged(precision: str, reference: Mapping[str, np.ndarray], low: Mapping[str
     0.5
     """
     if not low:
-        raise UsageError(f"precision={precision}: {model_name} has neither classes nor embed to bound its loss by; "
-                         f"keep precision={FLOAT32}")
+        raise UsageError(f"precision={precision}: {model_name} has no classes, token_ids or embed to compare with "
+                         f"float32; keep precision={FLOAT32}")
     rows = len(next(iter(low.values())))
     section: dict[str, Any] = {"dtype": precision, "keras_policy": KERAS_POLICY[precision], "test_rows": rows}
     refusal = f"not exporting {model_name} at precision={precision}"
@@ -163,6 +178,10 @@ def judged(precision: str, reference: Mapping[str, np.ndarray], low: Mapping[str
         if changed > MAX_CLASS_CHANGES:
             raise PrecisionLossError(f"{refusal}: the predicted class changes on {changed:.2%} of the {rows} test rows "
                                      f"(bound {MAX_CLASS_CHANGES:.0%}); keep precision={FLOAT32}")
+    if "token_ids" in low:
+        same = low["token_ids"] == reference["token_ids"]
+        section.update(token_agreement=float(np.mean(same)),
+                       identical_generations=float(np.mean(np.all(same.reshape(rows, -1), axis=1))))
     if "embeddings" in low:
         cosine = min_cosine(low["embeddings"], reference["embeddings"])
         section.update(min_embedding_cosine=cosine, min_embedding_cosine_bound=MIN_EMBEDDING_COSINE)
@@ -173,22 +192,22 @@ def judged(precision: str, reference: Mapping[str, np.ndarray], low: Mapping[str
 
 
 @contextlib.contextmanager
-def serving_precision(
-    precision: str,
-    trained: Any,
-    splits: Splits,
-    make_servable: Callable[[Any, Splits], Servable],
-    model_name: str,
-) -> Iterator[tuple[Servable, dict[str, Any]]]:
-    """``make_servable(trained, splits)`` computing in ``precision``, and the model card's ``precision`` section;
+def serving_precision(precision: str, recipe: ExportingRecipe, trained: Any,
+                      splits: Splits) -> Iterator[tuple[Servable, dict[str, Any]]]:
+    """``recipe.servable(trained, splits)`` computing in ``precision``, and the model card's ``precision`` section;
     export inside the block (the gate's in-memory reference computes in ``precision`` too). See the module
     docstring for the bounds it checks first."""
     if precision == FLOAT32:
-        yield make_servable(trained, splits), {"dtype": FLOAT32}
+        yield recipe.servable(trained, splits), {"dtype": FLOAT32}
         return
-    reference = outputs_on_test_split(make_servable(trained, splits), splits)
+    reference = outputs_on_test_split(recipe.servable(trained, splits), splits)
     with computing_in(precision, keras_models(trained)):
-        servable = dataclasses.replace(float32_outputs(make_servable(trained, splits)),
+        low_trained = recipe.retraced(trained)
+        servable = dataclasses.replace(float32_outputs(recipe.servable(low_trained, splits)),
                                        gate_tolerance=GATE_TOLERANCE[precision])
         low = outputs_on_test_split(servable, splits)
-        yield servable, judged(precision, reference, low, splits.test[1], splits.label_names, model_name)
+        section = judged(precision, reference, low, splits.test[1], splits.label_names, recipe.name)
+        if "token_ids" in low:
+            section.update({name: value for name, value in recipe.evaluate(low_trained, splits).items()
+                            if name.startswith("test_")})
+        yield servable, section

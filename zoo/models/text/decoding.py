@@ -5,6 +5,8 @@ returns ``(step, state)`` where ``state`` holds each source row repeated ``fan``
 and ``step(index, tokens, generated, state) → (logits [rows, vocabulary], state)`` feeds the newest token of every
 row (``generated`` [rows, length] holds the tokens so far, for models that recompute the prefix). Every tensor of
 ``state`` has the rows on axis 0, so beam search can reorder it with a gather; a key/value cache is just state.
+Logits may come in bfloat16 (a model exported at ``precision=bfloat16``): the search itself runs in float32, and
+:func:`attention_weights` gives the models' attention float32's softmax.
 
 The search follows Hugging Face ``generate`` (transformers 5) so its tokens and scores can be held against it:
 
@@ -199,6 +201,7 @@ class _Search:
 
         def body(index, tokens, generated, finished, log_prob_sum, lengths, state):
             logits, state = step(index, tokens, generated, state)
+            logits = tf.cast(logits, tf.float32)
             log_probs = tf.nn.log_softmax(logits)
             chosen = _choose(self.options.do_sample, lambda: self.sampled(logits, index, fan),
                              lambda: tf.argmax(logits, axis=-1, output_type=tf.int32))
@@ -244,6 +247,7 @@ class _Search:
 
         def body(index, tokens, running, running_scores, finished, finished_scores, is_finished, improvable, state):
             logits, state = step(index, tokens, tf.reshape(running, [b * k, length]), state)
+            logits = tf.cast(logits, tf.float32)
             vocabulary = tf.shape(logits)[-1]
             log_probs = tf.reshape(tf.nn.log_softmax(logits), [b, k, vocabulary]) + running_scores[:, :, tf.newaxis]
             top_scores, top_flat = tf.math.top_k(tf.reshape(log_probs, [b, -1]), 2 * k)
@@ -292,6 +296,19 @@ class _Search:
         finished, finished_scores = loop[4], loop[5]
         returned = tf.cast(o.num_return_sequences, tf.int32)
         return finished[:, :returned], finished_scores[:, :returned]
+
+
+def attention_weights(scores: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+    """``softmax(scores + bias)`` over the last axis, computed in float32 and returned in ``scores``' dtype, so a
+    model that computes in bfloat16 keeps float32's masking (``bias`` -1e9) and normalisation; no-op casts in float32.
+
+    >>> scores = tf.constant([[1.0, 2.0]], tf.bfloat16)
+    >>> weights = attention_weights(scores, tf.constant([[0.0, -1e9]]))
+    >>> weights.dtype.name, weights.numpy().astype(float).tolist()
+    ('bfloat16', [[1.0, 0.0]])
+    """
+    weights = tf.nn.softmax(tf.cast(scores, tf.float32) + tf.cast(bias, tf.float32), axis=-1)
+    return tf.cast(weights, scores.dtype)
 
 
 def top_k_filtered(scores: tf.Tensor, top_k: tf.Tensor) -> tf.Tensor:

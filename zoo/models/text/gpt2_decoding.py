@@ -29,7 +29,7 @@ import math
 
 import tensorflow as tf
 
-from zoo.models.text.decoding import GenerationOptions, decode
+from zoo.models.text.decoding import GenerationOptions, attention_weights, decode
 
 _MASKED = -1e9
 
@@ -121,9 +121,10 @@ def _cached_steps(backbone, first_logits, mask, prompt_tokens, prompt_length, bo
 
 
 def _embedded(backbone, token_ids, positions):
-    """Token plus position embeddings (dropout is off when generating)."""
+    """Token plus position embeddings (dropout is off when generating), in the layers' compute dtype."""
+    tokens = backbone.token_embedding(token_ids)
     table = backbone.position_embedding.position_embeddings
-    return backbone.token_embedding(token_ids) + tf.gather(tf.convert_to_tensor(table), positions)
+    return tokens + tf.cast(tf.gather(tf.convert_to_tensor(table), positions), tokens.dtype)
 
 
 def _block(layer, x, bias, cache=None):
@@ -139,13 +140,13 @@ def _block(layer, x, bias, cache=None):
     if cache is not None:
         cached_keys, cached_values, here = cache
         keys, values = tf.where(here, keys, cached_keys), tf.where(here, values, cached_values)
-    scores = tf.einsum("bqnd,bknd->bnqk", queries, keys) / math.sqrt(attention._key_dim) + bias
-    mixed = tf.einsum("bnqk,bknd->bqnd", tf.nn.softmax(scores, axis=-1), values)
+    scores = tf.einsum("bqnd,bknd->bnqk", queries, keys) / math.sqrt(attention._key_dim)
+    mixed = tf.einsum("bnqk,bknd->bqnd", attention_weights(scores, bias), values)
     x = x + attention._output_dense(mixed)
     hidden = layer._feedforward_intermediate_dense(layer._feedforward_layer_norm(x))
     return x + layer._feedforward_output_dense(hidden), keys, values
 
 
 def _logits(backbone, x):
-    """The final layer norm, then the tied embedding reversed: [rows, queries, vocabulary]."""
-    return backbone.token_embedding(backbone.layer_norm(x), reverse=True)
+    """The final layer norm, then the tied embedding reversed: float32 [rows, queries, vocabulary]."""
+    return tf.cast(backbone.token_embedding(backbone.layer_norm(x), reverse=True), tf.float32)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from zoo.models.text.decoding import GenerationOptions, decode
+from zoo.models.text.decoding import GenerationOptions, attention_weights, decode
 from zoo.models.text.sentencepiece_vocab import EOS_ID, PAD_ID
 
 _MASKED = -1e9  # added to the scores of positions a query must not see, as KerasHub's T5 does
@@ -140,8 +140,8 @@ def _keys_and_values(attention, states: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor
 def _attend(attention, queries_from: tf.Tensor, keys: tf.Tensor, values: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
     """T5 attention (no score scaling; ``bias`` holds relative positions and masks) and its output projection."""
     queries = _heads(attention, attention.query_projector(queries_from))
-    scores = tf.einsum("bqnd,bknd->bnqk", queries, keys) + bias
-    mixed = tf.einsum("bnqk,bknd->bqnd", tf.nn.softmax(scores, axis=-1), values)
+    scores = tf.einsum("bqnd,bknd->bnqk", queries, keys)
+    mixed = tf.einsum("bnqk,bknd->bqnd", attention_weights(scores, bias), values)
     return attention.output_projector(tf.reshape(mixed, [tf.shape(mixed)[0], -1, attention.inner_dim]))
 
 
