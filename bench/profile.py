@@ -2,7 +2,8 @@
 one served call goes, in the exported graph as TF Serving runs it.
 
 The SavedModel is loaded with the session loader (:class:`zoo.export.session.SessionModel`, TF Serving's path);
-the signature's one string input gets ``--batch`` BBC News test texts. After ``--rounds`` untimed warm-up calls,
+the signature's one string input gets ``--batch`` BBC News test texts (as the ``text`` feature of serialized
+``tf.Example`` for a ``classify`` signature). After ``--rounds`` untimed warm-up calls,
 ``--rounds`` calls are timed plainly (their median is the call's wall time) and one more runs under TensorFlow's
 full trace, which times every op the executor ran (ops inside a decoding ``while`` loop once per step). Ops are
 summed by type into the :data:`CATEGORIES` below; on several threads their busy time can exceed the wall time, and
@@ -43,10 +44,10 @@ CATEGORIES = {
     "softmax": {"Softmax", "LogSoftmax"},
     "elementwise and reductions": {
         "AddV2", "Add", "Sub", "Mul", "RealDiv", "Div", "FloorDiv", "FloorMod", "Neg", "Square", "SquaredDifference",
-        "Sqrt", "Rsqrt", "Exp", "Log", "Tanh", "Erf", "Relu", "Gelu", "Sigmoid", "Pow", "Maximum", "Minimum", "Mean",
-        "Sum", "Max", "Min", "Prod", "ArgMax", "TopKV2", "Cumsum", "BiasAdd", "Equal", "NotEqual", "Less", "LessEqual",
-        "Greater", "GreaterEqual", "LogicalAnd", "LogicalOr", "LogicalNot", "All", "Any", "Abs", "Sign", "Floor",
-        "StatelessRandomUniformV2", "Select"},
+        "Sqrt", "Rsqrt", "Exp", "Log", "Tanh", "Erf", "Erfc", "Relu", "Gelu", "Sigmoid", "Pow", "Maximum", "Minimum",
+        "Mean", "Sum", "Max", "Min", "Prod", "ArgMax", "TopKV2", "Cumsum", "BiasAdd", "Equal", "NotEqual", "Less",
+        "LessEqual", "Greater", "GreaterEqual", "LogicalAnd", "LogicalOr", "LogicalNot", "All", "Any", "Abs", "Sign",
+        "Floor", "StatelessRandomUniformV2", "Select"},
     "gather, slice, select, concat": {
         "GatherV2", "GatherNd", "ResourceGather", "StridedSlice", "Slice", "ConcatV2", "SelectV2", "Pack", "Unpack",
         "Reshape", "Transpose", "Tile", "OneHot", "ExpandDims", "Squeeze", "Fill", "ZerosLike", "OnesLike", "Pad",
@@ -100,6 +101,7 @@ def profile(version_dir: str | Path, signature: str, texts: Sequence[str], round
     import tensorflow as tf
 
     from zoo.export.session import SessionModel
+    from zoo.export.signatures import CLASSIFY, bytes_example
 
     with SessionModel(version_dir) as model:
         if signature not in model.signature_defs:
@@ -110,6 +112,8 @@ def profile(version_dir: str | Path, signature: str, texts: Sequence[str], round
             raise UsageError(f"{signature} takes {', '.join(sorted(definition.inputs))}; only a signature with "
                              "one text input is profiled")
         (name,) = definition.inputs
+        if definition.method_name == CLASSIFY:  # serialized tf.Examples, the text in their "text" feature
+            texts = [bytes_example(text=[text.encode()]).SerializeToString() for text in texts]
         feeds = {definition.inputs[name].name: np.array(list(texts), dtype=object)}
         fetches = {key: value.name for key, value in definition.outputs.items()}
         for _ in range(rounds):
@@ -168,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"warm-up and timed calls each (default {ROUNDS})")
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
+    import tensorflow as tf
+
     if args.batch < 1 or args.rounds < 1:
         parser.error("--batch and --rounds must be at least 1")
     if not (Path(args.version_dir) / "saved_model.pb").is_file():
@@ -176,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         result = profile(args.version_dir, args.signature, bbc_test_texts(args.batch), args.rounds)
     except UsageError as error:
         parser.error(str(error))
+    except tf.errors.OpError as error:  # the model's own failure on these inputs: one line, not a traceback
+        first_line = error.message.strip().splitlines()[0] if error.message.strip() else ""
+        parser.exit(1, f"{parser.prog}: {args.signature} failed: {type(error).__name__}: {first_line}\n")
     print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
