@@ -311,6 +311,18 @@ def attention_weights(scores: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
     return tf.cast(weights, scores.dtype)
 
 
+def head_major(states: tf.Tensor) -> tf.Tensor:
+    """[batch, length, heads, head_dim] → [batch, heads, length, head_dim]: the layout a decoder's key/value cache
+    is kept in, so each step's attention products are batched matrix products that read the cache as it lies.
+    (An einsum over ``bqnd,bknd`` copied every layer's whole cache into this layout at every step: 37% of the op
+    time of a t5-small greedy call, batch 32 × 64 new tokens, in ``python -m bench.profile``.)
+
+    >>> head_major(tf.zeros([2, 5, 3, 4])).shape.as_list()
+    [2, 3, 5, 4]
+    """
+    return tf.transpose(states, [0, 2, 1, 3])
+
+
 def top_k_filtered(scores: tf.Tensor, top_k: tf.Tensor) -> tf.Tensor:
     """``scores`` [rows, vocabulary] with all but each row's ``top_k`` highest set to -inf (ties kept).
 

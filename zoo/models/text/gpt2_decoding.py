@@ -4,9 +4,10 @@ Prompts come left-padded (each row's tokens at the end, ``padding_mask`` 0 befor
 them for ``generate``; position ids are counted from the mask (``cumsum(mask) - 1``), so a prompt gets the same
 positions, and the same tokens, alone and in a batch. The prompt runs once through every layer (the *prefill*),
 which yields the first logits and each layer's keys and values; they open a key/value cache of fixed size
-[rows, prompt + bound, heads, head_dim] per layer. Each later step feeds one token, writes its key and value at
-its position with a one-hot ``SelectV2`` (KerasHub's cached attention updates with ``XlaDynamicUpdateSlice``, an op
-the stock model server does not run) and attends over the whole cache with the padding and the future masked.
+[rows, heads, prompt + bound, head_dim] per layer (head-major: :func:`~zoo.models.text.decoding.head_major`). Each
+later step feeds one token, writes its key and value at its position with a one-hot ``SelectV2`` (KerasHub's cached
+attention updates with ``XlaDynamicUpdateSlice``, an op the stock model server does not run) and attends over the
+whole cache with the padding and the future masked.
 
 Example:
 
@@ -29,7 +30,7 @@ import math
 
 import tensorflow as tf
 
-from zoo.models.text.decoding import GenerationOptions, attention_weights, decode
+from zoo.models.text.decoding import GenerationOptions, attention_weights, decode, head_major
 
 _MASKED = -1e9
 
@@ -65,8 +66,8 @@ def gpt2_generate(backbone, token_ids: tf.Tensor, padding_mask: tf.Tensor, optio
     prompt_length = tf.shape(token_ids)[1]
     hidden, keys, values = _prefill(backbone, token_ids, mask)
     first_logits = _logits(backbone, hidden[:, -1:, :])[:, 0, :]
-    room = tf.zeros(tf.concat([tf.shape(keys[0])[:1], [bound], tf.shape(keys[0])[2:]], axis=0), keys[0].dtype)
-    caches = [(tf.concat([k, room], axis=1), tf.concat([v, room], axis=1)) for k, v in zip(keys, values)]
+    room = tf.zeros(tf.concat([tf.shape(keys[0])[:2], [bound], tf.shape(keys[0])[3:]], axis=0), keys[0].dtype)
+    caches = [(tf.concat([k, room], axis=2), tf.concat([v, room], axis=2)) for k, v in zip(keys, values)]
     prompt_tokens = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
 
     def steps(fan):
@@ -81,7 +82,7 @@ def gpt2_generate(backbone, token_ids: tf.Tensor, padding_mask: tf.Tensor, optio
 
 def _prefill(backbone, token_ids, mask):
     """The prompt through every layer: the last hidden states [batch, prompt, hidden] and each layer's keys and
-    values [batch, prompt, heads, head_dim]."""
+    values [batch, heads, prompt, head_dim]."""
     length = tf.shape(token_ids)[1]
     causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
     allowed = causal[tf.newaxis, :, :] & mask[:, tf.newaxis, :]
@@ -107,7 +108,7 @@ def _cached_steps(backbone, first_logits, mask, prompt_tokens, prompt_length, bo
         x = _embedded(backbone, tokens[:, tf.newaxis], (prompt_tokens + index - 1)[:, tf.newaxis])
         visible = prompt_keys | ((slot_ids >= prompt_length) & (slot_ids <= slot))[tf.newaxis, :]
         bias = tf.where(visible, 0.0, _MASKED)[:, tf.newaxis, tf.newaxis, :]
-        here = tf.equal(slot_ids, slot)[tf.newaxis, :, tf.newaxis, tf.newaxis]
+        here = tf.equal(slot_ids, slot)[tf.newaxis, tf.newaxis, :, tf.newaxis]
         updated = []
         for layer, (keys, values) in zip(backbone.transformer_layers, caches):
             x, keys, values = _block(layer, x, bias, (keys, values, here))
@@ -135,13 +136,13 @@ def _block(layer, x, bias, cache=None):
     """
     attention = layer._self_attention_layer
     normed = layer._self_attention_layer_norm(x)
-    queries = attention._query_dense(normed)
-    keys, values = attention._key_dense(normed), attention._value_dense(normed)
+    queries = head_major(attention._query_dense(normed))
+    keys, values = head_major(attention._key_dense(normed)), head_major(attention._value_dense(normed))
     if cache is not None:
         cached_keys, cached_values, here = cache
         keys, values = tf.where(here, keys, cached_keys), tf.where(here, values, cached_values)
-    scores = tf.einsum("bqnd,bknd->bnqk", queries, keys) / math.sqrt(attention._key_dim)
-    mixed = tf.einsum("bnqk,bknd->bqnd", attention_weights(scores, bias), values)
+    scores = tf.matmul(queries, keys, transpose_b=True) / math.sqrt(attention._key_dim)
+    mixed = tf.transpose(tf.matmul(attention_weights(scores, bias), values), [0, 2, 1, 3])
     x = x + attention._output_dense(mixed)
     hidden = layer._feedforward_intermediate_dense(layer._feedforward_layer_norm(x))
     return x + layer._feedforward_output_dense(hidden), keys, values

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from zoo.models.text.decoding import GenerationOptions, attention_weights, decode
+from zoo.models.text.decoding import GenerationOptions, attention_weights, decode, head_major
 from zoo.models.text.sentencepiece_vocab import EOS_ID, PAD_ID
 
 _MASKED = -1e9  # added to the scores of positions a query must not see, as KerasHub's T5 does
@@ -86,18 +86,19 @@ def _cached_steps(lm, encoder_states, encoder_padding_mask, cross_caches, max_le
     causal = tf.linalg.band_part(tf.ones([max_length, max_length]), -1, 0)
     self_bias = first.compute_bias(max_length, max_length) + (1.0 - causal) * _MASKED
     cross_bias = (1.0 - tf.cast(encoder_padding_mask, tf.float32))[:, tf.newaxis, tf.newaxis, :] * _MASKED
+    cross_caches = [(head_major(keys), head_major(values)) for keys, values in cross_caches]  # once, not per step
     rows = tf.shape(encoder_states)[0]
-    empty = tf.zeros([rows, max_length, first.num_heads, first.key_value_dim], encoder_states.dtype)
+    empty = tf.zeros([rows, first.num_heads, max_length, first.key_value_dim], encoder_states.dtype)
 
     def step(index, tokens, generated, caches):
         x = backbone.token_embedding(tokens[:, tf.newaxis])  # [batch, 1, hidden]
         bias = self_bias[:, :, index:index + 1, :]
-        here = tf.one_hot(index, max_length, on_value=True, off_value=False)[tf.newaxis, :, tf.newaxis, tf.newaxis]
+        here = tf.one_hot(index, max_length, on_value=True, off_value=False)[tf.newaxis, tf.newaxis, :, tf.newaxis]
         updated = []
         for layer, (keys, values), (cross_keys, cross_values) in zip(layers, caches, cross_caches):
             attention = layer.self_attention
             normed = layer.self_attention_layer_norm(x)
-            new_keys, new_values = _keys_and_values(attention, normed)
+            new_keys, new_values = (head_major(t) for t in _keys_and_values(attention, normed))
             keys, values = tf.where(here, new_keys, keys), tf.where(here, new_values, values)
             updated.append((keys, values))
             x = x + _attend(attention, normed, keys, values, bias)
@@ -138,10 +139,11 @@ def _keys_and_values(attention, states: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor
 
 
 def _attend(attention, queries_from: tf.Tensor, keys: tf.Tensor, values: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
-    """T5 attention (no score scaling; ``bias`` holds relative positions and masks) and its output projection."""
-    queries = _heads(attention, attention.query_projector(queries_from))
-    scores = tf.einsum("bqnd,bknd->bnqk", queries, keys)
-    mixed = tf.einsum("bnqk,bknd->bqnd", attention_weights(scores, bias), values)
+    """T5 attention (no score scaling; ``bias`` holds relative positions and masks) over head-major ``keys`` and
+    ``values`` [batch, heads, length, head_dim], and its output projection."""
+    queries = head_major(_heads(attention, attention.query_projector(queries_from)))  # [batch, heads, 1, head_dim]
+    scores = tf.matmul(queries, keys, transpose_b=True)  # [batch, heads, 1, length]
+    mixed = tf.transpose(tf.matmul(attention_weights(scores, bias), values), [0, 2, 1, 3])
     return attention.output_projector(tf.reshape(mixed, [tf.shape(mixed)[0], -1, attention.inner_dim]))
 
 
