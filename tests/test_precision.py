@@ -49,14 +49,20 @@ def bfloat16_exports(tmp_path_factory):
     return export_dir, run
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(BFLOAT16_RUNS))
-def test_bfloat16_export_passes_the_gate_and_its_card_says_what_it_lost(bfloat16_exports, name):
+def exported(bfloat16_exports, name):
+    """The finished ``python -m zoo.run NAME ... precision=bfloat16`` (which must have succeeded), its version
+    directory and its model card."""
     export_dir, run = bfloat16_exports
     done = run(name)
     assert done.returncode == 0, done.stderr[-3000:]
     version = export_dir / name / "1"
-    card = json.loads((version / "assets.extra" / "zoo.json").read_text())
+    return done, version, json.loads((version / "assets.extra" / "zoo.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(BFLOAT16_RUNS))
+def test_bfloat16_export_passes_the_gate_and_its_card_says_what_it_lost(bfloat16_exports, name):
+    done, version, card = exported(bfloat16_exports, name)
     section = card["precision"]
     assert card["config"]["precision"] == section["dtype"] == "bfloat16"
     assert section["keras_policy"] == "mixed_bfloat16" and section["test_rows"] == card["data"]["rows"]["test"]
@@ -85,11 +91,7 @@ def assert_bfloat16_math_and_no_bfloat16_output(model: SessionModel) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(GENERATORS))
 def test_bfloat16_generator_reports_token_agreement_and_its_own_test_metric(bfloat16_exports, name):
-    export_dir, run = bfloat16_exports
-    done = run(name)
-    assert done.returncode == 0, done.stderr[-3000:]
-    version = export_dir / name / "1"
-    card = json.loads((version / "assets.extra" / "zoo.json").read_text())
+    _, version, card = exported(bfloat16_exports, name)
     section, metric = card["precision"], GENERATORS[name]
     assert section["dtype"] == "bfloat16" and section["test_rows"] == card["data"]["rows"]["test"]
     assert 0.0 <= section["identical_generations"] <= section["token_agreement"] <= 1.0
