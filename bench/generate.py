@@ -1,5 +1,5 @@
-"""generate: the t5 export's generate signature against PyTorch transformers' generate, beam search and top-p
-sampling: goal ≥ 2× PyTorch's generated tokens per second.
+"""generate: the t5 export's generate signature against PyTorch transformers' generate, greedy, beam search and
+top-p sampling: goal ≥ 2× PyTorch's generated tokens per second.
 
 The model: a random-init checkpoint of the official t5-small shapes (:data:`bench.hf_t5.T5_SMALL`, seed 0, output
 projections scaled as ``python -m bench hf`` scales them, so that the blocks and not the input embedding choose the
@@ -7,8 +7,9 @@ tokens), exported by ``python -m zoo.run t5 --set init=DIR --set epochs=0 --set 
 through its ``generate`` signature, loaded as TF Serving loads it (:class:`zoo.export.session.SessionModel`),
 against ``T5ForConditionalGeneration.generate`` on the same checkpoint. Text in, text out on both sides: the first
 8 BBC test texts of ``python -m bench hf``, each tokenized by its side's own tokenizer from the same
-``spiece.model`` inside the timed call, 32 new tokens at most, in two modes (:data:`MODES`):
+``spiece.model`` inside the timed call, 32 new tokens at most, in three modes (:data:`MODES`):
 
+- greedy search;
 - beam search: 4 beams, one sequence returned, length penalty 1.0, no early stopping;
 - top-p sampling: top_p 0.9, temperature 1.0, top_k off, seeded (the export by its ``seed`` input, PyTorch by
   ``torch.manual_seed`` before each call): different generators, so different tokens.
@@ -18,8 +19,8 @@ in the other), warm-up calls not counted, rounds alternating between the engines
 with min and max; each worker's libraries and thread settings and the machine's float32 and bfloat16 matmul GFLOPS
 recorded beside. A random model may end rows early with eos, and sampled rows end at different lengths on each
 side, so the goal is judged on generated tokens per second (each row's tokens up to its eos, eos included);
-sequences per second are recorded too. For beam search the rows of the export equal to PyTorch's are counted (they
-should all be); for sampling, each side's mean generated length.
+sequences per second are recorded too. For greedy and beam search the rows of the export equal to PyTorch's are
+counted (they should all be); for sampling, each side's mean generated length.
 
     python -m bench generate      # needs the bench extra (torch)
 
@@ -52,14 +53,15 @@ WARM_UP_CALLS = 2
 GOAL = 2.0  # the export's generated tokens per second over PyTorch's
 EOS, PAD = 1, 0
 EXPORT_FIXED = {"length_penalty": 1.0, "early_stopping": False}  # beam search's, fixed at export; PyTorch's alike
+# greedy search's options (bench.gpt2_speed and bench.hf time it too)
+GREEDY = dict(num_beams=1, do_sample=False, temperature=1.0, top_k=0, top_p=1.0, seed=0, num_return_sequences=1)
 MODES = {  # the generate signature's option inputs, max_new_tokens aside
+    "greedy": GREEDY,
     "beam_search": dict(num_beams=4, do_sample=False, temperature=1.0, top_k=0, top_p=1.0, seed=0,
                         num_return_sequences=1),
     "top_p_sampling": dict(num_beams=1, do_sample=True, temperature=1.0, top_k=0, top_p=0.9, seed=0,
                            num_return_sequences=1),
 }
-# greedy search's options (bench.gpt2_speed and bench.hf time it)
-GREEDY = dict(num_beams=1, do_sample=False, temperature=1.0, top_k=0, top_p=1.0, seed=0, num_return_sequences=1)
 SECONDS = 3600  # an export running past this has failed
 
 
@@ -204,7 +206,7 @@ def speed_ratio(figures: dict[str, Any], engine: str, baseline: str) -> dict[str
 
 def compared(timed: dict[str, timing.Timed], options: dict[str, Any]) -> dict[str, Any]:
     """One mode's figures: seconds (median, min, max), sequences and generated tokens per second of each engine,
-    the export's ratios to PyTorch and the goal; beam search's rows equal to PyTorch's."""
+    the export's ratios to PyTorch and the goal; for greedy and beam search, the rows equal to PyTorch's."""
     figures = speed_figures(timed)
     ratio = speed_ratio(figures, "zoo_export", "pytorch")
     figures = {
@@ -213,7 +215,7 @@ def compared(timed: dict[str, timing.Timed], options: dict[str, Any]) -> dict[st
         "goal": f"zoo_export generated tokens per second >= {GOAL:g} x pytorch's",
         "goal_met": ratio["generated_tokens_per_second"] >= GOAL,
     }
-    if options["num_beams"] > 1:
+    if not options["do_sample"]:
         tokens = {name: np.array(t.last["token_ids"]) for name, t in timed.items()}
         figures["rows_equal_pytorch"] = int((tokens["zoo_export"] == tokens["pytorch"]).all(axis=1).sum())
         figures["rows"] = len(tokens["pytorch"])
@@ -246,7 +248,7 @@ def timed_modes(record: BenchRecord, workers: dict[str, timing.Worker], texts: l
 
 
 def run(record: BenchRecord, seeds: Sequence[int], checkpoint: Path | None = None, rounds: int = ROUNDS) -> None:
-    """Both modes on the t5-small-shaped checkpoint (random-init weights of seed 0; ``seeds`` is not used).
+    """Every mode on the t5-small-shaped checkpoint (random-init weights of seed 0; ``seeds`` is not used).
     ``checkpoint`` (a ready checkpoint directory instead) and ``rounds`` are for tests."""
     texts = t5_texts()[:BATCH]
     record.describe("setup", {

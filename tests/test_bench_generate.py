@@ -38,8 +38,10 @@ def test_generate_bench_times_the_export_against_pytorch_each_in_a_process_of_it
         ratio = figures["ratio_zoo_export_vs_pytorch"]
         assert ratio["sequences_per_second"] > 0 and ratio["generated_tokens_per_second"] > 0
         assert figures["goal_met"] == (ratio["generated_tokens_per_second"] >= generate.GOAL)
-    beam = saved["beam_search"]
-    assert beam["rows"] == generate.BATCH and 0 <= beam["rows_equal_pytorch"] <= beam["rows"]
+    for deterministic in ("greedy", "beam_search"):
+        figures = saved[deterministic]
+        assert figures["rows"] == generate.BATCH and 0 <= figures["rows_equal_pytorch"] <= figures["rows"]
+    assert "rows" not in saved["top_p_sampling"]
     processes = saved["processes"]
     assert processes["zoo_export"]["libraries_loaded"] == ["tensorflow"] and "tensorflow" in processes["zoo_export"]
     assert processes["pytorch"]["libraries_loaded"] == ["torch"] and processes["pytorch"]["torch"]["num_threads"] >= 1
