@@ -26,7 +26,7 @@ BENCHES = {  # benches that are not a recipe's run: name → module
     "serve": "bench.serve_bench", "hf": "bench.hf", "data": "bench.data", "unseen_data": "bench.unseen_data",
     "electra_context": "bench.electra_context", "pretraining_speed": "bench.pretraining_speed",
     "t5_span_corruption": "bench.t5_span_corruption", "scale_out": "bench.scale_out", "generate": "bench.generate",
-    "gpt2_speed": "bench.gpt2_speed",
+    "gpt2_speed": "bench.gpt2_speed", "speed": "bench.speed",
 }
 INSTALL_HINT = "run `make bench` or `pip install -e '.[bench]'`"
 

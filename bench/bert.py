@@ -44,14 +44,21 @@ WARM_UP_CALLS = 1
 
 
 # ------------------------------------------------------------------------------ the workers (one engine each)
-def embedding_handler(embed_batch: Callable[[list[str]], np.ndarray]) -> Callable[..., dict[str, int]]:
-    """``embed``: ``embed_batch`` over the texts in batches of ``batch_size``; how many embeddings, how wide (the
-    embeddings themselves stay in the worker)."""
+def embedding_handlers(embed_batch: Callable[[list[str]], np.ndarray]) -> dict[str, Callable[..., Any]]:
+    """``embed_batch`` over the texts in batches of ``batch_size``, as two calls: ``embed`` (the timed one) answers
+    how many embeddings and how wide, keeping them in the worker; ``embeddings`` answers the vectors themselves, to
+    compare engines."""
+    def batches(texts: list[str], batch_size: int) -> list[np.ndarray]:
+        return [embed_batch(texts[start:start + batch_size]) for start in range(0, len(texts), batch_size)]
+
     def embed(texts: list[str], batch_size: int) -> dict[str, int]:
-        shapes = [embed_batch(texts[start:start + batch_size]).shape for start in range(0, len(texts), batch_size)]
+        shapes = [batch.shape for batch in batches(texts, batch_size)]
         return {"rows": sum(rows for rows, _ in shapes), "width": shapes[-1][1]}
 
-    return embed
+    def embeddings(texts: list[str], batch_size: int) -> list[list[float]]:
+        return np.concatenate(batches(texts, batch_size)).astype(float).tolist()
+
+    return {"embed": embed, "embeddings": embeddings}
 
 
 def wordpiece_tokenizer(checkpoint: str | Path, sequence_length: int):
@@ -82,7 +89,7 @@ def pytorch_handlers(checkpoint: str, sequence_length: str) -> dict[str, Callabl
         weights = mask.unsqueeze(-1).to(sequence.dtype)
         return ((sequence * weights).sum(1) / weights.sum(1)).numpy()
 
-    return {"embed": embedding_handler(embed_batch)}
+    return embedding_handlers(embed_batch)
 
 
 def zoo_export_handlers(version_dir: str) -> dict[str, Callable[..., Any]]:
@@ -90,8 +97,8 @@ def zoo_export_handlers(version_dir: str) -> dict[str, Callable[..., Any]]:
     from zoo.export.session import SessionModel
 
     model = SessionModel(version_dir)
-    return {"embed": embedding_handler(
-        lambda texts: model.run("embed", {"text": np.array(texts, dtype=object)}, ["embeddings"])["embeddings"])}
+    return embedding_handlers(
+        lambda texts: model.run("embed", {"text": np.array(texts, dtype=object)}, ["embeddings"])["embeddings"])
 
 
 WORKERS = {"zoo_export": zoo_export_handlers, "pytorch": pytorch_handlers}

@@ -17,6 +17,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -28,6 +30,7 @@ from zoo.bars import QualityBar
 from zoo.recipe import RunResult
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+EXPORT_SECONDS = 3600  # a bench's export running past this has failed
 
 
 def environment() -> dict[str, Any]:
@@ -51,6 +54,20 @@ def run_recipe(name: str, export_dir: str | Path | None = None, **overrides: Any
     config = zoo.config.apply_overrides(cls.Config(), overrides)
     scratch = Path(export_dir or tempfile.mkdtemp(prefix=f"zoo-bench-{name}-"))
     return cls(config, run_dir=scratch / "run").run(export_dir=scratch / "exports")
+
+
+def export_with_cli(recipe: str, settings: dict[str, Any], folder: Path) -> Path:
+    """``python -m zoo.run RECIPE --set KEY=VALUE ...`` (``settings``) in a process of its own, exporting into
+    ``folder``; the version directory it exported. A failed run raises RuntimeError with the end of its stderr."""
+    sets = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
+    where = ["--export-dir", str(folder / "exports"), "--run-dir", str(folder / "run")]
+    done = subprocess.run([sys.executable, "-m", "zoo.run", recipe, *sets, *where], capture_output=True, text=True,
+                          timeout=EXPORT_SECONDS, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise RuntimeError(f"{recipe} export ({' '.join(sets)}): exit {done.returncode}: "
+                           f"{done.stderr.strip()[-2000:]}")
+    version, = (folder / "exports" / recipe).glob("*/saved_model.pb")
+    return version.parent
 
 
 def missing_modules(modules: Iterable[str]) -> list[str]:

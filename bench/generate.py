@@ -30,7 +30,6 @@ TensorFlow nor torch, and each function imports what it needs.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -62,7 +61,6 @@ MODES = {  # the generate signature's option inputs, max_new_tokens aside
     "top_p_sampling": dict(num_beams=1, do_sample=True, temperature=1.0, top_k=0, top_p=0.9, seed=0,
                            num_return_sequences=1),
 }
-SECONDS = 3600  # an export running past this has failed
 
 
 # ------------------------------------------------------------------------------ the workers (one engine each)
@@ -156,20 +154,6 @@ def export_settings() -> dict[str, Any]:
             "beam_early_stopping": EXPORT_FIXED["early_stopping"]}
 
 
-def export(recipe: str, settings: dict[str, Any], folder: Path) -> Path:
-    """``python -m zoo.run RECIPE --set KEY=VALUE ...`` (``settings``) into ``folder``; the version directory it
-    exported."""
-    sets = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
-    where = ["--export-dir", str(folder / "exports"), "--run-dir", str(folder / "run")]
-    done = subprocess.run([sys.executable, "-m", "zoo.run", recipe, *sets, *where], capture_output=True, text=True,
-                          timeout=SECONDS, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        raise RuntimeError(f"{recipe} export of {settings.get('init')}: exit {done.returncode}: "
-                           f"{done.stderr.strip()[-2000:]}")
-    version, = (folder / "exports" / recipe).glob("*/saved_model.pb")
-    return version.parent
-
-
 def generated_lengths(token_ids: np.ndarray, eos: int = EOS) -> np.ndarray:
     """Each row's generated tokens: up to its first ``eos``, eos included, else all of them.
 
@@ -250,6 +234,8 @@ def timed_modes(record: BenchRecord, workers: dict[str, timing.Worker], texts: l
 def run(record: BenchRecord, seeds: Sequence[int], checkpoint: Path | None = None, rounds: int = ROUNDS) -> None:
     """Every mode on the t5-small-shaped checkpoint (random-init weights of seed 0; ``seeds`` is not used).
     ``checkpoint`` (a ready checkpoint directory instead) and ``rounds`` are for tests."""
+    from bench.common import export_with_cli
+
     texts = t5_texts()[:BATCH]
     record.describe("setup", {
         "checkpoint": str(checkpoint) if checkpoint else {"shape": "t5-small", **T5_SMALL, "seed": 0},
@@ -260,7 +246,7 @@ def run(record: BenchRecord, seeds: Sequence[int], checkpoint: Path | None = Non
         checkpoint = checkpoint or write_checkpoint(Path(scratch))
         check_inputs_fit_export(hf_t5_tokenizer(checkpoint), texts)
         with timing.engine_worker("bench.generate", "pytorch", checkpoint) as pytorch:  # loads while the export runs
-            version_dir = export("t5", {"init": checkpoint, **export_settings()}, Path(scratch))
+            version_dir = export_with_cli("t5", {"init": checkpoint, **export_settings()}, Path(scratch))
             with timing.engine_worker("bench.generate", "zoo_export", version_dir) as zoo_export:
                 timed_modes(record, {"zoo_export": zoo_export, "pytorch": pytorch}, texts, rounds)
 

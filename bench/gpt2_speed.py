@@ -304,9 +304,11 @@ def speed_line(figures: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------ the parent
 def measured(record: BenchRecord, checkpoint: Checkpoint, scratch: Path, texts: list[str], rounds: int) -> None:
     """The export made while the PyTorch workers load; parity, then the timed rounds, each recorded as it lands."""
+    from bench.common import export_with_cli
+
     with worker("pytorch", checkpoint.path) as pytorch, worker("pytorch_no_cache", checkpoint.path) as no_cache:
         settings = {"init": checkpoint.path, **export_settings(write_texts_csv(scratch / "texts.csv"))}
-        version_dir = generate.export("gpt2", settings, scratch)
+        version_dir = export_with_cli("gpt2", settings, scratch)
         with worker("keras_import", checkpoint.path) as keras_import:
             logits = logits_parity(keras_import, pytorch, texts, scratch)
         with worker("zoo_export", version_dir) as zoo_export:

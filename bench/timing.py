@@ -50,8 +50,9 @@ MATMUL_REPEATS = 5
 MATMUL_DTYPES = ("float32", "bfloat16")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                     "TF_NUM_INTEROP_THREADS")
-LIBRARIES = ("tensorflow", "torch")  # the engines' libraries: a worker should have loaded one of them only
-VERSIONED = ("numpy", "tensorflow", "keras", "keras_hub", "tensorflow_text", "torch", "transformers", "tokenizers")
+LIBRARIES = ("tensorflow", "torch", "onnxruntime")  # the engines' libraries: a worker should load one only
+VERSIONED = ("numpy", "tensorflow", "keras", "keras_hub", "tensorflow_text", "torch", "transformers", "tokenizers",
+             "onnxruntime")
 # The x86 flags that decide which float32, bfloat16 and int8 kernels a library can pick (any other amx_* is added).
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "avx_vnni", "amx_tile",
              "amx_bf16", "amx_int8")
@@ -194,7 +195,7 @@ def serve_engine(engines: Mapping[str, Callable[..., Mapping[str, Callable[..., 
 
 
 def process_description() -> dict[str, Any]:
-    """This process: which of TensorFlow and torch it has loaded, the versions of the libraries it has loaded, their
+    """This process: which of TensorFlow, torch and ONNX Runtime it has loaded, the versions of the libraries it has loaded, their
     thread settings and thread pools, the cores and the thread-count environment variables set. TensorFlow's 0 means
     "its default": as many threads as cores."""
     from threadpoolctl import threadpool_info

@@ -17,7 +17,7 @@ from zoo.export import Endpoint, Servable, export
 from zoo.export.gate import check_ops, run_gate
 from zoo.export.model_card import read_model_card
 from zoo.export.models_config import parse_models_config
-from zoo.export.signatures import CLASSIFY, example_classifier, int64_example
+from zoo.export.signatures import CLASSIFY, GateTolerance, example_classifier, int64_example
 from zoo.export.versions import existing_versions, publish
 from zoo.export.warmup import WARMUP_FILE, read_warmup
 
@@ -125,6 +125,27 @@ def test_gate_detects_served_outputs_that_differ_from_memory(tmp_path, half_plus
     wrong = {"serving_default": lambda x: {"y": 0.5 * x + 2.5}}
     with pytest.raises(ExportError, match="max abs difference 0.5"):
         run_gate(path, wrong)
+
+
+def _token_ids_export(root):
+    """An export whose ``serving_default`` answers four integer ids, [2, 3, 4, 5] for its warmup request."""
+    servable = Servable(tracked=[], endpoints={"serving_default": Endpoint(
+        fn=lambda x: {"token_ids": x + 1}, input_signature=[tf.TensorSpec([None], tf.int32, name="x")],
+        warmup={"x": np.array([1, 2, 3, 4], np.int32)})})
+    return export(servable, model_name="ids", export_root=root, card=CARD).path
+
+
+def test_gate_bounds_the_share_of_discrete_values_that_differ(tmp_path):
+    path = _token_ids_export(tmp_path)
+    one_of_four_differs = {"serving_default": lambda x: {"token_ids": tf.where(x == 4, 0, x + 1)}}
+    with pytest.raises(ExportError, match=r"serving_default/token_ids: served values differ from in-memory values: "
+                                          r"75\.0% equal$"):
+        run_gate(path, one_of_four_differs)
+    report = run_gate(path, one_of_four_differs, GateTolerance(agreement=0.75))
+    assert report.least_agreement == 0.75
+    with pytest.raises(ExportError, match=r"75\.0% equal \(bound 80%\)$"):
+        run_gate(path, one_of_four_differs, GateTolerance(agreement=0.8))
+    assert run_gate(path, {"serving_default": lambda x: {"token_ids": x + 1}}).least_agreement == 1.0
 
 
 def test_gate_requires_a_warmup_request_per_signature(tmp_path, half_plus_two):

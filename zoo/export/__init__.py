@@ -74,7 +74,7 @@ def export(
             precision=precision,
             signatures=describe_signatures(servable),
         )
-        reports.append(run_gate(tmp, functions, atol=servable.gate_tolerance))
+        reports.append(run_gate(tmp, functions, servable.gate_tolerance))
 
     path = publish(export_root / model_name, version, write)
     return ExportResult(path=path, version=int(path.name), gate=reports[0],

@@ -2,8 +2,10 @@
 
 1. The SavedModel loads through the TF1 session loader with the ``serve`` tag, as TF Serving loads it, and
    every signature runs on its warmup requests (replayed from the warmup file, as TF Serving replays them).
-2. Each output equals the in-memory model's output on the same inputs, and every float output is finite:
-   a model that answers NaN or infinity (trained with a diverging learning rate, say) is not published.
+2. Each output equals the in-memory model's output on the same inputs, within the servable's
+   :class:`~zoo.export.signatures.GateTolerance` (floats within ``close``; at least ``agreement`` of a discrete
+   output's values equal), and every float output is finite: a model that answers NaN or infinity (trained with a
+   diverging learning rate, say) is not published.
 3. Every op in the graph, function library included, is a core TensorFlow op or a tensorflow-text op
    (the ops the stock ``tensorflow_model_server`` links); no ``PyFunc``/``EagerPyFunc``.
 4. The warmup file is well formed: at most 1000 parseable ``PredictionLog`` records of a type TF Serving
@@ -30,7 +32,7 @@ import tensorflow as tf
 
 from zoo.errors import ExportError
 from zoo.export.session import SessionModel
-from zoo.export.signatures import CLASSIFY, REGRESS
+from zoo.export.signatures import CLASSIFY, REGRESS, GateTolerance
 from zoo.export.warmup import LOG_TYPES, MAX_RECORDS, WARMUP_FILE, read_warmup, request_feeds
 
 PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
@@ -40,11 +42,13 @@ _References = Mapping[str, Callable[..., Mapping[str, tf.Tensor]]]  # signature 
 
 @dataclasses.dataclass
 class GateReport:
-    """What the gate checked: records replayed per signature, ops seen, largest float difference."""
+    """What the gate checked: records replayed per signature, ops seen, largest float difference, and the least
+    share of a discrete output's values equal to the in-memory ones."""
 
     signatures_run: dict[str, int]
     ops: list[str]
     max_abs_diff: float
+    least_agreement: float = 1.0
 
 
 @functools.lru_cache(maxsize=1)
@@ -97,22 +101,32 @@ def check_ops(ops: set[str]) -> list[str]:
     return problems
 
 
-def _compare(name: str, output: str, served: np.ndarray, expected: np.ndarray, atol: float) -> tuple[str | None, float]:
+class _Compared(NamedTuple):
+    problem: str | None
+    diff: float = 0.0  # largest absolute difference of a float output
+    agreement: float = 1.0  # share of a discrete output's values equal to the in-memory ones
+
+
+def _compare(name: str, output: str, served: np.ndarray, expected: np.ndarray, tolerance: GateTolerance) -> _Compared:
     served, expected = np.asarray(served), np.asarray(expected)
     if served.shape != expected.shape:
-        return f"{name}/{output}: shape {served.shape} served vs {expected.shape} in memory", 0.0
+        return _Compared(f"{name}/{output}: shape {served.shape} served vs {expected.shape} in memory")
     if served.dtype.kind in "fc":
         finite = np.isfinite(served)
         if not finite.all():
-            return (f"{name}/{output}: {finite.size - np.count_nonzero(finite)} of {finite.size} values are NaN or "
-                    "infinite on the warmup requests"), 0.0
+            return _Compared(f"{name}/{output}: {finite.size - np.count_nonzero(finite)} of {finite.size} values are "
+                             "NaN or infinite on the warmup requests")
         diff = float(np.max(np.abs(served - expected))) if served.size else 0.0
-        if not np.allclose(served, expected, atol=atol, rtol=atol):
-            return f"{name}/{output}: max abs difference {diff:.3g} between served and in-memory outputs", diff
-        return None, diff
-    if not np.array_equal(served, expected):
-        return f"{name}/{output}: served values differ from in-memory values", 0.0
-    return None, 0.0
+        if not np.allclose(served, expected, atol=tolerance.close, rtol=tolerance.close):
+            return _Compared(f"{name}/{output}: max abs difference {diff:.3g} between served and in-memory outputs",
+                             diff)
+        return _Compared(None, diff)
+    agreement = float(np.mean(served == expected)) if served.size else 1.0
+    if agreement < tolerance.agreement:
+        bound = "" if tolerance.agreement == 1.0 else f" (bound {tolerance.agreement:.0%})"
+        return _Compared(f"{name}/{output}: served values differ from in-memory values: {agreement:.1%} equal{bound}",
+                         agreement=agreement)
+    return _Compared(None, agreement=agreement)
 
 
 class _WarmupRequest(NamedTuple):
@@ -193,39 +207,32 @@ def _serve(loaded: SessionModel, request: _WarmupRequest) -> tuple[dict[str, np.
         return None, problems + [f"{name}: running the warmup request failed: {type(exc).__name__}: {exc}"]
 
 
-def _compare_outputs(
-    request: _WarmupRequest, served: Mapping[str, np.ndarray], atol: float
-) -> tuple[list[str], float]:
-    """Problems with each served output against the in-memory one, and the largest float difference."""
-    problems, max_diff = [], 0.0
-    for output, value in served.items():
-        if output not in request.expected:
-            problems.append(f"{request.name}/{output}: the in-memory function has no such output")
-            continue
-        problem, diff = _compare(request.name, output, value, request.expected[output], atol)
-        max_diff = max(max_diff, diff)
-        if problem:
-            problems.append(problem)
-    return problems, max_diff
+class _Replayed(NamedTuple):
+    runs: dict[str, int]  # requests run per signature
+    max_diff: float
+    least_agreement: float
+    problems: list[str]
 
 
-def _replay(
-    loaded: SessionModel, requests: list[_WarmupRequest], atol: float
-) -> tuple[dict[str, int], float, list[str]]:
-    """Run every request on the loaded model: requests run per signature, largest float difference, problems."""
-    runs: dict[str, int] = {}
-    max_diff = 0.0
-    problems: list[str] = []
+def _replay(loaded: SessionModel, requests: list[_WarmupRequest], tolerance: GateTolerance) -> _Replayed:
+    """Run every request on the loaded model and compare each served output with the in-memory one."""
+    replayed = _Replayed({}, 0.0, 1.0, [])
     for request in requests:
         served, serve_problems = _serve(loaded, request)
-        problems.extend(serve_problems)
+        replayed.problems.extend(serve_problems)
         if served is None:
             continue
-        runs[request.name] = runs.get(request.name, 0) + 1
-        output_problems, diff = _compare_outputs(request, served, atol)
-        problems.extend(output_problems)
-        max_diff = max(max_diff, diff)
-    return runs, max_diff, problems
+        replayed.runs[request.name] = replayed.runs.get(request.name, 0) + 1
+        for output, value in served.items():
+            if output not in request.expected:
+                replayed.problems.append(f"{request.name}/{output}: the in-memory function has no such output")
+                continue
+            compared = _compare(request.name, output, value, request.expected[output], tolerance)
+            replayed = replayed._replace(max_diff=max(replayed.max_diff, compared.diff),
+                                         least_agreement=min(replayed.least_agreement, compared.agreement))
+            if compared.problem:
+                replayed.problems.append(compared.problem)
+    return replayed
 
 
 def _unwarmed_signatures(signatures: Mapping, runs: Mapping[str, int]) -> list[str]:
@@ -237,12 +244,12 @@ def _unwarmed_signatures(signatures: Mapping, runs: Mapping[str, int]) -> list[s
 def run_gate(
     saved_model_dir: Path,
     reference: Mapping[str, Callable[..., Mapping[str, tf.Tensor]]],
-    atol: float = 1e-5,
+    tolerance: GateTolerance = GateTolerance(),
 ) -> GateReport:
     """Run the four checks on ``saved_model_dir``; raise ExportError listing every failure.
 
     ``reference`` maps each signature name to the in-memory function (taking the inputs as keyword
-    arguments) whose outputs the served ones must equal.
+    arguments) whose outputs the served ones must equal, within ``tolerance``.
     """
     saved_model_dir = Path(saved_model_dir)
     logs, problems = _warmup_logs(saved_model_dir / "assets.extra" / WARMUP_FILE)
@@ -251,9 +258,10 @@ def run_gate(
     with _load_as_served(saved_model_dir) as loaded:
         ops = graph_ops(loaded.meta_graph)
         problems.extend(check_ops(ops))
-        runs, max_diff, replay_problems = _replay(loaded, requests, atol)
-        problems.extend(replay_problems)
-        problems.extend(_unwarmed_signatures(loaded.signature_defs, runs))
+        replayed = _replay(loaded, requests, tolerance)
+        problems.extend(replayed.problems)
+        problems.extend(_unwarmed_signatures(loaded.signature_defs, replayed.runs))
     if problems:
         raise ExportError("export failed the validation gate: " + "; ".join(p.replace("\n", " ") for p in problems))
-    return GateReport(signatures_run=runs, ops=sorted(ops), max_abs_diff=max_diff)
+    return GateReport(signatures_run=replayed.runs, ops=sorted(ops), max_abs_diff=replayed.max_diff,
+                      least_agreement=replayed.least_agreement)

@@ -50,14 +50,16 @@ import tensorflow as tf
 from zoo.config import BFLOAT16, FLOAT32
 from zoo.data.splits import Splits
 from zoo.errors import ExportError, UsageError
-from zoo.export.signatures import Endpoint, Servable
+from zoo.export.signatures import Endpoint, GateTolerance, Servable
 
 MAX_CLASS_CHANGES = 0.01  # share of the test rows whose predicted class may differ from float32's
 MIN_EMBEDDING_COSINE = 0.99  # least cosine of a test row's embedding to its float32 embedding
 KERAS_POLICY = {BFLOAT16: "mixed_bfloat16"}  # float32 variables, bfloat16 compute
 # The gate's tolerance for served vs in-memory outputs: the exported graph's kernels may round bfloat16 (8 bits of
-# significand) differently from the in-memory run's, by a step or two, and a step propagates through the layers.
-GATE_TOLERANCE = {BFLOAT16: 2 ** -5}
+# significand) differently from the in-memory run's, by a step or two, and a step propagates through the layers;
+# where two tokens' logits are that close, a generator takes the other one and its sequence goes on from there
+# (a random-init t5-small, say). Half of the generated tokens must still agree: a broken graph agrees on far fewer.
+GATE_TOLERANCE = {BFLOAT16: GateTolerance(close=2 ** -5, agreement=0.5)}
 BATCH = 64  # test rows per call while comparing
 
 

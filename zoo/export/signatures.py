@@ -49,17 +49,32 @@ class Endpoint:
             raise ValueError("a classify endpoint takes exactly one input named 'inputs' (serialized tf.Example)")
 
 
+@dataclasses.dataclass(frozen=True)
+class GateTolerance:
+    """How far the validation gate lets served outputs be from the in-memory ones (:mod:`zoo.export.gate`).
+
+    ``close``: the absolute and relative difference allowed in a float output. ``agreement``: the least share of a
+    discrete output's values (class names, token ids, generated text) that must equal the in-memory ones. A float32
+    export gets the defaults: 1e-5, and every value equal. A bfloat16 one (:mod:`zoo.export.precision`) gets more:
+    the served graph's kernels may round differently from the in-memory run's, and where two tokens' logits are
+    nearly tied, a generator may pick the other one and go on from there.
+
+    >>> GateTolerance().agreement
+    1.0
+    """
+
+    close: float = 1e-5
+    agreement: float = 1.0
+
+
 @dataclasses.dataclass
 class Servable:
-    """Everything an export writes: ``tracked`` objects (models, tokenizers, tables) and the endpoints.
-
-    ``gate_tolerance``: how far (absolute and relative) the served float outputs may be from the in-memory ones at
-    the validation gate; looser for a model that computes in bfloat16 (:mod:`zoo.export.precision`).
-    """
+    """Everything an export writes: ``tracked`` objects (models, tokenizers, tables) and the endpoints, and what
+    the validation gate tolerates between the served outputs and the in-memory ones (:class:`GateTolerance`)."""
 
     tracked: list[Any]
     endpoints: dict[str, Endpoint]
-    gate_tolerance: float = 1e-5
+    gate_tolerance: GateTolerance = GateTolerance()
 
     def __post_init__(self) -> None:
         if "serving_default" not in self.endpoints:
