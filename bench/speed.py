@@ -36,7 +36,6 @@ nor ONNX Runtime, and each function imports what it needs.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -63,7 +62,6 @@ ONNX_FILES = {"onnxruntime_float32": "model.onnx", "onnxruntime_int8": "model.in
 # each export's zoo.run settings, beyond init (the checkpoint) and sequence_length
 EXPORTS = {"zoo_float32": {"epochs": 0}, "zoo_bfloat16": {"epochs": 1, "precision": "bfloat16"}}
 LOW_PRECISION = "zoo_bfloat16"
-CONVERT_SECONDS = 1800
 
 
 # ------------------------------------------------------------------------------ the workers (one engine each)
@@ -137,12 +135,7 @@ def convert(checkpoint: str | Path, folder: str | Path) -> None:
 # ------------------------------------------------------------------------------ the parent
 def onnx_models(checkpoint: Path, folder: Path) -> dict[str, Path]:
     """:func:`convert` in a process of its own (torch and ONNX Runtime stay out of the parent): engine → file."""
-    done = subprocess.run([sys.executable, "-m", "bench.speed", "convert", str(checkpoint), str(folder)],
-                          capture_output=True, text=True, timeout=CONVERT_SECONDS, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
-        raise timing.WorkerError(f"engine onnxruntime: converting {checkpoint} to ONNX failed: {lines[-1]}",
-                                 done.stderr)
+    timing.prepare("bench.speed", "onnxruntime", "convert", str(checkpoint), str(folder))
     return {engine: folder / name for engine, name in ONNX_FILES.items()}
 
 

@@ -4,8 +4,9 @@
     python -m bench.table --write    # rewrite every generated section of README.md and docs/*.md
 
 A generated section sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``, NAME one of :data:`SECTIONS`:
-``results`` (one row per recipe benchmarked), ``electra-arms`` (the pretraining comparison, bench/electra.py) and
-``unseen-data`` (recipes on data they were not tuned on, bench/unseen_data.py). Prose around them may cite a
+``results`` (one row per recipe benchmarked), ``electra-arms`` (the pretraining comparison, bench/electra.py),
+``unseen-data`` (recipes on data they were not tuned on, bench/unseen_data.py) and ``speed`` (the encoder engines
+side by side, bench/speed.py). Prose around them may cite a
 figure; a table of figures is never typed by hand. Each figure is the mean ± sample standard deviation over the
 seeds the JSON records, with min – max; a result written by a single run (the format before ``--seeds``)
 renders as one seed. A bar is judged on the mean.
@@ -233,6 +234,41 @@ def unseen_data(results_dir: Path = RESULTS_DIR) -> str:
                        "`python -m bench unseen_data`)."]) + "\n"
 
 
+def speed(results_dir: Path = RESULTS_DIR) -> str:
+    """The encoder engines side by side (``bench/results/speed.json``, bench/speed.py): per sequence length, each
+    engine's ``embed`` rate and ratio to PyTorch, the exports' ``classify`` ratio, achieved GFLOPS and embedding
+    cosine; then what the bfloat16 export's card says, and the goals."""
+    result = json.loads((results_dir / "speed.json").read_text())
+    rows = ["| tokens | engine | `embed` texts/s, median (min – max) | `embed` × PyTorch | `classify` × PyTorch "
+            "| achieved GFLOPS | least cosine to PyTorch |", "|---|---|---|---|---|---|---|"]
+    cards = []
+    for figures in result["lengths"]:
+        embed, classify, texts = figures["embed"], figures["classify"], figures["texts"]
+        for engine, seconds in embed["seconds"].items():
+            rate = f"{texts / seconds['median']:.1f} ({texts / seconds['max']:.1f} – {texts / seconds['min']:.1f})"
+            classified = classify["ratio_to_pytorch"].get(engine)
+            cosine = figures["min_cosine_to_pytorch"].get(engine)
+            rows.append(f"| {figures['sequence_length']} | `{engine}` | {rate} | {embed['ratio_to_pytorch'][engine]:.2f} | "
+                        f"{'—' if classified is None else f'{classified:.2f}'} | {embed['achieved_gflops'][engine]:.0f} | "
+                        f"{'fine-tuned' if cosine is None else f'{cosine:.4f}'} |")
+        card = figures["zoo_bfloat16"]
+        low, high = card["precision"], card["float32_metrics"]
+        cards.append(f"at {figures['sequence_length']} tokens, BBC test accuracy {low['test_accuracy']:.4f} "
+                     f"(float32 {high['test_accuracy']:.4f}), class changed on {low['class_changes']:.2%} of "
+                     f"{low['test_rows']} test rows, least embedding cosine to float32 {low['min_embedding_cosine']:.4f}")
+    matmul = result["matmul"]
+    missed = [goal for goal, met in result.get("goals", {}).items() if not met]
+    return "\n".join([
+        *rows, "",
+        f"{result['setup']['texts']} BBC test texts, batch {result['setup']['batch_size']}, "
+        f"{result['setup']['rounds']} alternating rounds, each engine in a process of its own; this machine's "
+        f"matmul: {matmul['float32']['gflops']:.0f} GFLOPS float32, {matmul['bfloat16']['gflops']:.0f} bfloat16. "
+        f"`zoo_bfloat16` (fine-tuned 1 epoch, its model card): " + "; ".join(cards) + ". "
+        f"Goals met: {len(result.get('goals', {})) - len(missed)} of {len(result.get('goals', {}))}"
+        + (f"; missed: {'; '.join(missed)}" if missed else "") + ". "
+        f"From `bench/results/speed.json` ({result['date'][:10]}, `python -m bench speed`)."]) + "\n"
+
+
 #: Each part of the unseen-data bench: what the data is (``str.format`` of its result entry), and its baseline.
 UNSEEN_DATA_PARTS = {
     "packages": ("Debian package descriptions by section (Debian's `Translation-en` and `Packages` lists): "
@@ -244,7 +280,7 @@ UNSEEN_DATA_PARTS = {
 }
 #: Every generated section: its name in the markers → what renders it from the results folder.
 SECTIONS = {"results": lambda results_dir: render(results_dir), "electra-arms": electra_arms,
-            "unseen-data": unseen_data}
+            "unseen-data": unseen_data, "speed": speed}
 
 
 def documents() -> list[Path]:

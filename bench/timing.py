@@ -48,11 +48,11 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 MATMUL_SIZE = 2048  # [n, n] @ [n, n]: 17 GFLOP a product, a fraction of a second on a laptop core
 MATMUL_REPEATS = 5
 MATMUL_DTYPES = ("float32", "bfloat16")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                    "TF_NUM_INTEROP_THREADS")
-LIBRARIES = ("tensorflow", "torch", "onnxruntime")  # the engines' libraries: a worker should load one only
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+LIBRARIES = ("tensorflow", "torch", "onnxruntime", "ctranslate2")  # the engines': a worker should load one only
 VERSIONED = ("numpy", "tensorflow", "keras", "keras_hub", "tensorflow_text", "torch", "transformers", "tokenizers",
-             "onnxruntime")
+             "onnxruntime", "ctranslate2")
 # The x86 flags that decide which float32, bfloat16 and int8 kernels a library can pick (any other amx_* is added).
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "avx_vnni", "amx_tile",
              "amx_bf16", "amx_int8")
@@ -187,6 +187,17 @@ def engine_worker(module: str, engine: str, path: str | os.PathLike, *arguments:
     return Worker(engine_command(module, engine, path, *arguments), engine)
 
 
+def prepare(module: str, engine: str, *arguments: str, seconds: float = 1800) -> None:
+    """``python -m MODULE ARGUMENT ...`` in a process of its own: what an engine needs before any timing (a model
+    converted to its format), its libraries kept out of the parent. A failure is a :class:`WorkerError` naming
+    ``engine`` and the error's last line."""
+    done = subprocess.run([sys.executable, "-m", module, *arguments], capture_output=True, text=True,
+                          timeout=seconds, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise WorkerError(f"engine {engine}: {' '.join(arguments[:1])} failed: {last}", done.stderr)
+
+
 def serve_engine(engines: Mapping[str, Callable[..., Mapping[str, Callable[..., Any]]]], argv: Sequence[str]) -> None:
     """Worker side of :func:`engine_command`: ``argv`` is ENGINE PATH [ARGUMENT ...]; :func:`serve`
     ``engines[ENGINE](PATH, ARGUMENT, ...)``'s handlers."""
@@ -195,7 +206,7 @@ def serve_engine(engines: Mapping[str, Callable[..., Mapping[str, Callable[..., 
 
 
 def process_description() -> dict[str, Any]:
-    """This process: which of TensorFlow, torch and ONNX Runtime it has loaded, the versions of the libraries it has loaded, their
+    """This process: which of the engines' libraries (:data:`LIBRARIES`) it has loaded, the versions of the libraries it has loaded, their
     thread settings and thread pools, the cores and the thread-count environment variables set. TensorFlow's 0 means
     "its default": as many threads as cores."""
     from threadpoolctl import threadpool_info

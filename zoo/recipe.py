@@ -98,8 +98,11 @@ class RunResult:
             verdict = {True: "met", False: "NOT met", None: "not measured"}[bar.met(self.metrics)]
             lines.append(f"  quality bar {bar}: {verdict}")
         if self.export is not None:
-            lines.append(f"  exported {self.export.path} (gate passed: {sum(self.export.gate.signatures_run.values())} "
-                         f"warmup requests over {len(self.export.gate.signatures_run)} signatures)")
+            gate = self.export.gate
+            agreement = ("" if gate.least_agreement == 1.0 else
+                         f"; at least {gate.least_agreement:.1%} of each discrete output equal to in-memory")
+            lines.append(f"  exported {self.export.path} (gate passed: {sum(gate.signatures_run.values())} "
+                         f"warmup requests over {len(gate.signatures_run)} signatures{agreement})")
             lines.append(f"  models.config: {self.export.models_config}")
             if self.export.precision.get("dtype", FLOAT32) != FLOAT32:
                 lines.append("  precision " + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}"
