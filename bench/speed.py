@@ -139,17 +139,6 @@ def onnx_models(checkpoint: Path, folder: Path) -> dict[str, Path]:
     return {engine: folder / name for engine, name in ONNX_FILES.items()}
 
 
-def min_cosine(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> float:
-    """The least cosine between matching rows.
-
-    >>> min_cosine([[1.0, 0.0], [1.0, 1.0]], [[2.0, 0.0], [1.0, 0.0]])
-    0.7071
-    """
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    cosines = np.sum(a * b, axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-300)
-    return round(float(np.min(cosines)), 6)
-
-
 def workers_for(checkpoint: Path, sequence_length: int, onnx: Mapping[str, Path],
                 exports: Mapping[str, Path]) -> dict[str, timing.Worker]:
     """One worker per engine, started (each loads while the next starts); the caller closes them."""
@@ -185,6 +174,8 @@ def at_length(checkpoint: Path, sequence_length: int, texts: list[str], onnx: Ma
               exports: Mapping[str, Path], matmul: Mapping[str, Any], rounds: int) -> dict[str, Any]:
     """Every engine's ``embed`` and the exports' ``classify`` at one sequence length; the embeddings of the engines
     with the checkpoint's own weights against PyTorch's; the low-precision export's :func:`precision_card`."""
+    from zoo.export.precision import min_cosine
+
     config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
     flops = bert.embed_flops(config, bert.token_counts(checkpoint, sequence_length, texts))
     workers = workers_for(checkpoint, sequence_length, onnx, exports)
@@ -201,7 +192,8 @@ def at_length(checkpoint: Path, sequence_length: int, texts: list[str], onnx: Ma
     baseline = embed["seconds"][BASELINE]["median"]
     return {"sequence_length": sequence_length, "texts": len(texts), "batch_size": BATCH, "rounds": rounds,
             "embed": with_ratios(embed, baseline), "classify": with_ratios(classify, baseline),
-            "min_cosine_to_pytorch": {name: min_cosine(v, vectors[BASELINE]) for name, v in vectors.items()},
+            "min_cosine_to_pytorch": {name: round(min_cosine(np.array(v), np.array(vectors[BASELINE])), 6)
+                                      for name, v in vectors.items()},
             LOW_PRECISION: precision_card(exports[LOW_PRECISION]), "processes": described}
 
 
