@@ -248,14 +248,17 @@ def speed(results_dir: Path = RESULTS_DIR) -> str:
             rate = f"{texts / seconds['median']:.1f} ({texts / seconds['max']:.1f} – {texts / seconds['min']:.1f})"
             classified = classify["ratio_to_pytorch"].get(engine)
             cosine = figures["min_cosine_to_pytorch"].get(engine)
+            cosine_cell = ("—" if engine == "pytorch" else "not comparable (fine-tuned)" if cosine is None
+                           else f"{cosine:.5f}")
             rows.append(f"| {figures['sequence_length']} | `{engine}` | {rate} | {embed['ratio_to_pytorch'][engine]:.2f} | "
                         f"{'—' if classified is None else f'{classified:.2f}'} | {embed['achieved_gflops'][engine]:.0f} | "
-                        f"{'fine-tuned' if cosine is None else f'{cosine:.4f}'} |")
+                        f"{cosine_cell} |")
         card = figures["zoo_bfloat16"]
         low, high = card["precision"], card["float32_metrics"]
         cards.append(f"at {figures['sequence_length']} tokens, BBC test accuracy {low['test_accuracy']:.4f} "
-                     f"(float32 {high['test_accuracy']:.4f}), class changed on {low['class_changes']:.2%} of "
-                     f"{low['test_rows']} test rows, least embedding cosine to float32 {low['min_embedding_cosine']:.4f}")
+                     f"(float32 {high['test_accuracy']:.4f}), {round(low['class_changes'] * low['test_rows'])} of "
+                     f"{low['test_rows']} test rows changed class, least embedding cosine to float32 "
+                     f"{low['min_embedding_cosine']:.5f}")
     matmul = result["matmul"]
     missed = [goal for goal, met in result.get("goals", {}).items() if not met]
     return "\n".join([
