@@ -1,7 +1,8 @@
 """``--set precision=bfloat16``: bert, electra and lstm export in bfloat16 through the CLI, pass the gate, record what
 they lost in the model card and serve float32 outputs through ``python -m zoo.serve``; beyond a loss bound, or with
 an unknown value, the run stops with one line (exit status 2) and publishes nothing. The generators (t5, gpt2) export
-in bfloat16 too, their card reporting token agreement with float32 and their own test metrics."""
+in bfloat16 too, their card reporting token agreement with float32 and their own test metrics; t5's ``generate``
+answers through ``python -m zoo.serve`` beside lstm's classifier."""
 
 from __future__ import annotations
 
@@ -105,17 +106,26 @@ def test_bfloat16_generator_reports_token_agreement_and_its_own_test_metric(bflo
 
 
 @pytest.mark.slow
-def test_bfloat16_lstm_answers_through_zoo_serve(bfloat16_exports):
+def test_bfloat16_classifier_and_generator_answer_through_zoo_serve(bfloat16_exports):
     export_dir, run = bfloat16_exports
-    done = run("lstm")
-    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("lstm", "t5"):
+        done = run(name)
+        assert done.returncode == 0, done.stderr[-3000:]
     with serve_process(export_dir) as server:
         status, body = post_json(f"{server.rest_url}/v1/models/lstm:predict",
                                  {"instances": ["Shares rose after profits beat forecasts", "A late goal won it"]})
+        generated_status, generated = post_json(f"{server.rest_url}/v1/models/t5:predict", {
+            "signature_name": "generate", "inputs": {
+                "text": ["Shares rose after profits beat forecasts"], "max_new_tokens": 4, "num_beams": 2,
+                "do_sample": False, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 0, "num_return_sequences": 1}})
     assert status == 200, body
     rows = body["predictions"]
     assert len(rows) == 2 and all(len(row["probabilities"]) == 5 for row in rows)
     np.testing.assert_allclose([sum(row["probabilities"]) for row in rows], 1.0, atol=1e-2)
+    assert generated_status == 200, generated
+    outputs = generated["outputs"]  # one text, one sequence, at most 4 tokens, its beam's score a finite float
+    assert np.array(outputs["token_ids"]).shape == (1, 1, 4) and len(outputs["texts"]) == 1
+    assert np.isfinite(outputs["scores"]).all()
 
 
 @pytest.mark.slow
