@@ -34,7 +34,7 @@ sampling, each side's mean generated length.
     python -m bench generate      # needs the bench extra (torch)
 
 This module is also the workers' program (``python -m bench.generate ENGINE PATH [ARGUMENT]``) and converts the
-checkpoint (``python -m bench.generate convert CHECKPOINT FOLDER``): its top level imports neither TensorFlow,
+checkpoint (``python -m bench.generate prepare CHECKPOINT FOLDER``): its top level imports neither TensorFlow,
 torch nor CTranslate2, and each function imports what it needs.
 """
 
@@ -329,7 +329,7 @@ def run(record: BenchRecord, seeds: Sequence[int], checkpoint: Path | None = Non
     with tempfile.TemporaryDirectory(prefix="zoo-bench-generate-") as scratch, contextlib.ExitStack() as workers_open:
         checkpoint = checkpoint or write_checkpoint(Path(scratch))
         check_inputs_fit_export(hf_t5_tokenizer(checkpoint), texts)
-        timing.prepare("bench.generate", "ctranslate2", "convert", str(checkpoint), scratch)
+        timing.prepare("bench.generate", "ctranslate2", str(checkpoint), scratch)
         pytorch = workers_open.enter_context(timing.engine_worker("bench.generate", "pytorch", checkpoint))
         versions = {name: export_with_cli("t5", {"init": checkpoint, **export_settings(), **settings},
                                           Path(scratch) / name) for name, settings in EXPORTS.items()}
@@ -343,15 +343,9 @@ def run(record: BenchRecord, seeds: Sequence[int], checkpoint: Path | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    """A worker (``python -m bench.generate ENGINE PATH [ARGUMENT]``, :mod:`bench.timing`), or the conversion
-    to CTranslate2 (``python -m bench.generate convert CHECKPOINT FOLDER``)."""
-    argv = argv if argv is not None else sys.argv[1:]
-    if argv[:1] == ["convert"]:
-        convert(*argv[1:])
-    else:
-        timing.serve_engine(WORKERS, argv)
-    return 0
-
+    """A worker (``python -m bench.generate ENGINE PATH [ARGUMENT ...]``), or the conversion of a checkpoint for
+    an engine (``python -m bench.generate prepare CHECKPOINT FOLDER``): :func:`bench.timing.engine_main`."""
+    return timing.engine_main(WORKERS, argv if argv is not None else sys.argv[1:], convert)
 
 
 if __name__ == "__main__":

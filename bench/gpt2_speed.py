@@ -336,7 +336,7 @@ def measured(record: BenchRecord, checkpoint: Checkpoint, scratch: Path, texts: 
     """The exports made while the PyTorch workers load; parity, then the timed rounds, each recorded as it lands."""
     from bench.common import export_with_cli
 
-    timing.prepare("bench.gpt2_speed", "ctranslate2", "convert", str(checkpoint.path), str(scratch))
+    timing.prepare("bench.gpt2_speed", "ctranslate2", str(checkpoint.path), str(scratch))
     with contextlib.ExitStack() as workers_open:
         pytorch, no_cache = (workers_open.enter_context(worker(name, checkpoint.path))
                              for name in ("pytorch", "pytorch_no_cache"))
@@ -395,14 +395,9 @@ def convert(checkpoint: str, folder: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """A worker (``python -m bench.gpt2_speed ENGINE PATH [ARGUMENT]``, :mod:`bench.timing`), or the conversion to
-    CTranslate2 (``python -m bench.gpt2_speed convert CHECKPOINT FOLDER``)."""
-    argv = argv if argv is not None else sys.argv[1:]
-    if argv[:1] == ["convert"]:
-        convert(*argv[1:])
-    else:
-        timing.serve_engine(WORKERS, argv)
-    return 0
+    """A worker (``python -m bench.gpt2_speed ENGINE PATH [ARGUMENT ...]``), or the conversion of a checkpoint for
+    an engine (``python -m bench.gpt2_speed prepare CHECKPOINT FOLDER``): :func:`bench.timing.engine_main`."""
+    return timing.engine_main(WORKERS, argv if argv is not None else sys.argv[1:], convert)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ classifier here: the ``classify`` ratios divide PyTorch's ``embed`` time (its en
     python -m bench speed        # needs the bench extra: torch, onnx, onnxscript, onnxruntime
 
 This module is also the workers' program (``python -m bench.speed ENGINE PATH [ARGUMENT ...]``) and converts the
-checkpoint (``python -m bench.speed convert CHECKPOINT FOLDER``): its top level imports neither TensorFlow, torch
+checkpoint (``python -m bench.speed prepare CHECKPOINT FOLDER``): its top level imports neither TensorFlow, torch
 nor ONNX Runtime, and each function imports what it needs.
 """
 
@@ -135,7 +135,7 @@ def convert(checkpoint: str | Path, folder: str | Path) -> None:
 # ------------------------------------------------------------------------------ the parent
 def onnx_models(checkpoint: Path, folder: Path) -> dict[str, Path]:
     """:func:`convert` in a process of its own (torch and ONNX Runtime stay out of the parent): engine → file."""
-    timing.prepare("bench.speed", "onnxruntime", "convert", str(checkpoint), str(folder))
+    timing.prepare("bench.speed", "onnxruntime", str(checkpoint), str(folder))
     return {engine: folder / name for engine, name in ONNX_FILES.items()}
 
 
@@ -263,14 +263,9 @@ def run(record: BenchRecord, seeds: Sequence[int], checkpoint: Path | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    """A worker (``python -m bench.speed ENGINE PATH [ARGUMENT ...]``, :mod:`bench.timing`), or the ONNX conversion
-    (``python -m bench.speed convert CHECKPOINT FOLDER``)."""
-    argv = argv if argv is not None else sys.argv[1:]
-    if argv[:1] == ["convert"]:
-        convert(*argv[1:])
-    else:
-        timing.serve_engine(WORKERS, argv)
-    return 0
+    """A worker (``python -m bench.speed ENGINE PATH [ARGUMENT ...]``), or the conversion of a checkpoint for
+    an engine (``python -m bench.speed prepare CHECKPOINT FOLDER``): :func:`bench.timing.engine_main`."""
+    return timing.engine_main(WORKERS, argv if argv is not None else sys.argv[1:], convert)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@
 
 A generated section sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``, NAME one of :data:`SECTIONS`:
 ``results`` (one row per recipe benchmarked), ``electra-arms`` (the pretraining comparison, bench/electra.py),
-``unseen-data`` (recipes on data they were not tuned on, bench/unseen_data.py) and ``speed`` (the encoder engines
-side by side, bench/speed.py). Prose around them may cite a
+``unseen-data`` (recipes on data they were not tuned on, bench/unseen_data.py), ``speed`` (the encoder engines
+side by side, bench/speed.py), ``t5-generation`` and ``gpt2-generation`` (the generators' engines side by side,
+bench/generate.py and bench/gpt2_speed.py). Prose around them may cite a
 figure; a table of figures is never typed by hand. Each figure is the mean ± sample standard deviation over the
 seeds the JSON records, with min – max; a result written by a single run (the format before ``--seeds``)
 renders as one seed. A bar is judged on the mean.
@@ -23,7 +24,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import zoo
 from bench.common import RESULTS_DIR
@@ -272,6 +273,55 @@ def speed(results_dir: Path = RESULTS_DIR) -> str:
         f"From `bench/results/speed.json` ({result['date'][:10]}, `python -m bench speed`)."]) + "\n"
 
 
+GENERATION_HEADER = ["| mode | engine | seconds, median (min – max) | generated tokens/s | × PyTorch | rows equal to "
+                     "PyTorch's |", "|---|---|---|---|---|---|"]
+
+
+def generation_rows(mode: str, figures: dict[str, Any]) -> list[str]:
+    """One generation mode's rows (bench/generate.py, bench/gpt2_speed.py): each engine's median seconds with min –
+    max, generated tokens per second, ratio to PyTorch, and (greedy and beam search) rows equal to PyTorch's."""
+    rows = []
+    for engine, seconds in figures["seconds"].items():
+        ratio = figures["ratio_vs_pytorch"].get(engine, {}).get("generated_tokens_per_second", 1.0)
+        equal = figures.get("rows_equal_pytorch", {}).get(engine)
+        equal_cell = "—" if equal is None else f"{equal} of {figures['rows']}"
+        rows.append(f"| {mode} | `{engine}` | {seconds['median']:.2f} ({seconds['min']:.2f} – {seconds['max']:.2f}) | "
+                    f"{figures['generated_tokens_per_second'][engine]:.1f} | {ratio:.2f} | {equal_cell} |")
+    return rows
+
+
+def generation_footer(result: dict[str, Any], modes: Sequence[str], command: str) -> str:
+    """What the generation tables leave out: the bfloat16 export's agreement with float32, the goal, the machine."""
+    agreement = "; ".join(f"{mode.replace('_', ' ')} {result[mode]['bfloat16_token_agreement']:.3f}" for mode in modes
+                          if "bfloat16_token_agreement" in result[mode])
+    goals = "; ".join(f"{mode.replace('_', ' ')} {'met' if result[mode]['goal_met'] else 'missed'}" for mode in modes)
+    matmul = result["matmul"]
+    return (f"Share of the bfloat16 export's tokens equal to the float32 export's: {agreement}. Goal "
+            f"({result[modes[0]]['goal']}): {goals}. This machine's matmul: {matmul['float32']['gflops']:.0f} GFLOPS "
+            f"float32, {matmul['bfloat16']['gflops']:.0f} bfloat16. From `bench/results/{command}.json` "
+            f"({result['date'][:10]}, `python -m bench {command}`).")
+
+
+def t5_generation(results_dir: Path = RESULTS_DIR) -> str:
+    """The t5 export's generation against PyTorch and CTranslate2 in three modes (``bench/results/generate.json``)."""
+    result = json.loads((results_dir / "generate.json").read_text())
+    modes = ("greedy", "beam_search", "top_p_sampling")
+    rows = [row for mode in modes for row in generation_rows(mode.replace("_", " "), result[mode])]
+    return "\n".join([*GENERATION_HEADER, *rows, "", generation_footer(result, modes, "generate")]) + "\n"
+
+
+def gpt2_generation(results_dir: Path = RESULTS_DIR) -> str:
+    """The gpt2 export's greedy generation against PyTorch (with and without its cache) and CTranslate2
+    (``bench/results/gpt2_speed.json``), and its parity with PyTorch."""
+    result = json.loads((results_dir / "gpt2_speed.json").read_text())
+    parity = result["parity"]
+    checks = (f"Parity with PyTorch: logits within {parity['logits']['max_relative_logit_difference']:.2g} relative, "
+              f"greedy rows equal {parity['greedy']['rows_equal']} of {parity['greedy']['rows']}, `score` within "
+              f"{parity['score']['max_relative_difference']:.2g} relative.")
+    return "\n".join([*GENERATION_HEADER, *generation_rows("greedy", result["greedy"]), "",
+                      checks + " " + generation_footer(result, ("greedy",), "gpt2_speed")]) + "\n"
+
+
 #: Each part of the unseen-data bench: what the data is (``str.format`` of its result entry), and its baseline.
 UNSEEN_DATA_PARTS = {
     "packages": ("Debian package descriptions by section (Debian's `Translation-en` and `Packages` lists): "
@@ -283,7 +333,8 @@ UNSEEN_DATA_PARTS = {
 }
 #: Every generated section: its name in the markers → what renders it from the results folder.
 SECTIONS = {"results": lambda results_dir: render(results_dir), "electra-arms": electra_arms,
-            "unseen-data": unseen_data, "speed": speed}
+            "unseen-data": unseen_data, "speed": speed, "t5-generation": t5_generation,
+            "gpt2-generation": gpt2_generation}
 
 
 def documents() -> list[Path]:

@@ -27,6 +27,7 @@ Worker side (the module run by the worker's command)::
 
     serve(lambda: {"generate": load_model(path).generate})   # handlers built after stdout is claimed
     serve_engine({"pytorch": pytorch_handlers, ...}, sys.argv[1:])   # the same, for engine_command's workers
+    engine_main(WORKERS, sys.argv[1:], convert)   # and `python -m MODULE prepare ...` runs convert (prepare())
 
 The built-in call ``process`` answers with :func:`process_description`.
 """
@@ -187,15 +188,29 @@ def engine_worker(module: str, engine: str, path: str | os.PathLike, *arguments:
     return Worker(engine_command(module, engine, path, *arguments), engine)
 
 
+PREPARE = "prepare"  # the command word of a bench module's preparing step (:func:`prepare`, :func:`engine_main`)
+
+
 def prepare(module: str, engine: str, *arguments: str, seconds: float = 1800) -> None:
-    """``python -m MODULE ARGUMENT ...`` in a process of its own: what an engine needs before any timing (a model
-    converted to its format), its libraries kept out of the parent. A failure is a :class:`WorkerError` naming
-    ``engine`` and the error's last line."""
-    done = subprocess.run([sys.executable, "-m", module, *arguments], capture_output=True, text=True,
+    """``python -m MODULE prepare ARGUMENT ...`` in a process of its own: what an engine needs before any timing (a
+    model converted to its format; :func:`engine_main`), its libraries kept out of the parent. A failure is a
+    :class:`WorkerError` naming ``engine`` and the error's last line."""
+    done = subprocess.run([sys.executable, "-m", module, PREPARE, *arguments], capture_output=True, text=True,
                           timeout=seconds, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise WorkerError(f"engine {engine}: {' '.join(arguments[:1])} failed: {last}", done.stderr)
+        raise WorkerError(f"engine {engine}: preparing its model failed: {last}", done.stderr)
+
+
+def engine_main(engines: Mapping[str, Callable[..., Mapping[str, Callable[..., Any]]]], argv: Sequence[str],
+                preparing: Callable[..., None] | None = None) -> int:
+    """A bench module's command line: ``prepare ARGUMENT ...`` runs ``preparing(ARGUMENT, ...)`` (see
+    :func:`prepare`); anything else is a worker's ``ENGINE PATH [ARGUMENT ...]`` (:func:`serve_engine`)."""
+    if preparing is not None and list(argv[:1]) == [PREPARE]:
+        preparing(*argv[1:])
+    else:
+        serve_engine(engines, argv)
+    return 0
 
 
 def serve_engine(engines: Mapping[str, Callable[..., Mapping[str, Callable[..., Any]]]], argv: Sequence[str]) -> None:

@@ -70,5 +70,5 @@ def test_a_checkpoint_that_cannot_be_converted_is_one_line_naming_the_engine(tmp
     with pytest.raises(timing.WorkerError) as raised:
         speed.onnx_models(tmp_path / "no_checkpoint", tmp_path)
     message = str(raised.value)
-    assert message.startswith("engine onnxruntime: convert failed: ") and "\n" not in message
+    assert message.startswith("engine onnxruntime: preparing its model failed: ") and "\n" not in message
     assert "no_checkpoint" in message

@@ -192,16 +192,26 @@ class _Search:
     pad_id: int
     start_id: int
 
+    def float32_steps(self, fan: tf.Tensor) -> tuple[Callable, Any]:
+        """The model's step for ``fan`` rows per input (``steps``), its logits cast to float32: the search runs in
+        float32 whatever the model computes in (a no-op cast for a float32 model)."""
+        step, state = self.steps(fan)
+
+        def float32_step(*arguments):
+            logits, state = step(*arguments)
+            return tf.cast(logits, tf.float32), state
+
+        return float32_step, state
+
     # ------------------------------------------------------------------ greedy search and sampling: rows apart
     def rows(self) -> tuple[tf.Tensor, tf.Tensor]:
         """Each of ``num_return_sequences`` rows per input decoded on its own (argmax or a draw)."""
         fan = tf.cast(self.options.num_return_sequences, tf.int32)
-        step, state = self.steps(fan)
+        step, state = self.float32_steps(fan)
         count = self.batch * fan
 
         def body(index, tokens, generated, finished, log_prob_sum, lengths, state):
             logits, state = step(index, tokens, generated, state)
-            logits = tf.cast(logits, tf.float32)
             log_probs = tf.nn.log_softmax(logits)
             chosen = _choose(self.options.do_sample, lambda: self.sampled(logits, index, fan),
                              lambda: tf.argmax(logits, axis=-1, output_type=tf.int32))
@@ -240,14 +250,13 @@ class _Search:
         """Hugging Face's beam search: the best ``num_return_sequences`` finished hypotheses per input."""
         o = self.options
         k = tf.cast(o.num_beams, tf.int32)
-        step, state = self.steps(k)
+        step, state = self.float32_steps(k)
         b, length = self.batch, self.max_new
         penalty, early_stopping = float(o.length_penalty), bool(o.early_stopping)
         top_k_mask = tf.range(2 * k) < k  # only the best num_beams candidates may finish
 
         def body(index, tokens, running, running_scores, finished, finished_scores, is_finished, improvable, state):
             logits, state = step(index, tokens, tf.reshape(running, [b * k, length]), state)
-            logits = tf.cast(logits, tf.float32)
             vocabulary = tf.shape(logits)[-1]
             log_probs = tf.reshape(tf.nn.log_softmax(logits), [b, k, vocabulary]) + running_scores[:, :, tf.newaxis]
             top_scores, top_flat = tf.math.top_k(tf.reshape(log_probs, [b, -1]), 2 * k)
