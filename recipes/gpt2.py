@@ -226,7 +226,8 @@ class GPT2(TokenPrediction, zoo.Recipe):
         @tf.function
         def log_probs(token_ids, padding_mask, targets):
             logits = model({"token_ids": token_ids, "padding_mask": padding_mask}, training=False)
-            return tf.gather(tf.nn.log_softmax(logits), targets, batch_dims=2)
+            # in float32 whatever the model computes in: a mean over many bfloat16 log-probabilities drifts far off
+            return tf.gather(tf.nn.log_softmax(tf.cast(logits, tf.float32)), targets, batch_dims=2)
 
         out = [log_probs(features["token_ids"][s:s + 64], features["padding_mask"][s:s + 64], labels[s:s + 64]).numpy()
                for s in range(0, len(labels), 64)]

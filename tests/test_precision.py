@@ -175,13 +175,21 @@ def test_min_cosine_below_the_bound_is_refused():
 def test_the_layers_compute_in_bfloat16_only_inside_the_block():
     import keras
 
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.LayerNormalization()])
     x = tf.constant([[1.0, 2.0, 3.0]])
-    before = model(x)
+    before, weights = model(x), [w.numpy() for w in model.weights]
     with precision.computing_in("bfloat16", [model]):
         inside = model(x)
-        assert inside.dtype == tf.bfloat16 and model.weights[0].dtype == "float32"
-    assert model.layers[0].compute_dtype == "float32"
+        # the dense kernel and bias held in bfloat16 (no cast where they are read); the norm's scale and offset not
+        assert inside.dtype == tf.bfloat16
+        assert [(w.name, w.dtype) for w in model.weights] == [
+            ("kernel", "bfloat16"), ("bias", "bfloat16"), ("gamma", "float32"), ("beta", "float32")]
+        graph = tf.function(model).get_concrete_function(tf.TensorSpec([None, 3], tf.float32)).graph
+        assert not [op for op in graph.get_operations() if op.type == "Cast" and "ReadVariableOp" in op.inputs[0].name
+                    and op.outputs[0].dtype == tf.bfloat16]
+    assert model.layers[0].compute_dtype == "float32" and all(w.dtype == "float32" for w in model.weights)
+    for weight, value in zip(model.weights, weights):
+        np.testing.assert_array_equal(weight.numpy(), value)
     np.testing.assert_array_equal(model(x), before)
     np.testing.assert_allclose(tf.cast(inside, tf.float32), before, rtol=2 ** -7, atol=2 ** -7)
 

@@ -61,6 +61,9 @@ KERAS_POLICY = {BFLOAT16: "mixed_bfloat16"}  # float32 variables, bfloat16 compu
 # (a random-init t5-small, say). Half of the generated tokens must still agree: a broken graph agrees on far fewer.
 GATE_TOLERANCE = {BFLOAT16: GateTolerance(close=2 ** -5, agreement=0.5)}
 BATCH = 64  # test rows per call while comparing
+# The weights a layer casts to its compute dtype where it reads them (Dense, EinsumDense, Embedding, KerasHub's
+# reversible embedding), which stored_in holds in the low precision; a normalization's gamma and beta are not cast.
+CAST_WEIGHTS = frozenset({"kernel", "bias", "embeddings", "reverse_embeddings"})
 
 
 class ExportingRecipe(Protocol):
@@ -114,11 +117,36 @@ def in_float32(activation: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 @contextlib.contextmanager
+def stored_in(precision: str, layers: Iterable[keras.layers.Layer]) -> Iterator[None]:
+    """Inside the block, the float32 weights of ``layers`` that Keras would cast to ``precision`` where a layer reads
+    them (:data:`CAST_WEIGHTS`: kernels, biases, embedding tables; not a normalization's scale and offset, which
+    Keras keeps in float32) are held in ``precision`` instead, as copies; the float32 variables are back afterwards.
+
+    Under Keras' mixed policy a layer casts each float32 weight every time it runs: inside a decoding loop, at
+    every step (for t5-small, 38 million weights a step; ``docs/performance.md``). Weights held in bfloat16 are
+    read as they are, and an export saves them so.
+    """
+    held: dict[int, tuple[Any, Any, str]] = {}
+    for layer in layers:
+        for variable in layer.weights:
+            if variable.name in CAST_WEIGHTS and variable.dtype == FLOAT32 and id(variable) not in held:
+                held[id(variable)] = (variable, variable._value, variable._dtype)  # Keras' own fields: no public way
+    try:
+        for variable, value, _ in held.values():
+            variable._value = tf.Variable(tf.cast(value, precision), trainable=False, name=variable.name)
+            variable._dtype = precision
+        yield
+    finally:
+        for variable, value, dtype in held.values():
+            variable._value, variable._dtype = value, dtype
+
+
+@contextlib.contextmanager
 def computing_in(precision: str, models: Iterable[keras.layers.Layer]) -> Iterator[None]:
     """Inside the block, every float32 layer of ``models`` (nested ones too) computes in ``precision``, its
-    variables untouched, except the activation of a ``Dense`` or ``EinsumDense`` layer (a feed-forward block's GELU),
-    which stays in float32 (see :func:`in_float32`); each layer gets its float32 policy and activation back
-    afterwards."""
+    weights held in ``precision`` (:func:`stored_in`), except the activation of a ``Dense`` or ``EinsumDense`` layer
+    (a feed-forward block's GELU), which stays in float32 (see :func:`in_float32`); each layer gets its float32
+    policy, weights and activation back afterwards."""
     switched = [layer for layer in nested_layers(models) if layer.dtype_policy.name == FLOAT32]
     activations = {id(layer): layer.activation for layer in switched
                    if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense))
@@ -128,7 +156,8 @@ def computing_in(precision: str, models: Iterable[keras.layers.Layer]) -> Iterat
             layer.dtype_policy = KERAS_POLICY[precision]
             if id(layer) in activations:
                 layer.activation = in_float32(activations[id(layer)])
-        yield
+        with stored_in(precision, switched):
+            yield
     finally:
         for layer in switched:
             layer.dtype_policy = FLOAT32

@@ -84,7 +84,7 @@ def _cached_steps(lm, encoder_states, encoder_padding_mask, cross_caches, max_le
     first = layers[0].self_attention
     # Relative position bias of every (query, key) pair, later keys masked: row i is step i's bias.
     causal = tf.linalg.band_part(tf.ones([max_length, max_length]), -1, 0)
-    self_bias = first.compute_bias(max_length, max_length) + (1.0 - causal) * _MASKED
+    self_bias = tf.cast(first.compute_bias(max_length, max_length), tf.float32) + (1.0 - causal) * _MASKED
     cross_bias = (1.0 - tf.cast(encoder_padding_mask, tf.float32))[:, tf.newaxis, tf.newaxis, :] * _MASKED
     cross_caches = [(head_major(keys), head_major(values)) for keys, values in cross_caches]  # once, not per step
     rows = tf.shape(encoder_states)[0]
