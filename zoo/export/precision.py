@@ -1,9 +1,10 @@
 """An export that computes in bfloat16 (``--set precision=bfloat16``), published only within stated loss bounds.
 
 :func:`serving_precision` hands the exporter the recipe's own signatures (its ``servable``) built on the trained
-model with every Keras layer switched to the ``mixed_bfloat16`` policy: variables stay float32, the layers compute
-in bfloat16 (casting the weights as they read them), and the signatures' floating outputs are cast back to float32,
-so a client sees the dtypes of a float32 export. Before anything is written, the low-precision signatures run on
+model with every Keras layer switched to the ``mixed_bfloat16`` policy (:func:`computing_in`): the layers compute in
+bfloat16, their kernels, biases and embedding tables held in bfloat16 for the export (:func:`stored_in`; a
+normalization's scale and offset stay float32), and the signatures' floating outputs are cast back to float32, so a
+client sees the dtypes of a float32 export. Before anything is written, the low-precision signatures run on
 the test split beside the float32 ones; they are published only within the bounds:
 
 - a classifier (``serving_default`` returns ``classes``): at most :data:`MAX_CLASS_CHANGES` of the test rows change
