@@ -200,7 +200,9 @@ def at_length(checkpoint: Path, sequence_length: int, texts: list[str], onnx: Ma
 def precision_card(version_dir: Path) -> dict[str, Any]:
     """What an export's model card says of its precision: the float32 model's test metrics, and the ``precision``
     section (the low-precision model's test accuracy, class changes, least embedding cosine to float32)."""
-    card = json.loads((version_dir / "assets.extra" / "zoo.json").read_text(encoding="utf-8"))
+    from zoo.export.model_card import read_model_card
+
+    card = read_model_card(version_dir)
     return {"float32_metrics": card["metrics"], "precision": card["precision"]}
 
 

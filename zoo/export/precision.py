@@ -55,7 +55,7 @@ from zoo.export.signatures import Endpoint, GateTolerance, Servable
 
 MAX_CLASS_CHANGES = 0.01  # share of the test rows whose predicted class may differ from float32's
 MIN_EMBEDDING_COSINE = 0.99  # least cosine of a test row's embedding to its float32 embedding
-KERAS_POLICY = {BFLOAT16: "mixed_bfloat16"}  # float32 variables, bfloat16 compute
+KERAS_POLICY = {BFLOAT16: "mixed_bfloat16"}  # bfloat16 compute; the weights it would cast are held so (stored_in)
 # The gate's tolerance for served vs in-memory outputs: the exported graph's kernels may round bfloat16 (8 bits of
 # significand) differently from the in-memory run's, by a step or two, and a step propagates through the layers;
 # where two tokens' logits are that close, a generator takes the other one and its sequence goes on from there
