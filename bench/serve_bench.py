@@ -1,192 +1,231 @@
-"""Throughput and latency of ``zoo.serve`` (REST and gRPC, with and without batching) vs the SavedModel in-process.
+"""serve: bert ``classify`` and t5 ``serving_default`` through ``python -m zoo.serve`` (REST, gRPC, with and without
+batching) against the same SavedModel called in-process: goal, batched gRPC ≥ 0.9× in-process.
 
-Each request is one example: the first row of the served version's own warmup request. Every mode runs
-``--concurrency`` clients for ``--seconds``, in each of ``--rounds`` rounds (modes alternate within a round);
-each figure is the median over rounds. The table goes to stdout and the numbers to ``bench/results/serve.json``.
+The models, at full size: the bert recipe's default export with MiniLM's weights as they are (``python -m zoo.run
+bert --set epochs=0``: 256 tokens a text on BBC News; ``serving_default``: text → class probabilities; the untrained
+head does not change the speed) and the t5 recipe's export of a random-init checkpoint of
+t5-small's shapes (the one ``python -m bench generate`` times; ``serving_default``: text → greedy generation, up to 32
+new tokens). Requests: BBC test texts, one per request (bert: the first 64 articles, cut by the model; t5: the 32
+``summarize:`` inputs of ``python -m bench generate``).
 
-    python -m bench serve        # exports a one-epoch cnn_mnist (same network as the default) to a scratch dir
-    python -m bench.serve_bench --model-base saved_models --model cnn_mnist [--seconds 10] [--rounds 3]
+Every side runs in a process of its own (:mod:`bench.timing`, :mod:`bench.server_process`): two ``python -m
+zoo.serve`` processes serving both models (one started with ``--enable-batching --max-batch-size 16``), one process
+of 16 clients (:mod:`bench.serve_load`: aiohttp for REST, a gRPC channel for gRPC), and for each model one process
+calling its SavedModel directly, loaded as ``zoo.serve`` loads it. Each mode keeps its callers busy for a fixed time
+(:data:`SECONDS`); a warm-up pass of every mode is not counted; then :data:`ROUNDS` rounds, each one pass over every
+mode of every model; each figure is the median over rounds, with min and max. The modes:
+
+- ``in-process, batches of 16``: one caller running the signature on 16 rows at a time, the batches the batching
+  server forms at most: the baseline of the goal;
+- ``in-process, 16 callers``: 16 threads, one row per call, the load the server without batching sees;
+- ``REST``, ``gRPC``, ``REST + batching``, ``gRPC + batching``: 16 clients, one row per request.
+
+Throughput counts rows (texts) per second; latency is per call as its caller saw it (for the batched in-process
+caller, one call of 16 rows). The table goes to stdout and to ``bench/results/serve.json``; the README's table is
+generated from it (``python -m bench.table --write``).
+
+    python -m bench serve                              # exports both models to a scratch directory (needs torch)
+    python -m bench.serve_bench --model-base saved_models --model cnn_mnist [--model ...] [--seconds 10]
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import base64
+import contextlib
+import shutil
 import statistics
-import threading
-import time
+import tempfile
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import aiohttp
-import grpc
-import numpy as np
-import tensorflow as tf
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from bench import timing
+from bench.server_process import serve_process
 
-from bench.common import BenchRecord, run_recipe
-from zoo.export.versions import existing_versions
-from zoo.export.warmup import WARMUP_FILE, read_warmup, request_feeds
-from zoo.serve import BatchingOptions, ModelServer
-from zoo.serve.loader import LoadedVersion
+if TYPE_CHECKING:
+    from bench.common import BenchRecord
 
-
-def one_example(version_dir: Path) -> tuple[str, dict[str, np.ndarray]]:
-    """The signature and first row of the version's first predict warmup record."""
-    for log in read_warmup(version_dir / "assets.extra" / WARMUP_FILE):
-        if log.WhichOneof("log_type") == "predict_log":
-            signature, feeds = request_feeds(log)
-            return signature, {name: value[:1] for name, value in feeds.items()}
-    raise SystemExit(f"{version_dir} has no predict warmup record to benchmark with")
+REQUIRES = ("torch", "transformers", "sentencepiece")  # to write the t5 checkpoint (bench.generate)
+CONCURRENCY = 16
+SECONDS = {"bert": 10.0, "t5": 20.0}  # per mode and round: t5 answers a batch of 16 in about 1.5 s
+DEFAULT_SECONDS = 10.0  # a model not in SECONDS
+WARM_UP_SECONDS = 2.0
+ROUNDS = 3
+BERT_TEXTS = 64
+SIGNATURE = "serving_default"
+BASELINE = "in-process, batches of {concurrency}"
+GOAL = 0.9  # gRPC + batching over the baseline, in rows per second
+GOAL_MODE = "gRPC + batching"
 
 
-def json_value(array: np.ndarray):
-    if array.dtype == object:
-        return [{"b64": base64.b64encode(v).decode()} for v in array.ravel()]
-    return array.tolist()
+def modes(concurrency: int) -> list[str]:
+    """Every mode, in the order each round runs them; the baseline first."""
+    return [BASELINE.format(concurrency=concurrency), f"in-process, {concurrency} callers", "REST", "gRPC",
+            "REST + batching", "gRPC + batching"]
 
 
-def stats(latencies: list[float], seconds: float) -> dict[str, float]:
-    ms = np.array(latencies) * 1000
-    return {"requests": len(ms), "throughput_rps": len(ms) / seconds,
-            "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+def spread_of(values: Sequence[float]) -> dict[str, Any]:
+    """The median, min, max and every round's value.
+
+    >>> spread_of([3.0, 1.0, 2.0])
+    {'median': 2.0, 'min': 1.0, 'max': 3.0, 'rounds': [3.0, 1.0, 2.0]}
+    """
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": list(values)}
 
 
-def threaded(call: Callable[[], None], clients: int, seconds: float) -> dict[str, float]:
-    """Run ``call`` from ``clients`` threads for ``seconds``; every call must succeed."""
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
+def over_rounds(rounds: Sequence[Mapping[str, Mapping[str, float]]], baseline: str) -> dict[str, dict[str, Any]]:
+    """Per mode: rows per second and p50/p99 latency over the rounds (:func:`spread_of`), the calls made, and the
+    ratio of the median rows per second to ``baseline``'s.
 
-    def client():
-        while time.perf_counter() < deadline:
-            start = time.perf_counter()
-            call()
-            latencies.append(time.perf_counter() - start)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return stats(latencies, time.perf_counter() - started)
-
-
-def rest(url: str, payload: dict, clients: int, seconds: float) -> dict[str, float]:
-    latencies: list[float] = []
-
-    async def client(session: aiohttp.ClientSession, deadline: float):
-        while time.perf_counter() < deadline:
-            start = time.perf_counter()
-            async with session.post(url, json=payload) as response:
-                await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"REST {response.status}: {await response.text()}")
-            latencies.append(time.perf_counter() - start)
-
-    async def run():
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as session:
-            deadline = time.perf_counter() + seconds
-            await asyncio.gather(*(client(session, deadline) for _ in range(clients)))
-
-    started = time.perf_counter()
-    asyncio.run(run())
-    return stats(latencies, time.perf_counter() - started)
-
-
-SCRATCH_MODEL = "cnn_mnist"
-SCRATCH_OVERRIDES = {"epochs": 1, "max_examples": 2048}  # the default network: serving cost does not depend on training
-SECONDS, CONCURRENCY, ROUNDS = 10.0, 16, 3
-
-
-def one_round(model_base: Path, model: str, version: int, clients: int, seconds: float) -> dict[str, dict[str, float]]:
-    """Every mode once: in-process session, then REST and gRPC without and with batching."""
-    version_dir = model_base / model / str(version)
-    signature, feeds = one_example(version_dir)
-    results: dict[str, dict[str, float]] = {}
-    loaded = LoadedVersion(model, version, version_dir)
-    try:
-        results["in-process session"] = threaded(lambda: loaded.run(signature, feeds), clients, seconds)
-    finally:
-        loaded.retire()
-
-    payload = {"signature_name": signature, "inputs": {k: json_value(v) for k, v in feeds.items()}}
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name, request.model_spec.signature_name = model, signature
-    for name, value in feeds.items():
-        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
-    for label, batching in (("", None), (" + batching", BatchingOptions(max_batch_size=clients))):
-        server = ModelServer(str(model_base), rest_port=0, grpc_port=0, batching=batching).start()
-        try:
-            url = f"http://127.0.0.1:{server.rest_port}/v1/models/{model}:predict"
-            results["REST" + label] = rest(url, payload, clients, seconds)
-            with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
-                stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-                results["gRPC" + label] = threaded(lambda: stub.Predict(request, timeout=60), clients, seconds)
-        finally:
-            server.stop()
-    return results
-
-
-def median_of_rounds(rounds: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, Any]]:
-    """Per mode: the median of each figure over rounds, the per-round throughputs, and the ratio to in-process.
-
-    >>> r = [{"a": {"throughput_rps": t, "p50_ms": 1.0}} for t in (10.0, 30.0, 20.0)]
-    >>> median_of_rounds(r)["a"]
-    {'throughput_rps': 20.0, 'p50_ms': 1.0, 'rounds_rps': [10.0, 30.0, 20.0], 'ratio_vs_in_process': None}
+    >>> r = [{"a": {"rows_per_second": t, "p50_ms": 1.0, "p99_ms": 2.0, "calls": 5}} for t in (10.0, 30.0, 20.0)]
+    >>> table = over_rounds(r, "a")["a"]
+    >>> table["rows_per_second"]["median"], table["calls"], table["ratio_vs_in_process"]
+    (20.0, 15, 1.0)
     """
     table: dict[str, dict[str, Any]] = {}
     for mode in rounds[0]:
-        figures = {key: statistics.median(r[mode][key] for r in rounds) for key in rounds[0][mode]}
-        table[mode] = {**figures, "rounds_rps": [round(r[mode]["throughput_rps"], 1) for r in rounds]}
-    baseline = table.get("in-process session", {}).get("throughput_rps")
+        table[mode] = {key: spread_of([r[mode][key] for r in rounds]) for key in ("rows_per_second", "p50_ms", "p99_ms")}
+        table[mode]["calls"] = sum(r[mode]["calls"] for r in rounds)
+    base = table[baseline]["rows_per_second"]["median"]
     for figures in table.values():
-        figures["ratio_vs_in_process"] = round(figures["throughput_rps"] / baseline, 3) if baseline else None
+        figures["ratio_vs_in_process"] = round(figures["rows_per_second"]["median"] / base, 3)
     return table
 
 
-def print_table(model: str, version: int, clients: int, seconds: float, table: dict[str, dict[str, Any]]) -> None:
-    print(f"{model} v{version}, one example per request, {clients} clients, {seconds:g} s per mode, "
-          f"median of {len(next(iter(table.values()))['rounds_rps'])} rounds")
-    print(f"{'mode':<22}{'req/s':>9}{'vs in-process':>15}{'p50 ms':>9}{'p99 ms':>9}")
-    for mode, r in table.items():
-        print(f"{mode:<22}{r['throughput_rps']:>9.0f}{r['ratio_vs_in_process']:>15.2f}{r['p50_ms']:>9.2f}"
-              f"{r['p99_ms']:>9.2f}")
+def summary_lines(model: str, table: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The table of one model for the console."""
+    lines = [f"{model}: {'mode':<28}{'rows/s':>9}{'× in-process':>14}{'p50 ms':>10}{'p99 ms':>10}"]
+    for mode, figures in table.items():
+        lines.append(f"{'':<{len(model) + 2}}{mode:<28}{figures['rows_per_second']['median']:>9.1f}"
+                     f"{figures['ratio_vs_in_process']:>14.2f}{figures['p50_ms']['median']:>10.1f}"
+                     f"{figures['p99_ms']['median']:>10.1f}")
+    return lines
 
 
-def measure(record: BenchRecord, model_base: Path, model: str, clients: int, seconds: float, rounds: int) -> None:
-    """Serve the newest version of ``model`` under ``model_base``; record the median-of-rounds table."""
-    versions = existing_versions(model_base / model)
-    if not versions:
-        raise SystemExit(f"no versions under {model_base / model}: export one first (python -m zoo.run {model})")
-    record.add("setup", {"model": model, "version": versions[-1], "concurrency": clients, "seconds_per_mode": seconds,
-                         "rounds": rounds})
-    measured = []
-    for _ in range(rounds):
-        measured.append(one_round(model_base, model, versions[-1], clients, seconds))
-        record.add("results", median_of_rounds(measured))
-    print_table(model, versions[-1], clients, seconds, record.payload["results"])
+class Sides:
+    """The running processes of one measurement: the in-process callers of each model, the clients, two servers."""
+
+    def __init__(self, stack: contextlib.ExitStack, model_base: Path, versions: Mapping[str, int],
+                 concurrency: int) -> None:
+        self.concurrency = concurrency
+        self.in_process = {model: stack.enter_context(timing.Worker(timing.engine_command(
+            "bench.serve_load", "in_process", model_base / model / str(version)), f"in-process {model}"))
+            for model, version in versions.items()}
+        self.clients = stack.enter_context(timing.engine_worker("bench.serve_load", "clients", "-"))
+        self.servers = {"": stack.enter_context(serve_process(model_base, start_timeout=900)),
+                        " + batching": stack.enter_context(serve_process(
+                            model_base, "--enable-batching", "--max-batch-size", str(concurrency),
+                            start_timeout=900))}
+        for label, server in self.servers.items():
+            for model in versions:
+                state = server.model_state(model)
+                if state != "AVAILABLE":
+                    raise timing.WorkerError(f"engine zoo.serve{label}: {model} is {state}", server.stderr_tail())
+
+    def one_pass(self, model: str, requests: Mapping[str, Any], seconds: float) -> dict[str, dict[str, float]]:
+        """Every mode of ``model`` once, for ``seconds`` each: the figures of :func:`bench.serve_load.load_figures`."""
+        n = self.concurrency
+        own = self.in_process[model]
+        figures = {
+            modes(n)[0]: own.call("call", requests=requests, batch=n, concurrency=1, seconds=seconds).value,
+            modes(n)[1]: own.call("call", requests=requests, batch=1, concurrency=n, seconds=seconds).value}
+        for label, server in self.servers.items():
+            figures["REST" + label] = self.clients.call("rest", url=server.rest_url, model=model, requests=requests,
+                                                        concurrency=n, seconds=seconds).value
+            figures["gRPC" + label] = self.clients.call("grpc", target=server.grpc_target, model=model,
+                                                        requests=requests, concurrency=n, seconds=seconds).value
+        return {mode: figures[mode] for mode in modes(n)}
+
+    def processes(self) -> dict[str, Any]:
+        """Each worker's :func:`bench.timing.process_description`, and each server's command line."""
+        described = timing.processes({"clients": self.clients, **{f"in-process {m}": w
+                                                                    for m, w in self.in_process.items()}})
+        servers = {f"zoo.serve{label}": {"argv": server.process.args, "pid": server.process.pid}
+                   for label, server in self.servers.items()}
+        return {**described, **servers}
+
+
+def measure(record: BenchRecord, model_base: Path, texts: Mapping[str, Sequence[str] | None],
+            seconds: Mapping[str, float], concurrency: int = CONCURRENCY, rounds: int = ROUNDS,
+            warm_up_seconds: float = WARM_UP_SECONDS) -> None:
+    """Serve the newest version of each model of ``texts`` under ``model_base`` and measure every mode; ``texts``
+    gives each model's request texts (None: its warmup request's rows). Recorded after each round."""
+    from zoo.export.model_card import read_model_card
+    from zoo.export.versions import existing_versions
+
+    versions = {}
+    for model in texts:
+        found = existing_versions(model_base / model)
+        if not found:
+            raise SystemExit(f"no versions under {model_base / model}: export one first (python -m zoo.run {model})")
+        versions[model] = found[-1]
+    record.describe("setup", {"models": {m: {"version": v, "signature": SIGNATURE, "seconds_per_mode": seconds[m],
+                                             "config": read_model_card(model_base / m / str(v)).get("config")}
+                                         for m, v in versions.items()},
+                              "concurrency": concurrency, "rounds": rounds, "warm_up_seconds": warm_up_seconds,
+                              "modes": modes(concurrency), "baseline": modes(concurrency)[0]})
+    with contextlib.ExitStack() as stack:
+        sides = Sides(stack, model_base, versions, concurrency)
+        requests = {model: sides.in_process[model].call("requests", signature=SIGNATURE, texts=texts[model]).value
+                    for model in versions}
+        record.describe("requests", {model: len(next(iter(r["inputs"].values()))["rows"])
+                                     for model, r in requests.items()})
+        for model in versions:
+            sides.one_pass(model, requests[model], warm_up_seconds)
+        measured: dict[str, list] = {model: [] for model in versions}
+        for _ in range(rounds):
+            for model in versions:
+                measured[model].append(sides.one_pass(model, requests[model], seconds[model]))
+            record.add("results", {model: over_rounds(done, modes(concurrency)[0]) for model, done in measured.items()})
+            record.add("load_average", timing.load_average())
+        record.add("processes", sides.processes())
+    record.add("goals", {f"{model}: {GOAL_MODE} >= {GOAL:g} x {modes(concurrency)[0]}":
+                         table[GOAL_MODE]["ratio_vs_in_process"] >= GOAL
+                         for model, table in record.payload["results"].items()})
+    for model, table in record.payload["results"].items():
+        print("\n".join(summary_lines(model, table)), flush=True)
+
+
+def exported_models(scratch: Path) -> Path:
+    """Both full-size exports under ``scratch/models`` (``bert/1``, ``t5/1``), each made by ``python -m zoo.run``
+    in a process of its own."""
+    from bench.common import export_with_cli
+    from bench.generate import export_settings, write_checkpoint
+
+    base = scratch / "models"
+    base.mkdir()
+    settings = {"bert": {"epochs": 0},
+                "t5": {"init": str(write_checkpoint(scratch)), **export_settings()}}
+    for recipe, chosen in settings.items():
+        version = export_with_cli(recipe, chosen, scratch / recipe)
+        shutil.move(str(version.parent), base / recipe)
+    return base
 
 
 def run(record: BenchRecord, seeds: Sequence[int]) -> None:
-    """``python -m bench serve``: a scratch export of the default network, served (a speed: ``seeds`` is not
-    used)."""
-    export = run_recipe(SCRATCH_MODEL, **SCRATCH_OVERRIDES).export.path
-    measure(record, export.parents[1], SCRATCH_MODEL, CONCURRENCY, SECONDS, ROUNDS)
+    """``python -m bench serve``: both full-size exports, served and measured (a speed: ``seeds`` is not used)."""
+    from bench.hf_t5 import t5_texts
+    from zoo.data.bbc_news import load_bbc_news
+
+    texts = {"bert": [str(t) for t in load_bbc_news().test[0][:BERT_TEXTS]], "t5": t5_texts()}
+    with tempfile.TemporaryDirectory(prefix="zoo-bench-serve-") as scratch:
+        measure(record, exported_models(Path(scratch)), texts, SECONDS)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.serve_bench", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> int:
+    from bench.common import BenchRecord, OneLineParser, RESULTS_DIR
+
+    parser = OneLineParser(prog="python -m bench.serve_bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-base", type=Path, default=Path("saved_models"))
-    parser.add_argument("--model", default=SCRATCH_MODEL)
-    parser.add_argument("--seconds", type=float, default=SECONDS, help="per mode and round")
+    parser.add_argument("--model", action="append", required=True, help="a model to serve (repeat for more); its "
+                        f"{SIGNATURE} warmup request's rows are sent")
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="per mode and round")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
-    parser.add_argument("--results-dir", type=Path, default=Path("bench/results"))
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
-    measure(BenchRecord("serve", args.results_dir), args.model_base, args.model, args.concurrency, args.seconds,
-            args.rounds)
+    if args.seconds <= 0 or args.concurrency < 1 or args.rounds < 1:
+        parser.error("--seconds must be positive, --concurrency and --rounds at least 1")
+    measure(BenchRecord("serve", args.results_dir), args.model_base, dict.fromkeys(args.model),
+            dict.fromkeys(args.model, args.seconds), args.concurrency, args.rounds)
     return 0
 
 

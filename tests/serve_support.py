@@ -9,16 +9,9 @@ JSON codec.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
-import re
-import select
-import signal
-import subprocess
-import tempfile
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -93,52 +86,13 @@ def serving(root, **options):
         server.stop()
 
 
-@dataclasses.dataclass
-class ServerProcess:
-    """A running ``python -m zoo.serve``: the process, its REST base URL, its gRPC target, its stderr file."""
-
-    process: subprocess.Popen
-    rest_url: str
-    grpc_target: str
-    stderr_path: Path
-
-    def stderr_tail(self, chars: int = 3000) -> str:
-        return self.stderr_path.read_text(errors="replace")[-chars:]
-
-    def rss_bytes(self) -> int:
-        """The server's resident set size now (VmRSS of /proc/PID/status)."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1)) * 1024
-
-
-@contextlib.contextmanager
 def serve_process(model_base, *flags: str, start_timeout: float = 300):
-    """``python -m zoo.serve`` on free 127.0.0.1 ports in a clean environment, as users start it; SIGTERM after.
+    """``python -m zoo.serve`` on free 127.0.0.1 ports in a clean environment, as users start it; SIGTERM after
+    (:func:`bench.server_process.serve_process`, given the tests' environment)."""
+    from bench.server_process import serve_process as started
+    from zoo_subprocess import env_with
 
-    The block gets a ``ServerProcess`` once the server has loaded what is on disk and accepts connections.
-    """
-    from zoo_subprocess import PYTHON, env_with
-
-    stderr_path = Path(tempfile.mkstemp(prefix="zoo-serve-", suffix=".log")[1])
-    with open(stderr_path, "w") as stderr:
-        process = subprocess.Popen(
-            [PYTHON, "-m", "zoo.serve", "--model-base", str(model_base), "--rest-port", "0", "--grpc-port", "0",
-             *flags], stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, text=True, env=env_with())
-    try:
-        ready, _, _ = select.select([process.stdout], [], [], start_timeout)
-        line = process.stdout.readline() if ready else ""
-        match = re.match(r"zoo\.serve: REST (http://127\.0\.0\.1:\d+)  gRPC (127\.0\.0\.1:\d+)", line)
-        assert match, f"zoo.serve did not start (got {line!r}); stderr:\n{stderr_path.read_text()[-3000:]}"
-        yield ServerProcess(process, match.group(1), match.group(2), stderr_path)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-        process.stdout.close()
-        stderr_path.unlink(missing_ok=True)
+    return started(model_base, *flags, start_timeout=start_timeout, env=env_with())
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
