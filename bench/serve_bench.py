@@ -9,7 +9,8 @@ new tokens). Requests: BBC test texts, one per request (bert: the first 64 artic
 ``summarize:`` inputs of ``python -m bench generate``).
 
 Every side runs in a process of its own (:mod:`bench.timing`, :mod:`bench.server_process`): two ``python -m
-zoo.serve`` processes serving both models (one started with ``--enable-batching --max-batch-size 16``), one process
+zoo.serve`` processes serving both models (one started with ``--enable-batching --max-batch-size 16
+--batch-timeout-micros 10000``: :data:`BATCH_TIMEOUT_MICROS`), one process
 of 16 clients (:mod:`bench.serve_load`: aiohttp for REST, a gRPC channel for gRPC), and for each model one process
 calling its SavedModel directly, loaded as ``zoo.serve`` loads it. Each mode keeps its callers busy for a fixed time
 (:data:`SECONDS`); a warm-up pass of every mode is not counted; then :data:`ROUNDS` rounds, each one pass over every
@@ -21,7 +22,8 @@ mode of every model; each figure is the median over rounds, with min and max. Th
 - ``REST``, ``gRPC``, ``REST + batching``, ``gRPC + batching``: 16 clients, one row per request.
 
 Throughput counts rows (texts) per second; latency is per call as its caller saw it (for the batched in-process
-caller, one call of 16 rows). The table goes to stdout and to ``bench/results/serve.json``; the README's table is
+caller, one call of 16 rows); for the batching server, the mean rows of the batches it merged (from its Prometheus
+metrics, ``--monitoring-config-file``, which both servers get). The table goes to stdout and to ``bench/results/serve.json``; the README's table is
 generated from it (``python -m bench.table --write``).
 
     python -m bench serve                              # exports both models to a scratch directory (needs torch)
@@ -31,14 +33,16 @@ generated from it (``python -m bench.table --write``).
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import statistics
 import tempfile
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from bench import timing
-from bench.server_process import serve_process
+from bench.server_process import ServerProcess, serve_process
 
 if TYPE_CHECKING:
     from bench.common import BenchRecord
@@ -52,8 +56,15 @@ ROUNDS = 3
 BERT_TEXTS = 64
 SIGNATURE = "serving_default"
 BASELINE = "in-process, batches of {concurrency}"
+# The batching server's wait for a batch to fill (zoo.serve's default is 2 ms): 16 clients' next requests arrive
+# spread over more than 2 ms once a batch is answered, and a 2 ms wait ran t5 in batches of 6 rows on average.
+BATCH_TIMEOUT_MICROS = 10_000
 GOAL = 0.9  # gRPC + batching over the baseline, in rows per second
 GOAL_MODE = "gRPC + batching"
+METRICS_PATH = "/metrics"
+MONITORING_CONFIG = f'prometheus_config {{ enable: true, path: "{METRICS_PATH}" }}\n'
+BATCH_SIZE_LINE = re.compile(r'^:tensorflow:serving:batching:processed_batch_size_v2\{(?P<labels>[^}]*)\} (?P<count>\S+)$',
+                             re.M)
 
 
 def modes(concurrency: int) -> list[str]:
@@ -82,7 +93,8 @@ def over_rounds(rounds: Sequence[Mapping[str, Mapping[str, float]]], baseline: s
     """
     table: dict[str, dict[str, Any]] = {}
     for mode in rounds[0]:
-        table[mode] = {key: spread_of([r[mode][key] for r in rounds]) for key in ("rows_per_second", "p50_ms", "p99_ms")}
+        table[mode] = {key: spread_of([r[mode][key] for r in rounds])
+                       for key in ("rows_per_second", "p50_ms", "p99_ms", "rows_per_batch") if key in rounds[0][mode]}
         table[mode]["calls"] = sum(r[mode]["calls"] for r in rounds)
     base = table[baseline]["rows_per_second"]["median"]
     for figures in table.values():
@@ -92,28 +104,62 @@ def over_rounds(rounds: Sequence[Mapping[str, Mapping[str, float]]], baseline: s
 
 def summary_lines(model: str, table: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """The table of one model for the console."""
-    lines = [f"{model}: {'mode':<28}{'rows/s':>9}{'× in-process':>14}{'p50 ms':>10}{'p99 ms':>10}"]
+    lines = [f"{model}: {'mode':<28}{'rows/s':>9}{'× in-process':>14}{'p50 ms':>10}{'p99 ms':>10}{'rows/batch':>12}"]
     for mode, figures in table.items():
+        merged = f"{figures['rows_per_batch']['median']:.1f}" if "rows_per_batch" in figures else "—"
         lines.append(f"{'':<{len(model) + 2}}{mode:<28}{figures['rows_per_second']['median']:>9.1f}"
                      f"{figures['ratio_vs_in_process']:>14.2f}{figures['p50_ms']['median']:>10.1f}"
-                     f"{figures['p99_ms']['median']:>10.1f}")
+                     f"{figures['p99_ms']['median']:>10.1f}{merged:>12}")
     return lines
+
+
+def merged_batches(metrics: str, model: str, signature: str = SIGNATURE) -> dict[int, int]:
+    """How many merged batches of each size a batching server has run for ``model``'s ``signature``, from its
+    Prometheus ``metrics`` text.
+
+    >>> text = (':tensorflow:serving:batching:processed_batch_size_v2{model_name="t5",op_name="serving_default",'
+    ...         'batch_size="16"} 3\\n')
+    >>> merged_batches(text, "t5")
+    {16: 3}
+    """
+    counts: dict[int, int] = {}
+    for match in BATCH_SIZE_LINE.finditer(metrics):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
+        if labels.get("model_name") == model and labels.get("op_name") == signature:
+            counts[int(labels["batch_size"])] = int(float(match["count"]))
+    return counts
+
+
+def rows_per_batch(before: dict[int, int], after: dict[int, int]) -> float | None:
+    """The mean rows of the batches run between two readings of :func:`merged_batches` (None: there were none).
+
+    >>> rows_per_batch({16: 2}, {16: 4, 8: 2})
+    12.0
+    """
+    batches = {size: after[size] - before.get(size, 0) for size in after}
+    total = sum(batches.values())
+    return round(sum(size * n for size, n in batches.items()) / total, 2) if total else None
+
+
+def metrics_text(server: ServerProcess) -> str:
+    with urllib.request.urlopen(server.rest_url + METRICS_PATH, timeout=30) as response:
+        return response.read().decode()
 
 
 class Sides:
     """The running processes of one measurement: the in-process callers of each model, the clients, two servers."""
 
     def __init__(self, stack: contextlib.ExitStack, model_base: Path, versions: Mapping[str, int],
-                 concurrency: int) -> None:
+                 concurrency: int, monitoring_config: Path, batching_flags: Sequence[str]) -> None:
         self.concurrency = concurrency
         self.in_process = {model: stack.enter_context(timing.Worker(timing.engine_command(
             "bench.serve_load", "in_process", model_base / model / str(version)), f"in-process {model}"))
             for model, version in versions.items()}
         self.clients = stack.enter_context(timing.engine_worker("bench.serve_load", "clients", "-"))
-        self.servers = {"": stack.enter_context(serve_process(model_base, start_timeout=900)),
+        monitoring = ("--monitoring-config-file", str(monitoring_config))  # the batching server's batch sizes
+        self.servers = {"": stack.enter_context(serve_process(model_base, *monitoring, start_timeout=900)),
                         " + batching": stack.enter_context(serve_process(
-                            model_base, "--enable-batching", "--max-batch-size", str(concurrency),
-                            start_timeout=900))}
+                            model_base, *monitoring, *batching_flags, start_timeout=900))}
         for label, server in self.servers.items():
             for model in versions:
                 state = server.model_state(model)
@@ -128,10 +174,14 @@ class Sides:
             modes(n)[0]: own.call("call", requests=requests, batch=n, concurrency=1, seconds=seconds).value,
             modes(n)[1]: own.call("call", requests=requests, batch=1, concurrency=n, seconds=seconds).value}
         for label, server in self.servers.items():
-            figures["REST" + label] = self.clients.call("rest", url=server.rest_url, model=model, requests=requests,
-                                                        concurrency=n, seconds=seconds).value
-            figures["gRPC" + label] = self.clients.call("grpc", target=server.grpc_target, model=model,
-                                                        requests=requests, concurrency=n, seconds=seconds).value
+            for protocol, handler, address in (("REST", "rest", {"url": server.rest_url}),
+                                               ("gRPC", "grpc", {"target": server.grpc_target})):
+                before = merged_batches(metrics_text(server), model)
+                figures[protocol + label] = self.clients.call(handler, **address, model=model, requests=requests,
+                                                              concurrency=n, seconds=seconds).value
+                merged = rows_per_batch(before, merged_batches(metrics_text(server), model))
+                if merged is not None:
+                    figures[protocol + label]["rows_per_batch"] = merged
         return {mode: figures[mode] for mode in modes(n)}
 
     def processes(self) -> dict[str, Any]:
@@ -145,12 +195,16 @@ class Sides:
 
 def measure(record: BenchRecord, model_base: Path, texts: Mapping[str, Sequence[str] | None],
             seconds: Mapping[str, float], concurrency: int = CONCURRENCY, rounds: int = ROUNDS,
-            warm_up_seconds: float = WARM_UP_SECONDS) -> None:
+            warm_up_seconds: float = WARM_UP_SECONDS, batch_timeout_micros: int | None = None) -> None:
     """Serve the newest version of each model of ``texts`` under ``model_base`` and measure every mode; ``texts``
-    gives each model's request texts (None: its warmup request's rows). Recorded after each round."""
+    gives each model's request texts (None: its warmup request's rows); ``batch_timeout_micros`` is the batching
+    server's ``--batch-timeout-micros`` (None: zoo.serve's default). Recorded after each round."""
     from zoo.export.model_card import read_model_card
     from zoo.export.versions import existing_versions
 
+    batching_flags = ["--enable-batching", "--max-batch-size", str(concurrency)]
+    if batch_timeout_micros is not None:
+        batching_flags += ["--batch-timeout-micros", str(batch_timeout_micros)]
     versions = {}
     for model in texts:
         found = existing_versions(model_base / model)
@@ -161,9 +215,12 @@ def measure(record: BenchRecord, model_base: Path, texts: Mapping[str, Sequence[
                                              "config": read_model_card(model_base / m / str(v)).get("config")}
                                          for m, v in versions.items()},
                               "concurrency": concurrency, "rounds": rounds, "warm_up_seconds": warm_up_seconds,
-                              "modes": modes(concurrency), "baseline": modes(concurrency)[0]})
+                              "modes": modes(concurrency), "baseline": modes(concurrency)[0],
+                              "batching_server_flags": batching_flags})
     with contextlib.ExitStack() as stack:
-        sides = Sides(stack, model_base, versions, concurrency)
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="zoo-bench-serve-")))
+        (scratch / "monitoring.config").write_text(MONITORING_CONFIG)
+        sides = Sides(stack, model_base, versions, concurrency, scratch / "monitoring.config", batching_flags)
         requests = {model: sides.in_process[model].call("requests", signature=SIGNATURE, texts=texts[model]).value
                     for model in versions}
         record.describe("requests", {model: len(next(iter(r["inputs"].values()))["rows"])
@@ -207,7 +264,7 @@ def run(record: BenchRecord, seeds: Sequence[int]) -> None:
 
     texts = {"bert": [str(t) for t in load_bbc_news().test[0][:BERT_TEXTS]], "t5": t5_texts()}
     with tempfile.TemporaryDirectory(prefix="zoo-bench-serve-") as scratch:
-        measure(record, exported_models(Path(scratch)), texts, SECONDS)
+        measure(record, exported_models(Path(scratch)), texts, SECONDS, batch_timeout_micros=BATCH_TIMEOUT_MICROS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,12 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="per mode and round")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--batch-timeout-micros", type=int, default=None,
+                        help="the batching server's wait for a batch to fill (default: zoo.serve's)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.concurrency < 1 or args.rounds < 1:
         parser.error("--seconds must be positive, --concurrency and --rounds at least 1")
     measure(BenchRecord("serve", args.results_dir), args.model_base, dict.fromkeys(args.model),
-            dict.fromkeys(args.model, args.seconds), args.concurrency, args.rounds)
+            dict.fromkeys(args.model, args.seconds), args.concurrency, args.rounds,
+            warm_up_seconds=min(WARM_UP_SECONDS, args.seconds), batch_timeout_micros=args.batch_timeout_micros)
     return 0
 
 

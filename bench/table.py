@@ -322,6 +322,30 @@ def gpt2_generation(results_dir: Path = RESULTS_DIR) -> str:
                       checks + " " + generation_footer(result, ("greedy",), "gpt2_speed")]) + "\n"
 
 
+def serve(results_dir: Path = RESULTS_DIR) -> str:
+    """``zoo.serve`` against the SavedModel in-process (``bench/results/serve.json``, bench/serve_bench.py): per model
+    and mode, texts per second (median, min – max over rounds), the ratio to in-process batches, p50 and p99
+    latency, the rows of the batches the batching server merged; then the setup and the goals."""
+    result = json.loads((results_dir / "serve.json").read_text())
+    setup = result["setup"]
+    rows = [f"| model | mode | texts/s, median (min – max) | × {setup['baseline']} | p50 ms | p99 ms | rows per "
+            "merged batch |", "|---|---|---|---|---|---|---|"]
+    for model, table in result["results"].items():
+        for mode, figures in table.items():
+            rate, p50, p99 = figures["rows_per_second"], figures["p50_ms"], figures["p99_ms"]
+            merged = f"{figures['rows_per_batch']['median']:.1f}" if "rows_per_batch" in figures else "—"
+            rows.append(f"| {model} | {mode} | {rate['median']:.1f} ({rate['min']:.1f} – {rate['max']:.1f}) | "
+                        f"{figures['ratio_vs_in_process']:.2f} | {p50['median']:.0f} | {p99['median']:.0f} | {merged} |")
+    seconds = ", ".join(f"{model} {figures['seconds_per_mode']:g} s" for model, figures in setup["models"].items())
+    goals = "; ".join(f"{goal}: {'met' if met else '**missed**'}" for goal, met in result.get("goals", {}).items())
+    return "\n".join([
+        *rows, "",
+        f"One text per request, {setup['concurrency']} concurrent clients ({seconds} per mode and round), the median of "
+        f"{setup['rounds']} rounds; the servers, the clients and each model's in-process caller each in a process of "
+        f"its own; batching: `python -m zoo.serve {' '.join(setup['batching_server_flags'])}`. Goals: {goals}. From `bench/results/serve.json` ({result['date'][:10]}, `python -m bench "
+        "serve`)."]) + "\n"
+
+
 #: Each part of the unseen-data bench: what the data is (``str.format`` of its result entry), and its baseline.
 UNSEEN_DATA_PARTS = {
     "packages": ("Debian package descriptions by section (Debian's `Translation-en` and `Packages` lists): "
@@ -334,7 +358,7 @@ UNSEEN_DATA_PARTS = {
 #: Every generated section: its name in the markers → what renders it from the results folder.
 SECTIONS = {"results": lambda results_dir: render(results_dir), "electra-arms": electra_arms,
             "unseen-data": unseen_data, "speed": speed, "t5-generation": t5_generation,
-            "gpt2-generation": gpt2_generation}
+            "gpt2-generation": gpt2_generation, "serve": serve}
 
 
 def documents() -> list[Path]:

@@ -153,25 +153,6 @@ def test_data_bench_reads_and_tokenises_a_csv_in_a_fresh_process_and_weighs_its_
     assert scale["peak_rss_kib"] >= scale["peak_rss_reading_kib"] > 0 and scale["peak_rss_growth_over_text_kept"] >= 0
 
 
-def test_serve_bench_records_the_median_of_rounds_for_every_mode(tmp_path: Path, half_plus_two) -> None:
-    from bench.serve_bench import measure
-    from zoo.export import export
-
-    export(half_plus_two, model_name="half_plus_two", export_root=tmp_path / "models",
-           card={"config": {}, "metrics": {}, "data": {}})
-    record = BenchRecord("serve", tmp_path / "results")
-    measure(record, tmp_path / "models", "half_plus_two", clients=2, seconds=0.3, rounds=2)
-    saved = json.loads(record.path.read_text())
-    assert saved["setup"] == {"model": "half_plus_two", "version": 1, "concurrency": 2, "seconds_per_mode": 0.3,
-                              "rounds": 2}
-    modes = ["in-process session", "REST", "gRPC", "REST + batching", "gRPC + batching"]
-    assert list(saved["results"]) == modes
-    for figures in saved["results"].values():
-        assert len(figures["rounds_rps"]) == 2 and all(rps > 0 for rps in figures["rounds_rps"])
-        assert figures["throughput_rps"] == pytest.approx(statistics.median(figures["rounds_rps"]), rel=0.01)
-    assert saved["results"]["in-process session"]["ratio_vs_in_process"] == 1.0
-
-
 def test_lstm_judges_the_seed_floor_and_the_goal_on_the_recorded_seeds(tmp_path: Path) -> None:
     from bench.lstm import judge
 

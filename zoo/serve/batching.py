@@ -58,6 +58,7 @@ class Batcher:
         self.options = options
         self.on_batch = on_batch or (lambda signature, rows: None)  # each batch run: its signature and rows
         self._queue: queue.Queue[_Task | None] = queue.Queue()
+        self._filling = threading.Lock()  # one batch is open at a time: threads take turns to fill one
         self._threads = [threading.Thread(target=self._work, daemon=True, name="zoo-batcher")
                          for _ in range(options.num_threads)]
         for thread in self._threads:
@@ -79,27 +80,35 @@ class Batcher:
 
     def _work(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
+            with self._filling:
+                batch = self._fill()
+            if batch is None:
                 return
-            batch, rows, others = [first], first.rows, []
-            deadline = time.monotonic() + self.options.timeout_seconds
-            while rows < self.options.max_batch_size:
-                try:
-                    task = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if task is None:
-                    others.append(task)
-                    break
-                if task.key == first.key and rows + task.rows <= self.options.max_batch_size:
-                    batch.append(task)
-                    rows += task.rows
-                else:
-                    others.append(task)
-            for task in others:  # other shapes (and the stop signal) wait for the next round
-                self._queue.put(task)
             self._execute(batch)
+
+    def _fill(self) -> list[_Task] | None:
+        """The next batch: the first task queued, then those that arrive within the timeout and fit (None: stop)."""
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch, rows, others = [first], first.rows, []
+        deadline = time.monotonic() + self.options.timeout_seconds
+        while rows < self.options.max_batch_size:
+            try:
+                task = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if task is None:
+                others.append(task)
+                break
+            if task.key == first.key and rows + task.rows <= self.options.max_batch_size:
+                batch.append(task)
+                rows += task.rows
+            else:
+                others.append(task)
+        for task in others:  # other shapes (and the stop signal) wait for the next round
+            self._queue.put(task)
+        return batch
 
     def _execute(self, batch: list[_Task]) -> None:
         if len(batch) > 1:
