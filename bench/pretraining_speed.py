@@ -37,10 +37,14 @@ SHAPES = ("sequence_length", "hidden_dim", "num_layers", "num_heads", "generator
 
 
 def recipe_config():
-    """The electra recipe's default config: the shapes and settings timed here."""
+    """The electra recipe's default config, the shapes and settings timed here, at the sequence length it takes on
+    BBC News (its longest, :meth:`longest_sequence`: the articles are longer)."""
+    import dataclasses
+
     import zoo
 
-    return zoo.get_recipe("electra").Config()
+    recipe = zoo.get_recipe("electra")(zoo.get_recipe("electra").Config())
+    return dataclasses.replace(recipe.config, sequence_length=recipe.config.sequence_length or recipe.longest_sequence())
 
 
 def pretrainer_handlers(variant: str) -> dict[str, Callable[..., Any]]:
