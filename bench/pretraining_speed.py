@@ -44,7 +44,8 @@ def recipe_config():
     import zoo
 
     recipe = zoo.get_recipe("electra")(zoo.get_recipe("electra").Config())
-    return dataclasses.replace(recipe.config, sequence_length=recipe.config.sequence_length or recipe.longest_sequence())
+    length = recipe.config.sequence_length or recipe.longest_sequence()
+    return dataclasses.replace(recipe.config, sequence_length=length)
 
 
 def pretrainer_handlers(variant: str) -> dict[str, Callable[..., Any]]:

@@ -1,20 +1,20 @@
 """serve: bert ``classify`` and t5 ``serving_default`` through ``python -m zoo.serve`` (REST, gRPC, with and without
 batching) against the same SavedModel called in-process: goal, batched gRPC ≥ 0.9× in-process.
 
-The models, at full size: the bert recipe's default export with MiniLM's weights as they are (``python -m zoo.run
-bert --set epochs=0``: 256 tokens a text on BBC News; ``serving_default``: text → class probabilities; the untrained
-head does not change the speed) and the t5 recipe's export of a random-init checkpoint of
-t5-small's shapes (the one ``python -m bench generate`` times; ``serving_default``: text → greedy generation, up to 32
-new tokens). Requests: BBC test texts, one per request (bert: the first 64 articles, cut by the model; t5: the 32
-``summarize:`` inputs of ``python -m bench generate``).
+The models, at full size: the bert recipe's default export with MiniLM's weights as they are (``python -m zoo.run bert
+--set epochs=0``: 256 tokens a text on BBC News; ``serving_default``: text → class probabilities; the untrained head
+does not change the speed) and the t5 recipe's export of a random-init checkpoint of t5-small's shapes (the one
+``python -m bench generate`` times; ``serving_default``: text → greedy generation, up to 32 new tokens). Requests: BBC
+test texts, one per request (bert: the first 64 articles, cut by the model; t5: the 32 ``summarize:`` inputs of
+``python -m bench generate``).
 
 Every side runs in a process of its own (:mod:`bench.timing`, :mod:`bench.server_process`): two ``python -m
 zoo.serve`` processes serving both models (one started with ``--enable-batching --max-batch-size 16
---batch-timeout-micros 10000``: :data:`BATCH_TIMEOUT_MICROS`), one process
-of 16 clients (:mod:`bench.serve_load`: aiohttp for REST, a gRPC channel for gRPC), and for each model one process
-calling its SavedModel directly, loaded as ``zoo.serve`` loads it. Each mode keeps its callers busy for a fixed time
-(:data:`SECONDS`); a warm-up pass of every mode is not counted; then :data:`ROUNDS` rounds, each one pass over every
-mode of every model; each figure is the median over rounds, with min and max. The modes:
+--batch-timeout-micros 10000``: :data:`BATCH_TIMEOUT_MICROS`), one process of 16 clients (:mod:`bench.serve_load`:
+aiohttp for REST, a gRPC channel for gRPC), and for each model one process calling its SavedModel directly, loaded as
+``zoo.serve`` loads it. Each mode keeps its callers busy for a fixed time (:data:`SECONDS`); a warm-up pass of every
+mode is not counted; then :data:`ROUNDS` rounds, each one pass over every mode of every model; each figure is the
+median over rounds, with min and max. The modes:
 
 - ``in-process, batches of 16``: one caller running the signature on 16 rows at a time, the batches the batching
   server forms at most: the baseline of the goal;
@@ -23,8 +23,8 @@ mode of every model; each figure is the median over rounds, with min and max. Th
 
 Throughput counts rows (texts) per second; latency is per call as its caller saw it (for the batched in-process
 caller, one call of 16 rows); for the batching server, the mean rows of the batches it merged (from its Prometheus
-metrics, ``--monitoring-config-file``, which both servers get). The table goes to stdout and to ``bench/results/serve.json``; the README's table is
-generated from it (``python -m bench.table --write``).
+metrics, ``--monitoring-config-file``, which both servers get). The table goes to stdout and to
+``bench/results/serve.json``; the README's table is generated from it (``python -m bench.table --write``).
 
     python -m bench serve                              # exports both models to a scratch directory (needs torch)
     python -m bench.serve_bench --model-base saved_models --model cnn_mnist [--model ...] [--seconds 10]
@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import statistics
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -63,8 +62,8 @@ GOAL = 0.9  # gRPC + batching over the baseline, in rows per second
 GOAL_MODE = "gRPC + batching"
 METRICS_PATH = "/metrics"
 MONITORING_CONFIG = f'prometheus_config {{ enable: true, path: "{METRICS_PATH}" }}\n'
-BATCH_SIZE_LINE = re.compile(r'^:tensorflow:serving:batching:processed_batch_size_v2\{(?P<labels>[^}]*)\} (?P<count>\S+)$',
-                             re.M)
+BATCH_SIZE_LINE = re.compile(
+    r'^:tensorflow:serving:batching:processed_batch_size_v2\{(?P<labels>[^}]*)\} (?P<count>\S+)$', re.M)
 
 
 def modes(concurrency: int) -> list[str]:
@@ -73,18 +72,9 @@ def modes(concurrency: int) -> list[str]:
             "REST + batching", "gRPC + batching"]
 
 
-def spread_of(values: Sequence[float]) -> dict[str, Any]:
-    """The median, min, max and every round's value.
-
-    >>> spread_of([3.0, 1.0, 2.0])
-    {'median': 2.0, 'min': 1.0, 'max': 3.0, 'rounds': [3.0, 1.0, 2.0]}
-    """
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": list(values)}
-
-
 def over_rounds(rounds: Sequence[Mapping[str, Mapping[str, float]]], baseline: str) -> dict[str, dict[str, Any]]:
-    """Per mode: rows per second and p50/p99 latency over the rounds (:func:`spread_of`), the calls made, and the
-    ratio of the median rows per second to ``baseline``'s.
+    """Per mode: rows per second and p50/p99 latency over the rounds (:func:`bench.timing.spread`), the calls made,
+    and the ratio of the median rows per second to ``baseline``'s.
 
     >>> r = [{"a": {"rows_per_second": t, "p50_ms": 1.0, "p99_ms": 2.0, "calls": 5}} for t in (10.0, 30.0, 20.0)]
     >>> table = over_rounds(r, "a")["a"]
@@ -93,7 +83,7 @@ def over_rounds(rounds: Sequence[Mapping[str, Mapping[str, float]]], baseline: s
     """
     table: dict[str, dict[str, Any]] = {}
     for mode in rounds[0]:
-        table[mode] = {key: spread_of([r[mode][key] for r in rounds])
+        table[mode] = {key: timing.spread([r[mode][key] for r in rounds])
                        for key in ("rows_per_second", "p50_ms", "p99_ms", "rows_per_batch") if key in rounds[0][mode]}
         table[mode]["calls"] = sum(r[mode]["calls"] for r in rounds)
     base = table[baseline]["rows_per_second"]["median"]

@@ -64,7 +64,8 @@ def serve_process(model_base: str | os.PathLike, *flags: str, start_timeout: flo
                   env: Mapping[str, str] | None = None) -> Iterator[ServerProcess]:
     """``python -m zoo.serve --model-base MODEL_BASE`` with ``flags`` on free ports, in environment ``env`` (default:
     this one); the block gets a :class:`ServerProcess` once the server has loaded what is on disk and accepts
-    connections. SIGTERM after the block (killed if it has not ended 30 s later)."""
+    connections. SIGTERM after the block (killed if it has not ended 30 s later, and the end of its stderr printed to
+    this process's stderr)."""
     stderr_path = Path(tempfile.mkstemp(prefix="zoo-serve-", suffix=".log")[1])
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen(
@@ -86,5 +87,7 @@ def serve_process(model_base: str | os.PathLike, *flags: str, start_timeout: flo
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=30)
+            print(f"zoo.serve (pid {process.pid}) did not stop within 30 s of SIGTERM and was killed; its stderr "
+                  f"ended:\n{stderr_path.read_text(errors='replace')[-3000:]}", file=sys.stderr)
         process.stdout.close()
         stderr_path.unlink(missing_ok=True)

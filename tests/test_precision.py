@@ -132,6 +132,8 @@ def test_bfloat16_classifier_and_generator_answer_through_zoo_serve(bfloat16_exp
 def test_an_encoder_below_the_cosine_bound_is_refused_with_one_line(tmp_path, monkeypatch, capsys):
     # the real bound is 0.99; bfloat16 embeddings are never exactly float32's, so at 1.0 the measured cosine fails it
     monkeypatch.setattr(precision, "MIN_EMBEDDING_COSINE", 1.0)
+    # and the class bound, judged first, is lifted: this tiny model's near ties flipped 1 of its 24 test rows once
+    monkeypatch.setattr(precision, "MAX_CLASS_CHANGES", 1.0)
     monkeypatch.chdir(tmp_path)
     overrides = set_options({**BFLOAT16_RUNS["electra"], "precision": "bfloat16"})
     assert main(["electra", *overrides, "--export-dir", "saved_models"]) == 2
