@@ -35,13 +35,14 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import sys
 import tempfile
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from bench import timing
-from bench.server_process import ServerProcess, serve_process
+from bench.server_process import ServerProcess, ServerStartError, serve_process
 
 if TYPE_CHECKING:
     from bench.common import BenchRecord
@@ -271,11 +272,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="the batching server's wait for a batch to fill (default: zoo.serve's)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
-    if args.seconds <= 0 or args.concurrency < 1 or args.rounds < 1:
-        parser.error("--seconds must be positive, --concurrency and --rounds at least 1")
-    measure(BenchRecord("serve", args.results_dir), args.model_base, dict.fromkeys(args.model),
-            dict.fromkeys(args.model, args.seconds), args.concurrency, args.rounds,
-            warm_up_seconds=min(WARM_UP_SECONDS, args.seconds), batch_timeout_micros=args.batch_timeout_micros)
+    if args.seconds <= 0 or args.concurrency < 1 or args.rounds < 1 or (args.batch_timeout_micros or 0) < 0:
+        parser.error("--seconds must be positive, --concurrency and --rounds at least 1, --batch-timeout-micros "
+                     "not negative")
+    try:
+        measure(BenchRecord("serve", args.results_dir), args.model_base, dict.fromkeys(args.model),
+                dict.fromkeys(args.model, args.seconds), args.concurrency, args.rounds,
+                warm_up_seconds=min(WARM_UP_SECONDS, args.seconds), batch_timeout_micros=args.batch_timeout_micros)
+    except (timing.WorkerError, ServerStartError) as error:  # the worker's or server's stderr stays out of it
+        print(f"{parser.prog}: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 1
     return 0
 
 

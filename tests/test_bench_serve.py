@@ -91,6 +91,10 @@ def test_the_command_serves_a_model_base_and_prints_the_table(tmp_path: Path) ->
                           "--results-dir", str(tmp_path / "absent-results")], cwd=REPO, timeout=120)
     assert missing.returncode == 1 and missing.stderr.strip().splitlines() == [
         f"no versions under {tmp_path / 'models' / 'absent'}: export one first (python -m zoo.run absent)"]
+    (tmp_path / "a-file").write_text("not a model base")
+    a_file = run_python(["-m", "bench.serve_bench", "--model-base", str(tmp_path / "a-file"), "--model",
+                         "half_plus_two", "--results-dir", str(tmp_path / "absent-results")], cwd=REPO, timeout=120)
+    assert a_file.returncode == 1 and len(a_file.stderr.strip().splitlines()) == 1, a_file.stderr
     usage = run_python(["-m", "bench.serve_bench", "--model", "x", "--seconds", "0"], cwd=REPO, timeout=120)
     assert usage.returncode == 2 and len(usage.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "absent-results").exists()
