@@ -38,13 +38,23 @@ def test_cli_rejects_a_bad_port(capsys):
     assert "ports must be in 0..65535" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag", ["--max-rows", "--max-elements", "--max-string-bytes", "--max-body-bytes"])
+@pytest.mark.parametrize("flag", ["--max-rows", "--max-elements", "--max-string-bytes", "--max-body-bytes",
+                                  "--max-batch-size"])
 @pytest.mark.parametrize("value", ["0", "-5", "many"])
 def test_cli_limits_must_be_positive_integers(capsys, flag, value):
     with pytest.raises(SystemExit) as exited:
         main([flag, value])
     assert exited.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(f"argument {flag}: must be a positive integer, got {value}")
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "2.5"])
+def test_the_batch_timeout_must_be_a_whole_number_of_microseconds(capsys, value):
+    with pytest.raises(SystemExit) as exited:
+        main(["--batch-timeout-micros", value])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        f"argument --batch-timeout-micros: must be an integer of 0 or more, got {value}")
 
 
 @pytest.mark.slow

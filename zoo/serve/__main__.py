@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions")
     parser.add_argument("--enable-batching", action="store_true", help="merge concurrent requests into batches")
-    parser.add_argument("--max-batch-size", type=int, default=32, help="rows per merged batch (with batching)")
-    parser.add_argument("--batch-timeout-micros", type=int, default=2000,
+    parser.add_argument("--max-batch-size", type=_positive, default=32, help="rows per merged batch (with batching)")
+    parser.add_argument("--batch-timeout-micros", type=_non_negative, default=2000,
                         help="longest wait for a batch to fill (with batching)")
     limits = RequestLimits()
     parser.add_argument("--monitoring-config-file", metavar="FILE",
@@ -59,6 +59,12 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def _non_negative(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"must be an integer of 0 or more, got {text}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
