@@ -18,8 +18,9 @@ from pathlib import Path
 from types import ModuleType
 
 import zoo
-from bench.common import RESULTS_DIR, BenchRecord, OneLineParser, missing_modules, run_seeds
+from bench.common import RESULTS_DIR, BenchRecord, missing_modules, run_seeds
 from bench.timing import WorkerError
+from zoo.cli import OneLineParser
 
 RECIPE_SEEDS = 3  # for a recipe without a bench module of its own
 BENCHES = {  # benches that are not a recipe's run: name → module
@@ -28,6 +29,7 @@ BENCHES = {  # benches that are not a recipe's run: name → module
     "t5_span_corruption": "bench.t5_span_corruption", "scale_out": "bench.scale_out", "generate": "bench.generate",
     "gpt2_speed": "bench.gpt2_speed", "speed": "bench.speed",
 }
+RECORD_HEADER = ("benchmark", "date", "machine", "libraries")  # what every BenchRecord starts with
 INSTALL_HINT = "run `make bench` or `pip install -e '.[bench]'`"
 
 
@@ -51,10 +53,22 @@ def seeds_of(name: str, module: ModuleType | None, count: int | None) -> list[in
     return list(range(count or getattr(module, "DEFAULT_SEEDS", 1 if name in BENCHES else RECIPE_SEEDS)))
 
 
-def bench_one(name: str, module: ModuleType | None, results_dir: Path, seeds: list[int]) -> Path:
+def bench_one(name: str, module: ModuleType | None, results_dir: Path, seeds: list[int]) -> Path | None:
+    """Runs one bench; the path of its record, or None if it measured nothing (an earlier record is left whole)."""
     record = BenchRecord(name, results_dir, () if name in BENCHES else zoo.get_recipe(name).bars)
     (module.run if module is not None else run_seeds)(record, seeds)
-    return record.path
+    return record.path if record.written else None
+
+
+def report(name: str, path: Path) -> str:
+    """What ``python -m bench`` prints after a bench: where its record is, the parts the record holds (beyond the
+    header every record starts with) and, where it has them, its figures over seeds and its bars."""
+    saved = json.loads(path.read_text())
+    lines = [f"{name}: {path}", "recorded: " + ", ".join(key for key in saved if key not in RECORD_HEADER)]
+    judged = {key: saved[key] for key in ("metrics", "bars") if key in saved}
+    if judged:
+        lines.append(json.dumps(judged, indent=2))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,9 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             path = bench_one(name, module, args.results_dir, seeds_of(name, module, args.seeds))
         except WorkerError as error:  # its traceback stays in error.stderr; the console gets one line
             parser.exit(1, f"python -m bench: {name}: {error}\n")
-        saved = json.loads(path.read_text())
-        print(f"{name}: {path}")
-        print(json.dumps({k: v for k, v in saved.items() if k in ("metrics", "bars")}, indent=2))
+        print(report(name, path) if path else f"{name}: measured nothing; {args.results_dir / (name + '.json')} "
+              "left as it was")
     return 0
 
 

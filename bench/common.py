@@ -10,7 +10,6 @@ cannot run, or None); both are checked before anything trains.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import importlib.util
 import json
@@ -120,6 +119,7 @@ class BenchRecord:
         self.path = Path(results_dir) / f"{name}.json"
         self.bars = tuple(bars)
         self.payload: dict[str, Any] = {"benchmark": name, **environment()}
+        self.written = False  # whether this run has written the file (measured something)
 
     def add_run(self, seed: int, run: dict[str, Any]) -> None:
         """One seed's figures (``metrics`` and anything else about that run); the summary is recomputed."""
@@ -143,6 +143,7 @@ class BenchRecord:
     def write(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(self.payload, indent=2) + "\n")
+        self.written = True
         return self.path
 
 
@@ -163,10 +164,3 @@ def run_seeds(record: BenchRecord, seeds: Sequence[int], **overrides: Any) -> Ru
             record.describe("config", {k: v for k, v in result.config.items() if k != "seed"})
         record.add_run(seed, run_entry(result))
     return first
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr, exit status 2 (argparse would print the usage block too)."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")

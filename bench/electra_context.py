@@ -36,7 +36,8 @@ import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 import zoo
-from bench.common import BenchRecord, OneLineParser
+from bench.common import BenchRecord
+from zoo.cli import OneLineParser
 from zoo.data.bbc_news import load_bbc_news
 from zoo.models.hf.bert_checkpoint import minilm_directory
 from zoo.quiet import known_notices_quieted

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from bench.common import OneLineParser
+from zoo.cli import OneLineParser
 from zoo.errors import UsageError
 
 ROUNDS = 5

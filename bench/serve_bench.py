@@ -259,7 +259,8 @@ def run(record: BenchRecord, seeds: Sequence[int]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.common import BenchRecord, OneLineParser, RESULTS_DIR
+    from bench.common import BenchRecord, RESULTS_DIR
+    from zoo.cli import OneLineParser
 
     parser = OneLineParser(prog="python -m bench.serve_bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-base", type=Path, default=Path("saved_models"))

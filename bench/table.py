@@ -20,7 +20,6 @@ renders as one seed. A bar is judged on the mean.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, Sequence
 
 import zoo
 from bench.common import RESULTS_DIR
+from zoo.cli import OneLineParser
 
 README = RESULTS_DIR.parents[1] / "README.md"
 DOCS = RESULTS_DIR.parents[1] / "docs"
@@ -375,7 +375,7 @@ def regenerated(text: str, results_dir: Path = RESULTS_DIR) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.table", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m bench.table", description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true",
                         help="rewrite every generated section of the README and docs instead of printing")
     parser.add_argument("--readme", type=Path, default=README)
@@ -394,8 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             if updated != text:
                 path.write_text(updated, encoding="utf-8")
     except (OSError, ValueError) as exc:
-        print(f"python -m bench.table: error: {args.readme}: {exc}", file=sys.stderr)
-        return 2
+        parser.error(f"{args.readme}: {exc}")
     return 0
 
 

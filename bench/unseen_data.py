@@ -33,7 +33,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import zoo
-from bench.common import BenchRecord, OneLineParser, run_recipe
+from bench.common import BenchRecord, run_recipe
+from zoo.cli import OneLineParser
 from zoo.quiet import known_notices_quieted
 
 SECTIONS = ("libs", "python", "doc", "perl", "devel", "utils", "net", "science", "games", "sound")

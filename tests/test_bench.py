@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import zoo
-from bench.common import BenchRecord, run_seeds
+from bench.common import BenchRecord, run_seeds, seed_stats
 from zoo_subprocess import REPO, run_python
 
 BAR = zoo.QualityBar("test_accuracy", ">=", 0.96)
@@ -106,6 +106,48 @@ def test_usage_errors_exit_2_and_write_nothing(tmp_path: Path, argv: list[str], 
     assert not (tmp_path / "results").exists()
 
 
+def test_a_bench_without_figures_over_seeds_prints_its_results_path_and_what_it_recorded(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    import bench.__main__ as bench_main
+
+    def speed_like(name, module, results_dir, seeds):  # a record as speed's or serve's: no metrics, no bars
+        record = BenchRecord(name, results_dir)
+        record.add("setup", {"batch": 8})
+        record.add("goals", {"faster_than_pytorch": True})
+        return record.path
+
+    monkeypatch.setattr(bench_main, "bench_one", speed_like)
+    assert bench_main.main(["lstm", "--results-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == f"lstm: {tmp_path / 'lstm.json'}\nrecorded: setup, goals\n"
+    assert list(BenchRecord("demo", tmp_path).payload) == list(bench_main.RECORD_HEADER)
+
+
+def test_a_bench_that_measures_nothing_says_so_and_leaves_the_earlier_record_whole(tmp_path: Path, monkeypatch,
+                                                                                  capsys) -> None:
+    import types
+
+    import bench.__main__ as bench_main
+
+    earlier = tmp_path / "unseen_data.json"
+    earlier.write_text('{"benchmark": "unseen_data", "parts": "measured before"}\n')
+    every_part_skipped = types.SimpleNamespace(run=lambda record, seeds: record.describe("setup", {"parts": []}))
+    monkeypatch.setattr(bench_main, "bench_module", lambda name: every_part_skipped)
+    assert bench_main.main(["unseen_data", "--results-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == f"unseen_data: measured nothing; {earlier} left as it was\n"
+    assert "measured before" in earlier.read_text()
+
+
+def test_a_recipe_bench_prints_its_figures_over_seeds_and_its_bars_too(tmp_path: Path) -> None:
+    from bench.__main__ import report
+
+    record = BenchRecord("demo", tmp_path, bars=(BAR,))
+    record.add_run(0, {"metrics": {"test_accuracy": 0.97}})
+    path_line, recorded, figures = report("demo", record.path).split("\n", 2)
+    assert (path_line, recorded) == (f"demo: {record.path}", "recorded: seeds, metrics, bars, runs")
+    assert json.loads(figures) == {"metrics": {"test_accuracy": seed_stats([0.97])},
+                                   "bars": {"test_accuracy >= 0.96": True}}
+
+
 def test_every_bench_module_has_one_shape_and_is_listed(capsys) -> None:
     import inspect
 
@@ -128,16 +170,6 @@ def test_kmeans_bench_compares_the_export_with_the_trained_kmeans() -> None:
     run = run_features(**zoo.get_recipe("kmeans").tiny)
     assert run["test_images_compared"] == 10_000
     assert run["export_equals_sklearn_predict"] and run["assignments_differing"] == 0
-
-
-@pytest.mark.slow
-def test_t5_bench_times_exported_against_eager_generation_of_the_trained_model() -> None:
-    from bench.common import run_recipe
-    from bench.t5 import BATCH, speed
-
-    figures = speed(run_recipe("t5", **zoo.get_recipe("t5").tiny))
-    assert figures["outputs_equal"] == BATCH  # the same trained model on both sides
-    assert figures["exported_texts_per_second"] > 0 and figures["eager_keras_hub_texts_per_second"] > 0
 
 
 def test_data_bench_reads_and_tokenises_a_csv_in_a_fresh_process_and_weighs_its_memory(tmp_path, monkeypatch) -> None:

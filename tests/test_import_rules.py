@@ -109,7 +109,7 @@ def test_the_framework_never_imports_recipes_or_benchmarks(outside):
 
 
 MODEL_LIBRARY_NEVER_IMPORTS = ("zoo.export", "zoo.serve", "zoo.registry", "zoo.recipe", "zoo.run", "zoo.launch",
-                               "recipes", "bench")
+                               "zoo.cli", "recipes", "bench")
 
 
 def test_the_model_library_never_imports_export_serving_or_the_cli():

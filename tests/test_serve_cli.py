@@ -13,6 +13,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from serve_support import export_half_plus_two, http, post_json, serve_process, serving
 from zoo.serve.__main__ import main
 from zoo.serve.loader import LoadedVersion
+from zoo_subprocess import run_python
 
 
 @pytest.mark.slow
@@ -33,28 +34,45 @@ def test_cli_serves_half_plus_two_over_rest_and_grpc(tmp_path):
     assert server.process.returncode == 0  # SIGTERM is a clean stop
 
 
-def test_cli_rejects_a_bad_port(capsys):
-    assert main(["--rest-port", "70000"]) == 2
-    assert "ports must be in 0..65535" in capsys.readouterr().err
+@pytest.mark.parametrize("flag", ["--rest-port", "--grpc-port"])
+@pytest.mark.parametrize("value", ["70000", "-1", "http", "²"])
+def test_cli_rejects_a_bad_port(capsys, flag, value):
+    assert main([flag, value]) == 2
+    assert capsys.readouterr().err == (
+        f"zoo.serve: error: argument {flag}: must be a port number in 0..65535, got {value}\n")
 
 
 @pytest.mark.parametrize("flag", ["--max-rows", "--max-elements", "--max-string-bytes", "--max-body-bytes",
                                   "--max-batch-size"])
 @pytest.mark.parametrize("value", ["0", "-5", "many"])
 def test_cli_limits_must_be_positive_integers(capsys, flag, value):
-    with pytest.raises(SystemExit) as exited:
-        main([flag, value])
-    assert exited.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1].endswith(f"argument {flag}: must be a positive integer, got {value}")
+    assert main([flag, value]) == 2
+    assert capsys.readouterr().err == f"zoo.serve: error: argument {flag}: must be a positive integer, got {value}\n"
 
 
 @pytest.mark.parametrize("value", ["-1", "soon", "2.5"])
 def test_the_batch_timeout_must_be_a_whole_number_of_microseconds(capsys, value):
-    with pytest.raises(SystemExit) as exited:
-        main(["--batch-timeout-micros", value])
-    assert exited.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1].endswith(
-        f"argument --batch-timeout-micros: must be an integer of 0 or more, got {value}")
+    assert main(["--batch-timeout-micros", value]) == 2
+    assert capsys.readouterr().err == (
+        f"zoo.serve: error: argument --batch-timeout-micros: must be an integer of 0 or more, got {value}\n")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--max-batch-size", "0"], "argument --max-batch-size: must be a positive integer, got 0"),
+    (["--batch-timeout-micros", "soon"], "argument --batch-timeout-micros: must be an integer of 0 or more, got soon"),
+    (["--rest-port"], "argument --rest-port: expected one argument"),
+])
+def test_a_usage_error_is_one_line_from_a_real_process_and_writes_nothing(tmp_path, argv, message):
+    done = run_python(["-m", "zoo.serve", *argv], cwd=tmp_path, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", f"zoo.serve: error: {message}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_is_printed_whole_and_exits_0(tmp_path):
+    done = run_python(["-m", "zoo.serve", "--help"], cwd=tmp_path, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.startswith("usage: python -m zoo.serve") and "--max-batch-size" in done.stdout
 
 
 @pytest.mark.slow

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Sequence
 
+from zoo.cli import OneLineParser
 from zoo.errors import UsageError
 from zoo.run_files import METADATA, WEIGHTS, record_digests, saved_epoch, trusted_pair, worker_run_dir
 
@@ -354,14 +355,9 @@ def _ending(status: int) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ CLI
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit status 2, as zoo.run does
-        raise UsageError(message)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m zoo.launch", usage=USAGE, description=__doc__.split("\n\n")[0],
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m zoo.launch", usage=USAGE, description=__doc__.split("\n\n")[0],
+                           formatter_class=argparse.RawDescriptionHelpFormatter, raises=True)
     parser.add_argument("--workers", type=int, metavar="N", help="worker processes on this machine (>= 1)")
     parser.add_argument("--cluster", metavar="HOST:PORT,...", help="every worker of a cluster of hosts, chief first")
     parser.add_argument("--index", type=int, metavar="I", help="with --cluster: the worker this host runs")

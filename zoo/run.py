@@ -15,17 +15,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from zoo.cli import OneLineParser
 from zoo.errors import ExportError, UsageError, ZooError
 
 USAGE = (
     "python -m zoo.run --list | RECIPE [--help] [--set KEY=VALUE]... [--config FILE] [--export-dir DIR] "
     "[--version N] [--strategy default|mirrored|multi_worker] [--recipes MODULE] [--run-dir DIR]"
 )
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would print usage and exit 2 itself; we want one line
-        raise UsageError(message)
 
 
 def version_number(text: str) -> int:
@@ -37,8 +33,8 @@ def version_number(text: str) -> int:
     return int(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m zoo.run", usage=USAGE, add_help=False)
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m zoo.run", usage=USAGE, add_help=False, raises=True)
     parser.add_argument("recipe", nargs="?", help="recipe name (see --list)")
     parser.add_argument("-h", "--help", action="store_true", help="show help (with a recipe: its config keys)")
     parser.add_argument("--list", action="store_true", help="list recipes with their data and quality bars")

@@ -21,15 +21,17 @@ import signal
 import sys
 from typing import Sequence
 
+from zoo.cli import OneLineParser
+from zoo.errors import UsageError
 from zoo.serve.batching import BatchingOptions
 from zoo.serve.limits import RequestLimits
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m zoo.serve", description=__doc__.split("\n\n")[0])
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m zoo.serve", description=__doc__.split("\n\n")[0], raises=True)
     parser.add_argument("--model-base", default="saved_models", help="directory of models (default: saved_models)")
-    parser.add_argument("--rest-port", type=int, default=8501, help="REST port (default: 8501; 0 picks a free one)")
-    parser.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (default: 8500; 0 picks a free one)")
+    parser.add_argument("--rest-port", type=_port, default=8501, help="REST port (default: 8501; 0 picks a free one)")
+    parser.add_argument("--grpc-port", type=_port, default=8500, help="gRPC port (default: 8500; 0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions")
     parser.add_argument("--enable-batching", action="store_true", help="merge concurrent requests into batches")
@@ -67,20 +69,32 @@ def _non_negative(text: str) -> int:
     return int(text)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if not 0 <= args.rest_port < 65536 or not 0 <= args.grpc_port < 65536:
-        print("zoo.serve: error: ports must be in 0..65535", file=sys.stderr)
-        return 2
-    metrics_path = None
-    if args.monitoring_config_file:
-        from zoo.serve.monitoring_config import MonitoringConfigError, prometheus_path
+def _port(text: str) -> int:
+    if not (text.isascii() and text.strip().isdigit()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number in 0..65535, got {text}")
+    return int(text)
 
-        try:
-            metrics_path = prometheus_path(args.monitoring_config_file)
-        except MonitoringConfigError as exc:
-            print(f"zoo.serve: error: {exc}", file=sys.stderr)
-            return 2
+
+def prometheus_metrics_path(monitoring_config_file: str | None) -> str | None:
+    """Where ``--monitoring-config-file`` serves Prometheus metrics (None: no file, or metrics not enabled);
+    UsageError for a file that cannot be read as a MonitoringConfig."""
+    if not monitoring_config_file:
+        return None
+    from zoo.serve.monitoring_config import MonitoringConfigError, prometheus_path
+
+    try:
+        return prometheus_path(monitoring_config_file)
+    except MonitoringConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        metrics_path = prometheus_metrics_path(args.monitoring_config_file)
+    except UsageError as exc:
+        print(f"zoo.serve: error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s zoo.serve %(levelname)s %(message)s")
     from zoo.serve.server import ModelServer
 
