@@ -1,58 +1,70 @@
 """t5: the default run's exact match on BBC test articles, the same recipe learning BBC headlines from article bodies
 (ROUGE against a lead baseline), and exported vs eager KerasHub generation speed.
 
-Speed ratio: texts per second of the exported ``serving_default`` (loaded with the TF1 session loader, as TF
-Serving loads it; tokenization, greedy decoding and detokenization in the graph) vs the same trained model
-generating eagerly through KerasHub (``T5Seq2SeqLM.generate`` with a greedy sampler on the same tokenized
-inputs, then detokenized), on the same test articles, alternating, same run. Outputs are compared too.
+Speed (``speed``, on the first seed's model before the other seeds train), on :mod:`bench.timing`'s protocol: two
+engines, each in a worker process of its own, generate from the same 32 BBC test articles. ``export`` is the
+exported ``serving_default`` loaded with the TF1 session loader as TF Serving loads it (tokenization, greedy decoding
+and detokenization in the graph); ``keras_hub`` is the same trained model generating eagerly through KerasHub
+(``T5Seq2SeqLM.generate`` with a greedy sampler on the texts tokenized by the run's vocabulary, then detokenized),
+loaded from what the parent kept in a scratch directory: the model as Keras saves it (``model.keras``) and the run's
+SentencePiece vocabulary (``spm.model``, as the recipe keeps it in its run directory). One warm-up call each, not
+counted, then 3 rounds alternating between the engines (the export first). Recorded: each engine's median seconds
+with min and max, texts per second from the medians, their ratio (export over KerasHub), how many of the 32
+generated texts are equal, and each worker's libraries and threads.
 
-Exact match over seeds (3 by default: a run takes about 10 minutes on 2 cores); speed on the first seed's model.
-Then the same seeds with ``HEADLINES`` (``source_column=body``, ``target_column=headline``: the first line of each
-BBC file is its headline): ROUGE-1/2/L of the generated headlines, beside the lead baseline (the body's first N
-words, N the training headlines' mean length in words) on the same test articles. Span-corruption pretraining has
-its own bench, ``python -m bench t5_span_corruption``.
+Exact match over seeds (3 by default: a run takes about 10 minutes on 2 cores). Then the same seeds with
+``HEADLINES`` (``source_column=body``, ``target_column=headline``: the first line of each BBC file is its headline):
+ROUGE-1/2/L of the generated headlines, beside the lead baseline (the body's first N words, N the training
+headlines' mean length in words) on the same test articles. Span-corruption pretraining has its own bench,
+``python -m bench t5_span_corruption``.
 
     python -m bench t5 [--seeds N]
+
+This module is also the workers' program (``python -m bench.t5 ENGINE PATH [ARGUMENT ...]``): its top level imports
+neither TensorFlow nor Keras, and each function imports what it needs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import statistics
-import time
-from typing import Any, Sequence
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import tensorflow as tf
+import numpy as np
 
-from bench.common import BenchRecord, run_recipe, run_seeds, seed_stats
-from recipes.t5 import T5
+from bench import timing
 from zoo.models.text.rouge import rouge
-from zoo.export.session import session_load
-from zoo.recipe import RunResult
-from zoo.models.text.t5_decoding import keras_hub_greedy
+
+if TYPE_CHECKING:
+    from bench.common import BenchRecord
+    from recipes.t5 import T5Trained
+    from zoo.recipe import RunResult
 
 DEFAULT_SEEDS = 3
 HEADLINES = {"source_column": "body", "target_column": "headline"}
 ROUGE_KINDS = ("rouge1", "rouge2", "rougeL")
 BATCH = 32
 ROUNDS = 3
-
-
-def timed(fn) -> tuple[float, Any]:
-    started = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - started, out
+WARM_UP_CALLS = 1
+MODEL = "model.keras"  # the keras_hub worker's model, as Keras saves it
+VOCABULARY = "spm.model"  # the keras_hub worker's SentencePiece vocabulary, as the recipe keeps it
 
 
 def run(record: BenchRecord, seeds: Sequence[int]) -> None:
-    # speed right after the first seed: a later run's session drops the first model's SentencePiece resource
-    record.add("speed", speed(run_seeds(record, seeds[:1])))
+    from bench.common import run_seeds
+
+    record.add("speed", speed(run_seeds(record, seeds[:1])))  # the first seed's model, before the next seeds train
     run_seeds(record, seeds[1:])
     headlines(record, seeds)
 
 
 def headlines(record: BenchRecord, seeds: Sequence[int]) -> None:
     """The seeds again with ``HEADLINES``, recorded after each seed with the lead baseline beside them."""
+    from bench.common import run_recipe, seed_stats
+    from recipes.t5 import T5
+
     splits = T5(T5.Config(**HEADLINES)).load_data()
     baseline = lead_baseline(splits.train[1], splits.test[0], splits.test[1])
     runs = []
@@ -80,40 +92,108 @@ def lead_baseline(train_targets: Sequence[str], test_sources: Sequence[str], tes
                                for kind, value in rouge(leads, [str(t) for t in test_targets]).items()}}
 
 
-def speed(result: RunResult) -> dict[str, Any]:
-    """Exported vs eager generation on one batch of the run's own test articles."""
-    trained, max_input_length = result.trained, result.config["max_input_length"]
-    batch = T5(T5.Config()).load_data().test[0][:BATCH]
-    trained.model.compile(sampler="greedy")
+# ------------------------------------------------------------------------------ the workers (one engine each)
+def texts_of(strings: np.ndarray) -> list[str]:
+    """Generated texts (bytes [batch]) as strings, for the reply.
 
-    def eager():
-        ids, mask = trained.vocab.encode(tf.constant(batch), max_input_length, trained.tokenizer)
-        tokens = keras_hub_greedy(trained.model, ids.numpy(), mask.numpy(), result.config["max_new_tokens"])
-        return trained.vocab.decode(tokens, trained.tokenizer).numpy()
+    >>> texts_of(np.array([b"sport", b"tech"], dtype=object))
+    ['sport', 'tech']
+    """
+    return [text.decode("utf-8", errors="replace") for text in strings]
 
-    graph = tf.Graph()
-    # Not ``with Session(...)``: that also makes the graph the default, and the eager side must run outside it.
-    with contextlib.closing(tf.compat.v1.Session(graph=graph)) as session:
-        with graph.as_default():
-            signature = session_load(session, result.export.path).signature_def["serving_default"]
-        fetch, feed = signature.outputs["text"].name, signature.inputs["text"].name
 
-        def exported():
-            return session.run(fetch, {feed: batch})
+def export_handlers(version_dir: str) -> dict[str, Callable[..., Any]]:
+    """``generate``: the export's ``serving_default`` (text → generated text), loaded with the TF1 session loader as
+    TF Serving loads it."""
+    from zoo.export.session import SessionModel
 
-        eager(), exported()  # warm up both (tracing, first-run allocations)
-        eager_times, exported_times = [], []
-        for _ in range(ROUNDS):
-            seconds, eager_out = timed(eager)
-            eager_times.append(seconds)
-            seconds, exported_out = timed(exported)
-            exported_times.append(seconds)
-    eager_rate = BATCH / statistics.median(eager_times)
-    exported_rate = BATCH / statistics.median(exported_times)
+    model = SessionModel(version_dir)
+
+    def generate(texts: list[str]) -> list[str]:
+        return texts_of(model.run("serving_default", {"text": np.array(texts, dtype=object)}, ["text"])["text"])
+
+    return {"generate": generate}
+
+
+def keras_hub_handlers(folder: str, num_sentinels: str, max_input_length: str,
+                       max_new_tokens: str) -> dict[str, Callable[..., Any]]:
+    """``generate`` eagerly through KerasHub on what :func:`keep_eager_side` kept in ``folder``: the texts tokenized
+    by the run's vocabulary, ``T5Seq2SeqLM.generate`` with a greedy sampler
+    (:func:`zoo.models.text.t5_decoding.keras_hub_greedy`), the tokens detokenized."""
+    import keras
+    import keras_hub  # noqa: F401  (registers T5Seq2SeqLM, for loading)
+    import tensorflow as tf
+
+    from zoo.models.text.sentencepiece_vocab import SentencePieceVocab
+    from zoo.models.text.t5_decoding import keras_hub_greedy
+
+    vocab = SentencePieceVocab.load(Path(folder) / VOCABULARY, int(num_sentinels))
+    tokenizer = vocab.tokenizer()
+    model = keras.saving.load_model(Path(folder) / MODEL, compile=False)
+    model.compile(sampler="greedy")
+
+    def generate(texts: list[str]) -> list[str]:
+        ids, mask = vocab.encode(tf.constant(texts), int(max_input_length), tokenizer)
+        tokens = keras_hub_greedy(model, ids.numpy(), mask.numpy(), int(max_new_tokens))
+        return texts_of(vocab.decode(tokens, tokenizer).numpy())
+
+    return {"generate": generate}
+
+
+WORKERS = {"export": export_handlers, "keras_hub": keras_hub_handlers}
+
+
+# ------------------------------------------------------------------------------ the parent
+def speed_texts() -> list[str]:
+    """The first :data:`BATCH` test articles of the default config's split."""
+    from recipes.t5 import T5
+
+    return [str(text) for text in T5(T5.Config()).load_data().test[0][:BATCH]]
+
+
+def keep_eager_side(trained: T5Trained, folder: Path) -> Path:
+    """What the ``keras_hub`` worker loads, written into ``folder``: the trained model as Keras saves it and the run's
+    vocabulary."""
+    trained.model.save(folder / MODEL)
+    trained.vocab.save(folder / VOCABULARY)
+    return folder
+
+
+def compared(timed: dict[str, timing.Timed], texts: Sequence[str], rounds: int) -> dict[str, Any]:
+    """Each engine's seconds (median, min, max) and texts per second, the ratio (export over KerasHub) and how many
+    generated texts are equal."""
+    seconds = {name: timing.spread(t.seconds) for name, t in timed.items()}
     return {
-        "batch": BATCH, "rounds": ROUNDS,
-        "exported_texts_per_second": round(exported_rate, 2),
-        "eager_keras_hub_texts_per_second": round(eager_rate, 2),
-        "outputs_equal": int(sum(a == b for a, b in zip(exported_out.tolist(), eager_out.tolist()))),
-        "exported_vs_eager_keras_hub_generation": round(exported_rate / eager_rate, 2),
+        "batch": len(texts), "rounds": rounds, "warm_up_calls": WARM_UP_CALLS, "seconds": seconds,
+        "exported_texts_per_second": round(len(texts) / seconds["export"]["median"], 2),
+        "eager_keras_hub_texts_per_second": round(len(texts) / seconds["keras_hub"]["median"], 2),
+        "outputs_equal": sum(a == b for a, b in zip(timed["export"].last, timed["keras_hub"].last)),
+        "exported_vs_eager_keras_hub_generation": round(timing.speedup(seconds, "export", "keras_hub"), 2),
     }
+
+
+def speed(result: RunResult, rounds: int = ROUNDS) -> dict[str, Any]:
+    """The run's export against its trained model generating eagerly through KerasHub, each engine in a worker of its
+    own, ``rounds`` alternating rounds over :func:`speed_texts`: :func:`compared`'s figures, the load average and
+    each worker's process description."""
+    texts, config = speed_texts(), result.config
+    with tempfile.TemporaryDirectory(prefix="zoo-bench-t5-") as scratch:
+        kept = keep_eager_side(result.trained, Path(scratch))
+        with timing.engine_worker("bench.t5", "export", result.export.path) as export, \
+                timing.engine_worker("bench.t5", "keras_hub", kept, str(result.trained.vocab.num_sentinels),
+                                     str(config["max_input_length"]), str(config["max_new_tokens"])) as keras_hub:
+            workers = {"export": export, "keras_hub": keras_hub}
+            timed = timing.alternating_rounds(workers, "generate", {"texts": texts}, rounds, WARM_UP_CALLS)
+            described = {"load_average": timing.load_average(), "processes": timing.processes(workers)}
+    return {**compared(timed, texts, rounds), **described}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """A worker: ``python -m bench.t5 ENGINE PATH [ARGUMENT ...]`` serves ENGINE's ``generate``
+    (:mod:`bench.timing`)."""
+    timing.serve_engine(WORKERS, argv if argv is not None else sys.argv[1:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
