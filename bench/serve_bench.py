@@ -23,8 +23,9 @@ median over rounds, with min and max. The modes:
 
 Throughput counts rows (texts) per second; latency is per call as its caller saw it (for the batched in-process
 caller, one call of 16 rows); for the batching server, the mean rows of the batches it merged (from its Prometheus
-metrics, ``--monitoring-config-file``, which both servers get). The table goes to stdout and to
-``bench/results/serve.json``; the README's table is generated from it (``python -m bench.table --write``).
+metrics, ``--monitoring-config-file``: both servers get it alike, the batching server's are read). The table goes
+to stdout and to ``bench/results/serve.json``; the README's table is generated from it (``python -m bench.table
+--write``).
 
     python -m bench serve                              # exports both models to a scratch directory (needs torch)
     python -m bench.serve_bench --model-base saved_models --model cnn_mnist [--model ...] [--seconds 10]
@@ -62,6 +63,7 @@ BATCH_TIMEOUT_MICROS = 10_000
 GOAL = 0.9  # gRPC + batching over the baseline, in rows per second
 GOAL_MODE = "gRPC + batching"
 METRICS_PATH = "/metrics"
+BATCHING = " + batching"  # the label of the server with --enable-batching, the one whose batch sizes are read
 MONITORING_CONFIG = f'prometheus_config {{ enable: true, path: "{METRICS_PATH}" }}\n'
 BATCH_SIZE_LINE = re.compile(
     r'^:tensorflow:serving:batching:processed_batch_size_v2\{(?P<labels>[^}]*)\} (?P<count>\S+)$', re.M)
@@ -149,7 +151,7 @@ class Sides:
         self.clients = stack.enter_context(timing.engine_worker("bench.serve_load", "clients", "-"))
         monitoring = ("--monitoring-config-file", str(monitoring_config))  # the batching server's batch sizes
         self.servers = {"": stack.enter_context(serve_process(model_base, *monitoring, start_timeout=900)),
-                        " + batching": stack.enter_context(serve_process(
+                        BATCHING: stack.enter_context(serve_process(
                             model_base, *monitoring, *batching_flags, start_timeout=900))}
         for label, server in self.servers.items():
             for model in versions:
@@ -167,10 +169,11 @@ class Sides:
         for label, server in self.servers.items():
             for protocol, handler, address in (("REST", "rest", {"url": server.rest_url}),
                                                ("gRPC", "grpc", {"target": server.grpc_target})):
-                before = merged_batches(metrics_text(server), model)
+                batches = (lambda: merged_batches(metrics_text(server), model)) if label == BATCHING else dict
+                before = batches()
                 figures[protocol + label] = self.clients.call(handler, **address, model=model, requests=requests,
                                                               concurrency=n, seconds=seconds).value
-                merged = rows_per_batch(before, merged_batches(metrics_text(server), model))
+                merged = rows_per_batch(before, batches())
                 if merged is not None:
                     figures[protocol + label]["rows_per_batch"] = merged
         return {mode: figures[mode] for mode in modes(n)}
