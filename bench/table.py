@@ -260,17 +260,31 @@ def speed(results_dir: Path = RESULTS_DIR) -> str:
                      f"(float32 {high['test_accuracy']:.4f}), {round(low['class_changes'] * low['test_rows'])} of "
                      f"{low['test_rows']} test rows changed class, least embedding cosine to float32 "
                      f"{low['min_embedding_cosine']:.5f}")
-    matmul = result["matmul"]
     missed = [goal for goal, met in result.get("goals", {}).items() if not met]
     return "\n".join([
         *rows, "",
         f"{result['setup']['texts']} BBC test texts, batch {result['setup']['batch_size']}, "
-        f"{result['setup']['rounds']} alternating rounds, each engine in a process of its own; this machine's "
-        f"matmul: {matmul['float32']['gflops']:.0f} GFLOPS float32, {matmul['bfloat16']['gflops']:.0f} bfloat16. "
+        f"{result['setup']['rounds']} alternating rounds, each engine in a process of its own; the machine: {machine(result)}. "
         f"`zoo_bfloat16` (fine-tuned 1 epoch, its model card): " + "; ".join(cards) + ". "
         f"Goals met: {len(result.get('goals', {})) - len(missed)} of {len(result.get('goals', {}))}"
         + (f"; missed: {'; '.join(missed)}" if missed else "") + ". "
         f"From `bench/results/speed.json` ({result['date'][:10]}, `python -m bench speed`)."]) + "\n"
+
+
+def machine(result: dict[str, Any]) -> str:
+    """The machine a speed result was measured on: its CPU, which instructions its bfloat16 products ran on, and its
+    matmul GFLOPS (``result["machine"]``, ``result["matmul"]``).
+
+    >>> machine({"machine": {"cpu": "Xeon", "cores": 2, "cpu_flags": {"avx512_bf16": True, "amx_bf16": True}},
+    ...          "matmul": {"float32": {"gflops": 197.2}, "bfloat16": {"gflops": 607.4}}})
+    'Xeon, 2 cores, bfloat16 products on AMX; matmul 197 GFLOPS float32, 607 bfloat16'
+    """
+    flags, matmul = result["machine"].get("cpu_flags") or {}, result["matmul"]
+    bfloat16 = ("AMX" if flags.get("amx_bf16") else "AVX512-BF16" if flags.get("avx512_bf16")
+                else "no bfloat16 instructions")
+    return (f"{result['machine']['cpu']}, {result['machine']['cores']} cores, bfloat16 products on "
+            f"{bfloat16}; matmul {matmul['float32']['gflops']:.0f} GFLOPS float32, {matmul['bfloat16']['gflops']:.0f} "
+            "bfloat16")
 
 
 GENERATION_HEADER = ["| mode | engine | seconds, median (min – max) | generated tokens/s | × PyTorch | rows equal to "
@@ -295,10 +309,8 @@ def generation_footer(result: dict[str, Any], modes: Sequence[str], command: str
     agreement = "; ".join(f"{mode.replace('_', ' ')} {result[mode]['bfloat16_token_agreement']:.3f}" for mode in modes
                           if "bfloat16_token_agreement" in result[mode])
     goals = "; ".join(f"{mode.replace('_', ' ')} {'met' if result[mode]['goal_met'] else 'missed'}" for mode in modes)
-    matmul = result["matmul"]
     return (f"Share of the bfloat16 export's tokens equal to the float32 export's: {agreement}. Goal "
-            f"({result[modes[0]]['goal']}): {goals}. This machine's matmul: {matmul['float32']['gflops']:.0f} GFLOPS "
-            f"float32, {matmul['bfloat16']['gflops']:.0f} bfloat16. From `bench/results/{command}.json` "
+            f"({result[modes[0]]['goal']}): {goals}. The machine: {machine(result)}. From `bench/results/{command}.json` "
             f"({result['date'][:10]}, `python -m bench {command}`).")
 
 
