@@ -14,6 +14,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serve_support import post_json, serve_process
+from zoo.errors import UsageError
 from zoo.serve.__main__ import build_parser
 from zoo.serve.batching import Batcher, BatchingOptions
 from zoo.serve.errors import ServingError
@@ -231,7 +232,7 @@ def test_check_generated_tokens_leaves_what_it_cannot_count_to_the_other_checks(
 
 def test_the_flag_defaults_to_256_rows_of_256_tokens_and_must_be_positive():
     assert build_parser().parse_args([]).max_generated_tokens == RequestLimits().max_generated_tokens == 256 * 256
-    with pytest.raises(SystemExit):
+    with pytest.raises(UsageError, match="--max-generated-tokens: must be a positive integer, got 0"):
         build_parser().parse_args(["--max-generated-tokens", "0"])
 
 
