@@ -169,13 +169,14 @@ class Sides:
         for label, server in self.servers.items():
             for protocol, handler, address in (("REST", "rest", {"url": server.rest_url}),
                                                ("gRPC", "grpc", {"target": server.grpc_target})):
-                batches = (lambda: merged_batches(metrics_text(server), model)) if label == BATCHING else dict
-                before = batches()
+                if label == BATCHING:  # only the batching server merges requests
+                    before = merged_batches(metrics_text(server), model)
                 figures[protocol + label] = self.clients.call(handler, **address, model=model, requests=requests,
                                                               concurrency=n, seconds=seconds).value
-                merged = rows_per_batch(before, batches())
-                if merged is not None:
-                    figures[protocol + label]["rows_per_batch"] = merged
+                if label == BATCHING:
+                    merged = rows_per_batch(before, merged_batches(metrics_text(server), model))
+                    if merged is not None:
+                        figures[protocol + label]["rows_per_batch"] = merged
         return {mode: figures[mode] for mode in modes(n)}
 
     def processes(self) -> dict[str, Any]:

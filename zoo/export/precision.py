@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import inspect
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
@@ -51,6 +52,7 @@ import tensorflow as tf
 from zoo.config import BFLOAT16, FLOAT32
 from zoo.data.splits import Splits
 from zoo.errors import ExportError, UsageError
+from zoo.export.fused_layers import fused_layers, nested_layers
 from zoo.export.signatures import Endpoint, GateTolerance, Servable
 
 MAX_CLASS_CHANGES = 0.01  # share of the test rows whose predicted class may differ from float32's
@@ -90,15 +92,6 @@ def keras_models(trained: Any) -> list[keras.layers.Layer]:
     return [value for value in values if isinstance(value, keras.layers.Layer)]
 
 
-def nested_layers(models: Iterable[keras.layers.Layer]) -> list[keras.layers.Layer]:
-    """Each of ``models`` and every layer inside them, each once (models may share layers)."""
-    found: dict[int, keras.layers.Layer] = {}
-    for model in models:
-        # Keras' own walk over nested layers (Layer has no public one)
-        found.update((id(layer), layer) for layer in model._flatten_layers(include_self=True, recursive=True))
-    return list(found.values())
-
-
 def in_float32(activation: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """``activation`` computed in float32 and returned in its input's dtype.
 
@@ -111,6 +104,7 @@ def in_float32(activation: Callable[[Any], Any]) -> Callable[[Any], Any]:
     'bfloat16'
     """
 
+    @functools.wraps(activation)  # keeps __wrapped__: zoo.activations.fusable_form finds the activation
     def activation_in_float32(x):
         return tf.cast(activation(tf.cast(x, tf.float32)), x.dtype)
 
@@ -146,8 +140,9 @@ def stored_in(precision: str, layers: Iterable[keras.layers.Layer]) -> Iterator[
 def computing_in(precision: str, models: Iterable[keras.layers.Layer]) -> Iterator[None]:
     """Inside the block, every float32 layer of ``models`` (nested ones too) computes in ``precision``, its
     weights held in ``precision`` (:func:`stored_in`), except the activation of a ``Dense`` or ``EinsumDense`` layer
-    (a feed-forward block's GELU), which stays in float32 (see :func:`in_float32`); each layer gets its float32
-    policy, weights and activation back afterwards."""
+    (a feed-forward block's GELU), which stays in float32 (see :func:`in_float32`) unless the export fuses it into the
+    layer's product (:mod:`zoo.export.fused_layers`: oneDNN applies it to the float32 accumulator); each layer gets
+    its float32 policy, weights and activation back afterwards."""
     switched = [layer for layer in nested_layers(models) if layer.dtype_policy.name == FLOAT32]
     activations = {id(layer): layer.activation for layer in switched
                    if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense))
@@ -254,13 +249,16 @@ def judged(precision: str, reference: Mapping[str, np.ndarray], low: Mapping[str
 def serving_precision(precision: str, recipe: ExportingRecipe, trained: Any,
                       splits: Splits) -> Iterator[tuple[Servable, dict[str, Any]]]:
     """``recipe.servable(trained, splits)`` computing in ``precision``, and the model card's ``precision`` section;
-    export inside the block (the gate's in-memory reference computes in ``precision`` too). See the module
-    docstring for the bounds it checks first."""
+    export inside the block (the gate's in-memory reference computes in ``precision`` too). At every precision the
+    recipe's traced functions are traced anew with its layers in the forms oneDNN fuses
+    (:func:`~zoo.export.fused_layers.fused_layers`). See the module docstring for the bounds it checks first."""
+    models = keras_models(trained)
     if precision == FLOAT32:
-        yield recipe.servable(trained, splits), {"dtype": FLOAT32}
+        with fused_layers(models):
+            yield recipe.servable(recipe.retraced(trained), splits), {"dtype": FLOAT32}
         return
     reference = outputs_on_test_split(recipe.servable(trained, splits), splits)
-    with computing_in(precision, keras_models(trained)):
+    with computing_in(precision, models), fused_layers(models):
         low_trained = recipe.retraced(trained)
         servable = dataclasses.replace(float32_outputs(recipe.servable(low_trained, splits)),
                                        gate_tolerance=GATE_TOLERANCE[precision])

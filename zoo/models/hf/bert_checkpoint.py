@@ -37,6 +37,7 @@ import keras
 import keras_hub
 import numpy as np
 
+from zoo.activations import gelu_erf, gelu_tanh
 from zoo.data.minilm import minilm_directory
 from zoo.errors import UsageError
 from zoo.models.hf.checkpoint_files import (
@@ -45,26 +46,6 @@ from zoo.models.hf.checkpoint_files import (
 from zoo.models.text.masked_lm import MaskedLM
 
 __all__ = ["ACTIVATIONS", "load_bert_checkpoint", "load_bert_masked_lm", "minilm_directory", "read_bert_config"]
-
-
-def gelu_erf(x):
-    """GELU with the exact erf (Hugging Face ``gelu``): ``x/2 · (1 + erf(x/√2))``.
-
-    Written out rather than ``keras.activations.gelu(x, approximate=False)``, whose TensorFlow form is ``x/2 ·
-    erfc(-x/√2)``: TensorFlow's CPU ``Erfc`` kernel runs element by element, ``Erf`` on vectors. On a [4096, 1536]
-    float32 activation (one MiniLM layer, batch 32 × 128 tokens) it is 7 ms against 12, and the two forms differ by
-    float32 rounding (at most 7e-7 there).
-
-    >>> x = keras.ops.convert_to_tensor([-3.0, -0.5, 0.0, 1.0, 4.0])
-    >>> bool(keras.ops.max(keras.ops.abs(gelu_erf(x) - keras.activations.gelu(x, approximate=False))) < 1e-6)
-    True
-    """
-    return 0.5 * x * (1.0 + keras.ops.erf(x * 0.7071067811865476))
-
-
-def gelu_tanh(x):
-    """GELU's tanh approximation (Hugging Face ``gelu_new``, ``gelu_pytorch_tanh``)."""
-    return keras.activations.gelu(x, approximate=True)
 
 
 # Hugging Face activation names → the Keras function with the same formula.
