@@ -144,15 +144,18 @@ FUSED_CALLS = (dense_call, layer_norm_call)
 
 def fused_call(layer: keras.layers.Layer) -> Callable[..., Any] | None:
     """``layer``'s call in the fused form, or None if it has none."""
-    return next((call for call in (form(layer) for form in FUSED_CALLS) if call is not None), None)
+    for form in FUSED_CALLS:
+        call = form(layer)
+        if call is not None:
+            return call
+    return None
 
 
 @contextlib.contextmanager
 def fused_layers(models: Iterable[keras.layers.Layer]) -> Iterator[None]:
     """Inside the block, the ``Dense``, projection ``EinsumDense`` and ``LayerNormalization`` layers of ``models``
     (nested ones too) compute in the fused form (module docstring); their own ``call`` is back afterwards."""
-    calls = {id(layer): (layer, fused_call(layer)) for layer in nested_layers(models)}
-    swapped = [(layer, call) for layer, call in calls.values() if call is not None]
+    swapped = [(layer, call) for layer in nested_layers(models) if (call := fused_call(layer)) is not None]
     try:
         for layer, call in swapped:
             layer.__dict__["call"] = call  # an instance attribute shadows the class's call
